@@ -1,0 +1,62 @@
+//! Command-line entry: argument parsing, exit codes, and the subcommands.
+//!
+//! Exit codes follow Jepsen: 0 valid, 1 invalid, 2 unknown, 254 bad
+//! arguments or bad input, 255 internal error.
+
+mod bench;
+mod check;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Bad arguments or bad input.
+pub const EXIT_BAD_INPUT: u8 = 254;
+/// A bug: the checker itself failed.
+pub const EXIT_INTERNAL: u8 = 255;
+
+#[derive(Parser)]
+#[command(
+    name = "checker",
+    version,
+    about = "A consistency lab: checks Jepsen-style histories against consistency models.",
+    after_help = "Examples:\n  checker check history.edn --model cas-register\n  checker check kv.txt --model kv --out results/kv-check\n  checker check --help\n\nExit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check history files for linearizability against a model.
+    Check(check::Args),
+    /// Time checks in-process (parsing excluded), for comparisons with other checkers.
+    Bench(bench::Args),
+}
+
+/// Parses arguments, runs the command, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let run = std::panic::catch_unwind(|| match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Bench(args) => bench::run(args),
+    });
+    match run {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_INTERNAL)
+        }
+        Err(_) => {
+            eprintln!("error: internal error (a bug in checker); please report it with the input that caused it");
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
+}

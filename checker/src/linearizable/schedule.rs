@@ -1,0 +1,164 @@
+//! Running the partitions' searches on a few threads, in turns.
+//!
+//! Every search runs in slices of [`SLICE`] steps and goes back to the end
+//! of a shared queue, so a hard partition cannot starve the easy ones and a
+//! failure found anywhere stops everything soon after. Limits (time,
+//! memory, the grace period after a failure) are checked between slices.
+
+use super::search::{Counterexample, Finished, Poll, Search};
+use super::{Options, Partition, PartitionVerdict};
+use crate::model::Model;
+use crate::verdict::Unknown;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Steps per turn: about a millisecond.
+const SLICE: u64 = 1 << 14;
+
+/// Below this many operations in all, threads cost more than they save.
+const PARALLEL_THRESHOLD: usize = 4096;
+
+/// What happened to one partition.
+pub(super) struct Outcome {
+    pub verdict: PartitionVerdict,
+    pub steps: u64,
+    pub configurations: usize,
+    pub counterexample: Option<Counterexample>,
+}
+
+/// The limits every search shares.
+struct Limits {
+    deadline: Option<Instant>,
+    memory_limit: usize,
+    grace: Duration,
+    memory: AtomicUsize,
+    /// When to stop after a failure, once one is found.
+    stop_at: Mutex<Option<Instant>>,
+}
+
+impl Limits {
+    /// Why a paused search must stop now, if it must.
+    fn halt(&self) -> Option<PartitionVerdict> {
+        let now = Instant::now();
+        if self.deadline.is_some_and(|d| now >= d) {
+            return Some(PartitionVerdict::Unknown(Unknown::Timeout));
+        }
+        if self.memory.load(Ordering::Relaxed) > self.memory_limit {
+            return Some(PartitionVerdict::Unknown(Unknown::OutOfMemory));
+        }
+        let stop_at = *self.stop_at.lock().unwrap_or_else(|e| e.into_inner());
+        stop_at.filter(|&s| now >= s).map(|_| PartitionVerdict::Skipped)
+    }
+
+    fn failed(&self) {
+        let mut stop_at = self.stop_at.lock().unwrap_or_else(|e| e.into_inner());
+        if stop_at.is_none() {
+            *stop_at = Some(Instant::now() + self.grace);
+        }
+    }
+}
+
+/// A search and the memory it was last charged for.
+struct Task<'a, M: Model> {
+    index: usize,
+    search: Search<'a, M>,
+    charged: usize,
+}
+
+/// Runs one turn of a task. Returns its outcome if it is over.
+fn turn<M: Model>(task: &mut Task<'_, M>, limits: &Limits) -> Option<Outcome> {
+    let poll = task.search.run(SLICE);
+    let bytes = task.search.bytes();
+    if bytes > task.charged {
+        limits.memory.fetch_add(bytes - task.charged, Ordering::Relaxed);
+    } else {
+        limits.memory.fetch_sub(task.charged - bytes, Ordering::Relaxed);
+    }
+    task.charged = bytes;
+    let outcome = |verdict, counterexample| Outcome {
+        verdict,
+        steps: task.search.steps(),
+        configurations: task.search.configurations(),
+        counterexample,
+    };
+    match poll {
+        Poll::Done(Finished::Linearizable(_)) => Some(outcome(PartitionVerdict::Valid, None)),
+        Poll::Done(Finished::NotLinearizable(c)) => {
+            limits.failed();
+            Some(outcome(PartitionVerdict::Invalid, Some(c)))
+        }
+        Poll::Paused => limits.halt().map(|v| outcome(v, None)),
+    }
+}
+
+fn finish<M: Model>(task: Task<'_, M>, limits: &Limits) {
+    limits.memory.fetch_sub(task.charged, Ordering::Relaxed);
+}
+
+/// Searches every partition and returns their outcomes in order.
+pub(super) fn run<M: Model>(
+    model: &M,
+    partitions: &[Partition<'_, M::Op>],
+    options: &Options,
+    started: Instant,
+) -> Vec<Outcome> {
+    let limits = Limits {
+        deadline: options.timeout.map(|t| started + t),
+        memory_limit: options.memory_limit,
+        grace: options.grace,
+        memory: AtomicUsize::new(0),
+        stop_at: Mutex::new(None),
+    };
+    // Small partitions first: they finish fast, and failures among them stop the rest.
+    let mut order: Vec<usize> = (0..partitions.len()).collect();
+    order.sort_by_key(|&i| partitions[i].entries.len());
+    let queue: VecDeque<Task<'_, M>> = order
+        .into_iter()
+        .map(|index| Task { index, search: Search::new(model, &partitions[index].entries), charged: 0 })
+        .collect();
+
+    let total: usize = partitions.iter().map(|p| p.entries.len()).sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if options.threads == 0 { cores } else { options.threads }.min(partitions.len());
+    let mut results: Vec<Option<Outcome>> = (0..partitions.len()).map(|_| None).collect();
+    if threads <= 1 || total < PARALLEL_THRESHOLD {
+        let mut queue = queue;
+        while let Some(mut task) = queue.pop_front() {
+            match turn(&mut task, &limits) {
+                Some(outcome) => {
+                    results[task.index] = Some(outcome);
+                    finish(task, &limits);
+                }
+                None => queue.push_back(task),
+            }
+        }
+    } else {
+        let queue = Mutex::new(queue);
+        let done = Mutex::new(&mut results);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let Some(mut task) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                        return;
+                    };
+                    match turn(&mut task, &limits) {
+                        Some(outcome) => {
+                            done.lock().unwrap_or_else(|e| e.into_inner())[task.index] = Some(outcome);
+                            finish(task, &limits);
+                        }
+                        None => queue.lock().unwrap_or_else(|e| e.into_inner()).push_back(task),
+                    }
+                });
+            }
+        });
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            // Every task ends with an outcome: a worker only drops a task after storing one.
+            r.unwrap_or(Outcome { verdict: PartitionVerdict::Skipped, steps: 0, configurations: 0, counterexample: None })
+        })
+        .collect()
+}

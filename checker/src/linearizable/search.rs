@@ -1,0 +1,265 @@
+//! The search for one partition: Wing & Gong's backtracking with Lowe's
+//! just-in-time linearization and a memo of explored configurations.
+//!
+//! Events (calls and returns) sit in a doubly linked list in history order.
+//! The search walks it from the front: a call whose operation can step the
+//! model from the current state, into a configuration not seen before, is
+//! linearized (its call and return are unlinked, and the walk restarts from
+//! the front); reaching a return whose operation is not linearized means no
+//! operation left can go next, so the last choice is undone.
+//!
+//! Indeterminate operations (`info`, or never completed) have a call and no
+//! return. They may be linearized at any point after their call, or never:
+//! the history is linearizable as soon as every *completed* operation is
+//! linearized (Knossos treats them this way; Porcupine instead forces them
+//! in before an artificial return at the end, which costs steps).
+//!
+//! The search is resumable: [`Search::run`] does a bounded number of steps
+//! and can be called again, so that many partitions can share a few threads
+//! fairly and stop as soon as one of them fails.
+
+use super::memo::{zobrist_keys, Seen, StateId, States};
+use crate::model::Model;
+
+/// One operation of a partition, ready for the search.
+pub struct Entry<O> {
+    /// The model's view of it.
+    pub op: O,
+    /// Position of its invocation in the history.
+    pub call: usize,
+    /// Position of its completion, or `None` if indeterminate.
+    pub ret: Option<usize>,
+}
+
+/// How a finished search ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// Every completed operation was linearized; the order is a witness.
+    Linearizable(Vec<u32>),
+    /// No linearization exists.
+    NotLinearizable(Counterexample),
+}
+
+/// Where the search got furthest before failing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Counterexample {
+    /// The longest sequence of operations (indices into the partition's
+    /// entries) that could be linearized.
+    pub prefix: Vec<u32>,
+    /// The completed operation that could not be linearized after it.
+    pub blocked: u32,
+}
+
+/// Result of one call to [`Search::run`].
+pub enum Poll {
+    /// The search is over.
+    Done(Finished),
+    /// The step budget ran out; call again.
+    Paused,
+}
+
+const NIL: u32 = u32::MAX;
+
+/// The state of the search over one partition.
+pub struct Search<'a, M: Model> {
+    model: &'a M,
+    entries: &'a [Entry<M::Op>],
+    // The event list. Node 0 is the head; node i ≥ 1 is an event.
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    /// The operation of each node.
+    node_op: Vec<u32>,
+    /// Whether each node is a call (else a return).
+    node_call: Vec<bool>,
+    call_node: Vec<u32>,
+    ret_node: Vec<u32>,
+
+    states: States<M>,
+    seen: Seen,
+    zobrist: Vec<u64>,
+    bits: Vec<u64>,
+    hash: u64,
+
+    /// (operation, state before it) for each linearized operation.
+    stack: Vec<(u32, StateId)>,
+    state: StateId,
+    cursor: u32,
+    /// Completed operations not yet linearized.
+    remaining: usize,
+    steps: u64,
+
+    best: Counterexample,
+    best_depth: usize,
+    /// The stack reached a new maximum depth that is not yet copied to `best`.
+    best_pending: bool,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    /// Prepares a search over `entries`, which must be sorted by `call`.
+    pub fn new(model: &'a M, entries: &'a [Entry<M::Op>]) -> Search<'a, M> {
+        let n = entries.len();
+        let mut events: Vec<(usize, u32, bool)> = Vec::with_capacity(2 * n);
+        let mut remaining = 0;
+        for (i, e) in entries.iter().enumerate() {
+            events.push((e.call, i as u32, true));
+            if let Some(r) = e.ret {
+                events.push((r, i as u32, false));
+                remaining += 1;
+            }
+        }
+        events.sort_unstable_by_key(|&(at, _, is_call)| (at, !is_call));
+        let len = events.len() + 1;
+        let mut node_op = vec![NIL; len];
+        let mut node_call = vec![false; len];
+        let mut call_node = vec![NIL; n];
+        let mut ret_node = vec![NIL; n];
+        for (k, &(_, op, is_call)) in events.iter().enumerate() {
+            let node = k as u32 + 1;
+            node_op[node as usize] = op;
+            node_call[node as usize] = is_call;
+            if is_call {
+                call_node[op as usize] = node;
+            } else {
+                ret_node[op as usize] = node;
+            }
+        }
+        let next: Vec<u32> = (0..len as u32).map(|i| if i + 1 < len as u32 { i + 1 } else { NIL }).collect();
+        let prev: Vec<u32> = (0..len as u32).map(|i| if i == 0 { NIL } else { i - 1 }).collect();
+        let width = n.div_ceil(64).max(1);
+        let states = States::new(model);
+        Search {
+            model,
+            entries,
+            next,
+            prev,
+            node_op,
+            node_call,
+            call_node,
+            ret_node,
+            states,
+            seen: Seen::new(width),
+            zobrist: zobrist_keys(n),
+            bits: vec![0; width],
+            hash: 0,
+            stack: Vec::new(),
+            state: 0,
+            cursor: if len > 1 { 1 } else { NIL },
+            remaining,
+            steps: 0,
+            best: Counterexample::default(),
+            best_depth: 0,
+            best_pending: false,
+        }
+    }
+
+    /// Runs for at most `budget` steps.
+    pub fn run(&mut self, budget: u64) -> Poll {
+        let stop = self.steps + budget;
+        while self.steps < stop {
+            self.steps += 1;
+            if self.remaining == 0 {
+                let order = self.stack.iter().map(|&(op, _)| op).collect();
+                return Poll::Done(Finished::Linearizable(order));
+            }
+            let node = self.cursor;
+            // A completed operation's return is always in the list while it
+            // is unlinearized, so the walk meets a return before the end.
+            debug_assert!(node != NIL);
+            let op = self.node_op[node as usize];
+            if self.node_call[node as usize] {
+                self.cursor = self.next[node as usize];
+                if let Some(after) = self.states.step(self.model, self.state, op, &self.entries[op as usize].op) {
+                    self.flip(op);
+                    if self.seen.insert(self.hash, &self.bits, after) {
+                        self.stack.push((op, self.state));
+                        self.state = after;
+                        self.lift(op);
+                        if self.stack.len() > self.best_depth {
+                            self.best_depth = self.stack.len();
+                            self.best_pending = true;
+                        }
+                        self.cursor = self.next[0];
+                    } else {
+                        self.flip(op);
+                    }
+                }
+            } else {
+                // A return of an unlinearized operation: it had to go before
+                // this point and could not.
+                if self.best_pending || self.best_depth == 0 && self.stack.is_empty() {
+                    self.best = Counterexample {
+                        prefix: self.stack.iter().map(|&(o, _)| o).collect(),
+                        blocked: op,
+                    };
+                    self.best_pending = false;
+                }
+                let Some((undo, before)) = self.stack.pop() else {
+                    return Poll::Done(Finished::NotLinearizable(std::mem::take(&mut self.best)));
+                };
+                self.state = before;
+                self.flip(undo);
+                self.unlift(undo);
+                self.cursor = self.next[self.call_node[undo as usize] as usize];
+            }
+        }
+        Poll::Paused
+    }
+
+    /// Toggles `op` in the linearized set.
+    #[inline]
+    fn flip(&mut self, op: u32) {
+        self.bits[(op / 64) as usize] ^= 1 << (op % 64);
+        self.hash ^= self.zobrist[op as usize];
+    }
+
+    #[inline]
+    fn unlink(&mut self, node: u32) {
+        let (p, n) = (self.prev[node as usize], self.next[node as usize]);
+        self.next[p as usize] = n;
+        if n != NIL {
+            self.prev[n as usize] = p;
+        }
+    }
+
+    #[inline]
+    fn relink(&mut self, node: u32) {
+        let (p, n) = (self.prev[node as usize], self.next[node as usize]);
+        self.next[p as usize] = node;
+        if n != NIL {
+            self.prev[n as usize] = node;
+        }
+    }
+
+    fn lift(&mut self, op: u32) {
+        self.unlink(self.call_node[op as usize]);
+        let ret = self.ret_node[op as usize];
+        if ret != NIL {
+            self.unlink(ret);
+            self.remaining -= 1;
+        }
+    }
+
+    fn unlift(&mut self, op: u32) {
+        let ret = self.ret_node[op as usize];
+        if ret != NIL {
+            self.relink(ret);
+            self.remaining += 1;
+        }
+        self.relink(self.call_node[op as usize]);
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Configurations explored so far.
+    pub fn configurations(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Approximate heap bytes held by the search.
+    pub fn bytes(&self) -> usize {
+        self.seen.bytes() + self.states.bytes() + self.stack.capacity() * 8
+    }
+}
