@@ -8,6 +8,7 @@
 //!
 //! Histories themselves (events, formats) live in the [`history`] crate.
 
+pub mod html;
 pub mod linearizable;
 pub mod model;
 pub mod results;

@@ -48,6 +48,9 @@ pub struct Args {
     /// Print only the verdict lines.
     #[arg(long, short)]
     quiet: bool,
+    /// Also print each partition's verdict and search statistics.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 /// Validated options shared by `check` and `bench`.
@@ -121,6 +124,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         if !args.quiet {
             print_summary(&analysis);
         }
+        if args.verbose {
+            print_partitions(&analysis);
+        }
         if let Some(out) = &args.out {
             let dir = if args.files.len() > 1 { out.join(stem(path)) } else { out.clone() };
             write_outputs(&dir, path, &analysis)
@@ -162,6 +168,14 @@ fn print_summary(analysis: &Analysis) {
         for line in e.to_string().lines() {
             println!("  {line}");
         }
+    }
+}
+
+fn print_partitions(analysis: &Analysis) {
+    println!("  partition\tops\tverdict\tsteps\tconfigurations");
+    for p in &analysis.partitions {
+        let key = p.key.as_ref().map_or_else(|| "-".to_string(), |k| k.to_string());
+        println!("  {key}\t{}\t{:?}\t{}\t{}", p.ops, p.verdict, p.steps, p.configurations);
     }
 }
 

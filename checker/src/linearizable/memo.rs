@@ -12,7 +12,7 @@
 use crate::model::Model;
 use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap};
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 /// Id of an interned model state.
 pub type StateId = u32;
@@ -23,48 +23,84 @@ const REJECTED: StateId = StateId::MAX;
 /// Interned states and the cached results of `step` on them.
 pub struct States<M: Model> {
     states: Vec<M::State>,
-    ids: HashMap<M::State, StateId, FxBuildHasher>,
+    /// Ids of `states`, found by the state's hash.
+    ids: HashTable<StateId>,
+    hashes: Vec<u64>,
     /// (state id << 32 | op) → next state id, or [`REJECTED`].
     transitions: FxHashMap<u64, StateId>,
+    /// Lookups and hits of `transitions` so far, to judge whether it pays.
+    lookups: u64,
+    hits: u64,
+    /// Whether `transitions` is in use. Models whose states rarely repeat
+    /// (a string that every append makes longer) miss almost always, and
+    /// then the cache costs more than stepping again.
+    caching: bool,
 }
 
+/// Lookups after which the transition cache is judged.
+const JUDGE_AFTER: u64 = 1 << 14;
+
 impl<M: Model> States<M> {
-    /// An interner holding the model's initial state as id 0.
-    pub fn new(model: &M) -> States<M> {
-        let mut s = States { states: Vec::new(), ids: HashMap::default(), transitions: FxHashMap::default() };
+    /// An interner holding the model's initial state as id 0, sized for a
+    /// partition of `ops` operations.
+    pub fn new(model: &M, ops: usize) -> States<M> {
+        let mut s = States {
+            states: Vec::new(),
+            ids: HashTable::new(),
+            hashes: Vec::new(),
+            transitions: FxHashMap::with_capacity_and_hasher(4 * ops, Default::default()),
+            lookups: 0,
+            hits: 0,
+            caching: true,
+        };
         s.intern(model.init());
         s
     }
 
     fn intern(&mut self, state: M::State) -> StateId {
-        if let Some(&id) = self.ids.get(&state) {
+        let hash = FxBuildHasher.hash_one(&state);
+        let States { states, ids, hashes, .. } = self;
+        if let Some(&id) = ids.find(hash, |&id| hashes[id as usize] == hash && states[id as usize] == state) {
             return id;
         }
-        let id = self.states.len() as StateId;
-        self.states.push(state.clone());
-        self.ids.insert(state, id);
+        let id = states.len() as StateId;
+        states.push(state);
+        hashes.push(hash);
+        ids.insert_unique(hash, id, |&id| hashes[id as usize]);
         id
     }
 
-    /// The state after operation number `op` (`model_op`) from `state`, computing and
-    /// caching it on first use.
+    /// The state after operation number `op` (`model_op`) from `state`,
+    /// computing and caching it on first use.
     #[inline]
     pub fn step(&mut self, model: &M, state: StateId, op: u32, model_op: &M::Op) -> Option<StateId> {
         let key = (u64::from(state) << 32) | u64::from(op);
-        if let Some(&next) = self.transitions.get(&key) {
-            return (next != REJECTED).then_some(next);
+        if self.caching {
+            self.lookups += 1;
+            if let Some(&next) = self.transitions.get(&key) {
+                self.hits += 1;
+                return (next != REJECTED).then_some(next);
+            }
+            if self.lookups == JUDGE_AFTER && self.hits * 2 < self.lookups {
+                self.caching = false;
+                self.transitions = FxHashMap::default();
+            }
         }
         let next = match model.step(&self.states[state as usize], model_op) {
+            // A read-only operation leaves the state as it was: no need to intern it again.
+            Some(_) if model.is_read_only(model_op) => state,
             Some(s) => self.intern(s),
             None => REJECTED,
         };
-        self.transitions.insert(key, next);
+        if self.caching {
+            self.transitions.insert(key, next);
+        }
         (next != REJECTED).then_some(next)
     }
 
     /// Approximate heap bytes held.
     pub fn bytes(&self) -> usize {
-        let per_state = 2 * std::mem::size_of::<M::State>() + 16;
+        let per_state = std::mem::size_of::<M::State>() + 8 + 5;
         self.states.capacity() * per_state + self.transitions.capacity() * 17
     }
 }
@@ -80,9 +116,15 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// An empty set for bitsets of `width` words.
-    pub fn new(width: usize) -> Seen {
-        Seen { table: HashTable::new(), words: Vec::new(), states: Vec::new(), hashes: Vec::new(), width }
+    /// An empty set for bitsets of `width` words, with room for `capacity` entries.
+    pub fn new(width: usize, capacity: usize) -> Seen {
+        Seen {
+            table: HashTable::with_capacity(capacity),
+            words: Vec::with_capacity(capacity * width),
+            states: Vec::with_capacity(capacity),
+            hashes: Vec::with_capacity(capacity),
+            width,
+        }
     }
 
     /// Adds a configuration; false if it was already there.
@@ -131,4 +173,5 @@ pub fn zobrist_keys(n: usize) -> Vec<u64> {
         })
         .collect()
 }
+
 

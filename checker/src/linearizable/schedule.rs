@@ -1,8 +1,11 @@
 //! Running the partitions' searches on a few threads, in turns.
 //!
-//! Every search runs in slices of [`SLICE`] steps and goes back to the end
-//! of a shared queue, so a hard partition cannot starve the easy ones and a
-//! failure found anywhere stops everything soon after. Limits (time,
+//! Every search runs in slices of steps and goes back to the end of a
+//! shared queue, so a hard partition cannot starve the easy ones and a
+//! failure found anywhere stops everything soon after. Slices start small
+//! and double up to [`MAX_SLICE`] (about a millisecond), so that a
+//! partition that fails within a few thousand steps is found after a few
+//! thousand steps of each other partition, not after a full slice of each. Limits (time,
 //! memory, the grace period after a failure) are checked between slices.
 
 use super::search::{Counterexample, Finished, Poll, Search};
@@ -14,8 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Steps per turn: about a millisecond.
-const SLICE: u64 = 1 << 14;
+/// Steps in a task's first turn.
+const FIRST_SLICE: u64 = 1 << 10;
+/// Most steps in one turn: about a millisecond.
+const MAX_SLICE: u64 = 1 << 16;
 
 /// Below this many operations in all, threads cost more than they save.
 const PARALLEL_THRESHOLD: usize = 4096;
@@ -65,11 +70,14 @@ struct Task<'a, M: Model> {
     index: usize,
     search: Search<'a, M>,
     charged: usize,
+    /// Steps in its next turn.
+    slice: u64,
 }
 
 /// Runs one turn of a task. Returns its outcome if it is over.
 fn turn<M: Model>(task: &mut Task<'_, M>, limits: &Limits) -> Option<Outcome> {
-    let poll = task.search.run(SLICE);
+    let poll = task.search.run(task.slice);
+    task.slice = (task.slice * 2).min(MAX_SLICE);
     let bytes = task.search.bytes();
     if bytes > task.charged {
         limits.memory.fetch_add(bytes - task.charged, Ordering::Relaxed);
@@ -116,7 +124,12 @@ pub(super) fn run<M: Model>(
     order.sort_by_key(|&i| partitions[i].entries.len());
     let queue: VecDeque<Task<'_, M>> = order
         .into_iter()
-        .map(|index| Task { index, search: Search::new(model, &partitions[index].entries), charged: 0 })
+        .map(|index| Task {
+            index,
+            search: Search::new(model, &partitions[index].entries),
+            charged: 0,
+            slice: FIRST_SLICE,
+        })
         .collect();
 
     let total: usize = partitions.iter().map(|p| p.entries.len()).sum();

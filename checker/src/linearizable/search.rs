@@ -14,6 +14,13 @@
 //! linearized (Knossos treats them this way; Porcupine instead forces them
 //! in before an artificial return at the end, which costs steps).
 //!
+//! Read-only operations are linearized eagerly: a read that is minimal (no
+//! pending return precedes its call) and allowed in the current state can
+//! be moved to the front of any linearization that exists from here, since
+//! it changes nothing and nothing had to precede it. So when the subtree
+//! that linearizes it first fails, the configuration fails, and the search
+//! backtracks past it without trying the alternatives.
+//!
 //! The search is resumable: [`Search::run`] does a bounded number of steps
 //! and can be called again, so that many partitions can share a few threads
 //! fairly and stop as soon as one of them fails.
@@ -60,6 +67,16 @@ pub enum Poll {
 
 const NIL: u32 = u32::MAX;
 
+/// One operation on the search's stack.
+#[derive(Clone, Copy)]
+struct Linearized {
+    op: u32,
+    /// The state before it.
+    before: StateId,
+    /// Linearizing it was the only choice worth trying at that point.
+    forced: bool,
+}
+
 /// The state of the search over one partition.
 pub struct Search<'a, M: Model> {
     model: &'a M,
@@ -80,8 +97,11 @@ pub struct Search<'a, M: Model> {
     bits: Vec<u64>,
     hash: u64,
 
-    /// (operation, state before it) for each linearized operation.
-    stack: Vec<(u32, StateId)>,
+    /// Each linearized operation, the state before it, and whether it was
+    /// forced (see [`Search::run`]).
+    stack: Vec<Linearized>,
+    /// Whether each operation is read-only, as the model says.
+    read_only: Vec<bool>,
     state: StateId,
     cursor: u32,
     /// Completed operations not yet linearized.
@@ -126,9 +146,11 @@ impl<'a, M: Model> Search<'a, M> {
         let next: Vec<u32> = (0..len as u32).map(|i| if i + 1 < len as u32 { i + 1 } else { NIL }).collect();
         let prev: Vec<u32> = (0..len as u32).map(|i| if i == 0 { NIL } else { i - 1 }).collect();
         let width = n.div_ceil(64).max(1);
-        let states = States::new(model);
+        let states = States::new(model, n);
+        let read_only = entries.iter().map(|e| model.is_read_only(&e.op)).collect();
         Search {
             model,
+            read_only,
             entries,
             next,
             prev,
@@ -137,7 +159,7 @@ impl<'a, M: Model> Search<'a, M> {
             call_node,
             ret_node,
             states,
-            seen: Seen::new(width),
+            seen: Seen::new(width, 4 * n),
             zobrist: zobrist_keys(n),
             bits: vec![0; width],
             hash: 0,
@@ -158,7 +180,7 @@ impl<'a, M: Model> Search<'a, M> {
         while self.steps < stop {
             self.steps += 1;
             if self.remaining == 0 {
-                let order = self.stack.iter().map(|&(op, _)| op).collect();
+                let order = self.stack.iter().map(|l| l.op).collect();
                 return Poll::Done(Finished::Linearizable(order));
             }
             let node = self.cursor;
@@ -171,7 +193,8 @@ impl<'a, M: Model> Search<'a, M> {
                 if let Some(after) = self.states.step(self.model, self.state, op, &self.entries[op as usize].op) {
                     self.flip(op);
                     if self.seen.insert(self.hash, &self.bits, after) {
-                        self.stack.push((op, self.state));
+                        let forced = self.read_only[op as usize];
+                        self.stack.push(Linearized { op, before: self.state, forced });
                         self.state = after;
                         self.lift(op);
                         if self.stack.len() > self.best_depth {
@@ -188,18 +211,26 @@ impl<'a, M: Model> Search<'a, M> {
                 // this point and could not.
                 if self.best_pending || self.best_depth == 0 && self.stack.is_empty() {
                     self.best = Counterexample {
-                        prefix: self.stack.iter().map(|&(o, _)| o).collect(),
+                        prefix: self.stack.iter().map(|l| l.op).collect(),
                         blocked: op,
                     };
                     self.best_pending = false;
                 }
-                let Some((undo, before)) = self.stack.pop() else {
-                    return Poll::Done(Finished::NotLinearizable(std::mem::take(&mut self.best)));
-                };
-                self.state = before;
-                self.flip(undo);
-                self.unlift(undo);
-                self.cursor = self.next[self.call_node[undo as usize] as usize];
+                // Undo the last choice. A forced choice was the only one
+                // worth trying, so its failure fails the configuration
+                // before it too: keep undoing.
+                loop {
+                    let Some(last) = self.stack.pop() else {
+                        return Poll::Done(Finished::NotLinearizable(std::mem::take(&mut self.best)));
+                    };
+                    self.state = last.before;
+                    self.flip(last.op);
+                    self.unlift(last.op);
+                    if !last.forced {
+                        self.cursor = self.next[self.call_node[last.op as usize] as usize];
+                        break;
+                    }
+                }
             }
         }
         Poll::Paused

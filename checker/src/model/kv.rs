@@ -3,9 +3,10 @@
 
 use super::{Model, ModelError};
 use history::{Operation, Value};
+use std::sync::Arc;
 
 /// One key of a key-value store. The state is that key's string, initially
-/// `""`; a `:get` of a missing key returns `""` (or `nil`, read as `""`).
+/// `""` (shared, so that reads cost no copy); a `:get` of a missing key returns `""` (or `nil`, read as `""`).
 /// Operations are partitioned by `:key`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Kv;
@@ -24,15 +25,15 @@ pub enum KvOp {
 const KNOWN: &[&str] = &["get", "put", "append"];
 
 impl Model for Kv {
-    type State = String;
+    type State = Arc<str>;
     type Op = KvOp;
 
     fn name(&self) -> &'static str {
         "kv"
     }
 
-    fn init(&self) -> String {
-        String::new()
+    fn init(&self) -> Arc<str> {
+        Arc::from("")
     }
 
     fn op(&self, op: &Operation<'_>) -> Result<KvOp, ModelError> {
@@ -54,12 +55,17 @@ impl Model for Kv {
         }
     }
 
-    fn step(&self, state: &String, op: &KvOp) -> Option<String> {
+    fn step(&self, state: &Arc<str>, op: &KvOp) -> Option<Arc<str>> {
         match op {
             KvOp::Get(None) => Some(state.clone()),
-            KvOp::Get(Some(v)) => (v == state).then(|| state.clone()),
-            KvOp::Put(v) => Some(v.clone()),
-            KvOp::Append(v) => Some(format!("{state}{v}")),
+            KvOp::Get(Some(v)) => (**v == **state).then(|| state.clone()),
+            KvOp::Put(v) => Some(Arc::from(v.as_str())),
+            KvOp::Append(v) => {
+                let mut s = String::with_capacity(state.len() + v.len());
+                s.push_str(state);
+                s.push_str(v);
+                Some(Arc::from(s))
+            }
         }
     }
 
@@ -76,7 +82,7 @@ impl Model for Kv {
         }
     }
 
-    fn describe_state(&self, state: &String) -> String {
+    fn describe_state(&self, state: &Arc<str>) -> String {
         format!("{state:?}")
     }
 }
