@@ -34,6 +34,8 @@ const MAX_DIAGRAMS: usize = 10;
 const WINDOW_THRESHOLD: usize = 300;
 /// The window starts at the earliest invocation among this many last steps.
 const WINDOW_STEPS: usize = 30;
+/// Operations invoked after the blocked one returned, drawn for context.
+const TAIL: usize = 10;
 /// At most this many operations in one diagram.
 const MAX_DRAWN: usize = 600;
 /// Steps of the prefix shown before the collapsed rest.
@@ -42,8 +44,10 @@ const VISIBLE_STEPS: usize = 30;
 const MAX_EARLIER_STEPS: usize = 500;
 /// Rows of the pending-operations table.
 const MAX_CANDIDATE_ROWS: usize = 200;
-/// Characters of a state or description in a table row or tooltip.
+/// Characters of a state or description in a table row.
 const CLIP: usize = 200;
+/// Characters of a state or description in a tooltip.
+const CLIP_TIP: usize = 120;
 /// Characters of the state in the blocked operation's paragraph.
 const CLIP_LONG: usize = 2000;
 
@@ -53,6 +57,17 @@ const TOP: f64 = 34.0;
 const ROW_H: f64 = 26.0;
 const BAR_H: f64 = 18.0;
 const CHAR_W: f64 = 6.7;
+/// Narrowest and widest base width of the gap between two events.
+const MIN_GAP: f64 = 14.0;
+const MAX_GAP: f64 = 56.0;
+/// Bars widen to fit labels of up to this many characters.
+const FIT_CHARS: usize = 22;
+/// The blocked operation's bar fits longer labels.
+const FIT_CHARS_BLOCKED: usize = 48;
+/// The caption of the x axis.
+const AXIS: &str = "time → (this partition's invocations and completions, in real-time order)";
+/// Longest description on a bar (the tooltip has more).
+const LABEL_CHARS: usize = 60;
 
 /// Escapes `&`, `<`, `>`, `"` and `'` for HTML and inline SVG text and
 /// attribute values.
@@ -92,11 +107,14 @@ fn e(text: &str, max: usize) -> String {
 fn num(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let first = match digits.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    out.push_str(&digits[..first]);
+    for group in digits.as_bytes()[first..].chunks(3) {
+        out.push(',');
+        out.extend(group.iter().map(|&b| b as char));
     }
     out
 }
@@ -131,7 +149,13 @@ fn at(op: &ExplainedOp) -> String {
 
 /// `p3 read → 1 [ok, line 12]`, unescaped.
 fn name(op: &ExplainedOp) -> String {
-    format!("p{} {} [{}, {}]", op.process, clip(&op.description, CLIP), op.outcome, at(op))
+    format!(
+        "p{} {} [{}, {}]",
+        op.process,
+        clip(&op.description, CLIP),
+        op.outcome,
+        at(op)
+    )
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -149,14 +173,13 @@ pub fn linearizability_page(analysis: &Analysis, title: &str) -> String {
     out.push_str("</style>\n</head>\n<body>\n");
     header(&mut out, analysis, title);
     partitions(&mut out, analysis);
-    let failing: Vec<(usize, &PartitionReport, &Explanation)> = analysis
+    let failing = analysis
         .partitions
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| p.explanation.as_ref().map(|x| (i, p, x)))
-        .collect();
-    for (n, (i, _, x)) in failing.iter().enumerate() {
-        explanation(&mut out, *i, n, x, n < MAX_DIAGRAMS);
+        .filter_map(|(i, p)| p.explanation.as_ref().map(|x| (i, x)));
+    for (n, (i, x)) in failing.enumerate() {
+        explanation(&mut out, i, n, x, n < MAX_DIAGRAMS);
     }
     out.push_str("<script>");
     out.push_str(JS);
@@ -173,7 +196,8 @@ fn badge(v: &Verdict) -> String {
 }
 
 fn header(out: &mut String, a: &Analysis, title: &str) {
-    let count = |f: fn(&PartitionVerdict) -> bool| a.partitions.iter().filter(|p| f(&p.verdict)).count();
+    let count =
+        |f: fn(&PartitionVerdict) -> bool| a.partitions.iter().filter(|p| f(&p.verdict)).count();
     let invalid = count(|v| *v == PartitionVerdict::Invalid);
     let unknown = count(|v| matches!(v, PartitionVerdict::Unknown(_)));
     let skipped = count(|v| *v == PartitionVerdict::Skipped);
@@ -182,7 +206,11 @@ fn header(out: &mut String, a: &Analysis, title: &str) {
     let _ = write!(out, "<p class=\"verdict\">{} ", badge(&a.verdict));
     match &a.verdict {
         Verdict::Valid => {
-            let _ = write!(out, "linearizable: every partition has a linearization ({}).", plural(total, "partition", "partitions"));
+            let _ = write!(
+                out,
+                "linearizable: every partition has a linearization ({}).",
+                plural(total, "partition", "partitions")
+            );
         }
         Verdict::Invalid => {
             let _ = write!(
@@ -243,8 +271,15 @@ fn partition_table(out: &mut String, rows: &[(usize, &PartitionReport)]) {
          <th>verdict</th><th class=\"num\">steps</th><th class=\"num\">configurations</th><th></th></tr></thead><tbody>\n",
     );
     for (i, p) in rows.iter().take(MAX_PARTITION_ROWS) {
-        let key = p.key.as_ref().map_or_else(|| "<i>whole history</i>".to_string(), |k| e(&k.to_string(), CLIP));
-        let link = if p.explanation.is_some() { format!("<a href=\"#x{i}\">explanation ↓</a>") } else { String::new() };
+        let key = p.key.as_ref().map_or_else(
+            || "<i>whole history</i>".to_string(),
+            |k| e(&k.to_string(), CLIP),
+        );
+        let link = if p.explanation.is_some() {
+            format!("<a href=\"#x{i}\">explanation ↓</a>")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
             "<tr><td class=\"num\">{i}</td><td class=\"mono\">{key}</td><td class=\"num\">{}</td><td>{}</td>\
@@ -269,7 +304,9 @@ fn partitions(out: &mut String, a: &Analysis) {
     out.push_str("<section id=\"partitions\">\n<h2>Partitions</h2>\n");
     let all: Vec<(usize, &PartitionReport)> = a.partitions.iter().enumerate().collect();
     if all.is_empty() {
-        out.push_str("<p class=\"muted\">The history has no operations to check.</p>\n</section>\n");
+        out.push_str(
+            "<p class=\"muted\">The history has no operations to check.</p>\n</section>\n",
+        );
         return;
     }
     if all.len() <= MANY_PARTITIONS {
@@ -287,21 +324,28 @@ fn partitions(out: &mut String, a: &Analysis) {
     if failing.is_empty() {
         let _ = writeln!(out, "<p>No partition is invalid or undecided.</p>");
     } else {
-        let _ = writeln!(out, "<p>Invalid and undecided partitions ({}):</p>", num(failing.len() as u64));
+        let _ = writeln!(
+            out,
+            "<p>Invalid and undecided partitions ({}):</p>",
+            num(failing.len() as u64)
+        );
         partition_table(out, &failing);
     }
     for (group, what) in [
-        (&skipped, "not finished (another partition failed first)"),
-        (&valid, "valid"),
+        (
+            &skipped,
+            plural(skipped.len(), "partition", "partitions")
+                + " not finished (another partition failed first)",
+        ),
+        (
+            &valid,
+            plural(valid.len(), "valid partition", "valid partitions"),
+        ),
     ] {
         if group.is_empty() {
             continue;
         }
-        let _ = writeln!(
-            out,
-            "<details><summary>{} {what}</summary>",
-            plural(group.len(), "partition", "partitions")
-        );
+        let _ = writeln!(out, "<details><summary>{what}</summary>");
         partition_table(out, group);
         out.push_str("</details>\n");
     }
@@ -342,14 +386,25 @@ fn roles(x: &Explanation) -> Vec<Role> {
 /// window of the partition rather than all of it.
 fn window(x: &Explanation) -> (Vec<usize>, bool) {
     let n = x.ops.len();
-    if n <= WINDOW_THRESHOLD {
-        return ((0..n).collect(), false);
-    }
     let blocked = &x.ops[x.blocked];
     let hi = blocked.ret.unwrap_or(usize::MAX);
+    if n <= WINDOW_THRESHOLD {
+        // Everything up to the failure, and the start of what follows.
+        let shown = (0..n)
+            .filter(|&i| x.ops[i].call < hi)
+            .chain((0..n).filter(|&i| x.ops[i].call > hi).take(TAIL));
+        let mut shown: Vec<usize> = shown.collect();
+        shown.sort_unstable();
+        return (shown, false);
+    }
     let recent = &x.linearized[x.linearized.len().saturating_sub(WINDOW_STEPS)..];
-    let lo = recent.iter().map(|s| x.ops[s.op].call).min().unwrap_or(blocked.call).min(blocked.call);
-    let in_window = |op: &ExplainedOp| op.call <= hi && op.ret.map_or(true, |r| r >= lo);
+    let lo = recent
+        .iter()
+        .map(|s| x.ops[s.op].call)
+        .min()
+        .unwrap_or(blocked.call)
+        .min(blocked.call);
+    let in_window = |op: &ExplainedOp| op.call <= hi && !matches!(op.ret, Some(r) if r < lo);
     let mut keep = vec![false; n];
     let mut kept = 0;
     let mut add = |i: usize, keep: &mut Vec<bool>| {
@@ -392,7 +447,9 @@ fn linearization_points(
     let mut gaps: Vec<(usize, usize, usize)> = Vec::new();
     let mut latest = 0;
     for (k, &op) in steps.iter().enumerate() {
-        let Some((call, ret)) = span(op) else { continue };
+        let Some((call, ret)) = span(op) else {
+            continue;
+        };
         latest = latest.max(call);
         let gap = match ret {
             Some(r) if latest >= r => r.saturating_sub(1).max(call), // a model broke the rules; stay inside
@@ -418,29 +475,108 @@ fn linearization_points(
 
 /// The diagram's tooltip for one operation.
 fn tooltip(x: &Explanation, role: Role, op: &ExplainedOp) -> String {
-    let mut t = format!("p{} {}\noutcome: {}, {}", op.process, clip(&op.description, CLIP), op.outcome, at(op));
+    let mut t = format!(
+        "p{} {}\noutcome: {}, {}",
+        op.process,
+        clip(&op.description, CLIP_TIP),
+        op.outcome,
+        at(op)
+    );
     match role {
         Role::Step(k) => {
-            let _ = write!(t, "\nlinearized #{} ⇒ state {}", k + 1, clip(&x.linearized[k].state, CLIP));
+            let _ = write!(
+                t,
+                "\nlinearized #{} ⇒ state {}",
+                k + 1,
+                clip(&x.linearized[k].state, CLIP_TIP)
+            );
         }
         Role::Blocked => {
-            let _ = write!(t, "\nBLOCKED: cannot be linearized in state {}", clip(&x.state, CLIP));
+            let _ = write!(
+                t,
+                "\nBLOCKED: cannot be linearized in state {}",
+                clip(&x.state, CLIP_TIP)
+            );
         }
         Role::Candidate(c) => match &x.candidates[c].leads_to {
             None => {
-                let _ = write!(t, "\npending: cannot happen in state {}", clip(&x.state, CLIP));
+                let _ = write!(
+                    t,
+                    "\npending: cannot happen in state {}",
+                    clip(&x.state, CLIP_TIP)
+                );
             }
             Some(s) => {
                 let _ = write!(
                     t,
                     "\npending: could go next (⇒ {}), but no linearization continues from there",
-                    clip(s, CLIP)
+                    clip(s, CLIP_TIP)
                 );
             }
         },
         Role::Other => t.push_str("\nnot reached: invoked after the blocked operation returned"),
     }
     t
+}
+
+/// The text on an operation's bar (before fitting it to the bar).
+fn bar_label(op: &ExplainedOp, role: Role) -> String {
+    let mut label = match role {
+        Role::Step(k) => format!("#{} {}", k + 1, clip(&op.description, LABEL_CHARS)),
+        _ => clip(&op.description, LABEL_CHARS),
+    };
+    if op.ret.is_none() {
+        let _ = write!(label, " ({})", op.outcome);
+    }
+    label
+}
+
+/// The x axis: rank `r` (1..=n events, n + 1 the right edge) to pixels.
+///
+/// Each gap between consecutive ranks starts at a base width, and gaps
+/// widen where an operation's label needs room, shortest operations first,
+/// so that sequential operations get readable bars without making
+/// concurrent ones huge.
+struct Scale {
+    /// Left edge of each gap `g` (between ranks `g` and `g + 1`), for `g` in `0..=n + 1`.
+    starts: Vec<f64>,
+}
+
+impl Scale {
+    /// `spans`: `(call rank, return rank, label characters to fit)` of each bar.
+    fn new(n: usize, spans: impl Iterator<Item = (usize, usize, usize)>) -> Scale {
+        let base = (1000.0 / (n as f64 + 2.0)).clamp(MIN_GAP, MAX_GAP);
+        let mut gaps = vec![base; n + 1];
+        gaps[0] = base.min(MIN_GAP);
+        let mut spans: Vec<(usize, usize, usize)> =
+            spans.filter(|&(c, r, _)| c < r && r <= n + 1).collect();
+        spans.sort_by_key(|&(c, r, _)| r - c);
+        for (c, r, chars) in spans {
+            let need = chars as f64 * CHAR_W + 12.0;
+            let have: f64 = gaps[c..r].iter().sum();
+            if have < need {
+                let more = (need - have) / (r - c) as f64;
+                gaps[c..r].iter_mut().for_each(|g| *g += more);
+            }
+        }
+        let mut starts = Vec::with_capacity(n + 2);
+        let mut x = LEFT;
+        for g in &gaps {
+            starts.push(x);
+            x += g;
+        }
+        starts.push(x);
+        Scale { starts }
+    }
+
+    fn x(&self, r: f64) -> f64 {
+        let last = self.starts.len() - 1;
+        let g = (r.max(0.0).floor() as usize).min(last);
+        if g == last {
+            return self.starts[last];
+        }
+        self.starts[g] + (r - g as f64) * (self.starts[g + 1] - self.starts[g])
+    }
 }
 
 fn svg(out: &mut String, xi: usize, x: &Explanation, shown: &[usize], roles: &[Role]) {
@@ -456,14 +592,35 @@ fn svg(out: &mut String, xi: usize, x: &Explanation, shown: &[usize], roles: &[R
     let nr = positions.len();
     // Rank nr + 1 is the right edge, where open operations end.
     let open_end = nr + 1;
-    let spans: Vec<(usize, usize, String)> = shown
+    struct Bar {
+        op: usize,
+        call: usize,
+        ret: usize,
+        label: String,
+    }
+    let bars: Vec<Bar> = shown
         .iter()
         .map(|&i| {
             let op = &x.ops[i];
-            (rank(op.call), op.ret.map_or(open_end, &rank), bar_label(op, roles[i]))
+            Bar {
+                op: i,
+                call: rank(op.call),
+                ret: op.ret.map_or(open_end, rank),
+                label: bar_label(op, roles[i]),
+            }
         })
         .collect();
-    let scale = Scale::new(nr, spans.iter().map(|(c, r, l)| (*c, *r, l.chars().count())));
+    let scale = Scale::new(
+        nr,
+        bars.iter().map(|b| {
+            let fit = if b.op == x.blocked {
+                FIT_CHARS_BLOCKED
+            } else {
+                FIT_CHARS
+            };
+            (b.call, b.ret, b.label.chars().count().min(fit))
+        }),
+    );
     let px = |r: f64| scale.x(r);
 
     // Lanes: one per process, with extra rows where a crashed operation
@@ -471,25 +628,22 @@ fn svg(out: &mut String, xi: usize, x: &Explanation, shown: &[usize], roles: &[R
     let mut procs: Vec<u64> = shown.iter().map(|&i| x.ops[i].process).collect();
     procs.sort_unstable();
     procs.dedup();
-    let mut rows_end: Vec<Vec<f64>> = vec![Vec::new(); procs.len()];
+    let mut rows_end: Vec<Vec<usize>> = vec![Vec::new(); procs.len()];
     let mut placed: Vec<(usize, usize)> = vec![(0, 0); x.ops.len()];
-    for &i in shown {
-        let op = &x.ops[i];
-        let lane = procs.binary_search(&op.process).unwrap_or(0);
-        let call = rank(op.call) as f64;
-        let end = op.ret.map_or(f64::INFINITY, |r| rank(r) as f64);
+    for b in &bars {
+        let lane = procs.binary_search(&x.ops[b.op].process).unwrap_or(0);
         let rows = &mut rows_end[lane];
-        let row = match rows.iter().position(|&e| e < call) {
+        let row = match rows.iter().position(|&end| end < b.call) {
             Some(r) => {
-                rows[r] = end;
+                rows[r] = b.ret;
                 r
             }
             None => {
-                rows.push(end);
+                rows.push(b.ret);
                 rows.len() - 1
             }
         };
-        placed[i] = (lane, row);
+        placed[b.op] = (lane, row);
     }
     let mut lane_top = Vec::with_capacity(procs.len());
     let mut total_rows = 0;
@@ -501,7 +655,8 @@ fn svg(out: &mut String, xi: usize, x: &Explanation, shown: &[usize], roles: &[R
         let (lane, row) = placed[i];
         TOP + (lane_top[lane] + row) as f64 * ROW_H
     };
-    let width = px(open_end) + 24.0;
+    let width =
+        (px(open_end as f64) + 16.0).max(LEFT + AXIS.chars().count() as f64 * CHAR_W + 16.0);
     let height = TOP + total_rows as f64 * ROW_H + 10.0;
 
     let _ = writeln!(
@@ -514,68 +669,34 @@ fn svg(out: &mut String, xi: usize, x: &Explanation, shown: &[usize], roles: &[R
         let y = TOP + lane_top[lane] as f64 * ROW_H;
         let h = rows.len().max(1) as f64 * ROW_H;
         if lane % 2 == 1 {
-            let _ = writeln!(out, "<rect class=\"lane\" x=\"0\" y=\"{y:.1}\" width=\"{width:.0}\" height=\"{h:.1}\"/>");
+            let _ = writeln!(out, "<rect class=\"lane\" x=\"0\" y=\"{y:.0}\" width=\"{width:.0}\" height=\"{h:.0}\"/>");
         }
-        let _ = writeln!(out, "<text class=\"pl\" x=\"6\" y=\"{:.1}\">p{}</text>", y + ROW_H / 2.0 + 4.0, procs[lane]);
+        let _ = writeln!(
+            out,
+            "<text class=\"pl\" x=\"6\" y=\"{:.0}\">p{}</text>",
+            y + ROW_H / 2.0 + 4.0,
+            procs[lane]
+        );
     }
     let _ = writeln!(
         out,
-        "<text class=\"ax\" x=\"{LEFT:.0}\" y=\"12\">time → (this partition's invocations and completions, in real-time order)</text>"
+        "<text class=\"ax\" x=\"{LEFT:.0}\" y=\"12\">{}</text>",
+        escape(AXIS)
     );
     // Where the blocked operation returned: nothing invoked later matters.
     if let Some(ret) = x.ops[x.blocked].ret {
         let bx = px(rank(ret) as f64);
         let _ = writeln!(
             out,
-            "<line class=\"bl\" x1=\"{bx:.1}\" y1=\"{:.1}\" x2=\"{bx:.1}\" y2=\"{height:.0}\"/>\
-             <text class=\"blt\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">blocked operation returns</text>",
+            "<line class=\"bl\" x1=\"{bx:.0}\" y1=\"{:.0}\" x2=\"{bx:.0}\" y2=\"{height:.0}\"/>\
+             <text class=\"blt\" x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">blocked operation returns</text>",
             TOP - 12.0,
             bx - 3.0,
             TOP - 4.0
         );
     }
-    // Bars.
-    for &i in shown {
-        let op = &x.ops[i];
-        let role = roles[i];
-        let x0 = px(rank(op.call) as f64) + 1.0;
-        let x1 = op.ret.map_or(px(open_end), |r| px(rank(r) as f64) - 1.0);
-        let w = (x1 - x0).max(2.0);
-        let y = y_of(i) + (ROW_H - BAR_H) / 2.0;
-        let class = match role {
-            Role::Step(_) => "lin",
-            Role::Blocked => "blk",
-            Role::Candidate(_) => "cand",
-            Role::Other => "oth",
-        };
-        let open = if op.ret.is_none() { " open" } else { "" };
-        let mut label = match role {
-            Role::Step(k) => format!("#{} {}", k + 1, op.description),
-            _ => op.description.clone(),
-        };
-        if op.ret.is_none() {
-            let _ = write!(label, " ({})", op.outcome);
-        }
-        let fits = ((w - 8.0) / CHAR_W).floor().max(0.0) as usize;
-        let label = if label.chars().count() <= fits {
-            label
-        } else if fits >= 3 {
-            clip(&label, fits - 1)
-        } else {
-            String::new()
-        };
-        let _ = write!(
-            out,
-            "<g class=\"op {class}{open}\" data-ref=\"e{xi}o{i}\"><title>{}</title>\
-             <rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{BAR_H}\" rx=\"3\"/>",
-            escape(&tooltip(x, role, op))
-        );
-        if !label.is_empty() {
-            let _ = write!(out, "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>", x0 + 4.0, y + BAR_H - 5.0, escape(&label));
-        }
-        out.push_str("</g>\n");
-    }
-    // The prefix: linearization points in order.
+    // The prefix: linearization points in order, joined by a line drawn
+    // behind the bars, with a dot on each bar's lower edge.
     let mut drawn = vec![false; x.ops.len()];
     for &i in shown {
         drawn[i] = true;
@@ -583,26 +704,71 @@ fn svg(out: &mut String, xi: usize, x: &Explanation, shown: &[usize], roles: &[R
     let steps: Vec<usize> = x.linearized.iter().map(|s| s.op).collect();
     let points = linearization_points(&steps, |op| {
         let o = x.ops.get(op)?;
-        drawn[op].then(|| (rank(o.call), o.ret.map(&rank)))
+        drawn[op].then(|| (rank(o.call), o.ret.map(rank)))
     });
     if points.len() > 1 {
         out.push_str("<polyline class=\"lp\" points=\"");
         for (n, &(_, op, r)) in points.iter().enumerate() {
-            let _ = write!(out, "{}{:.1},{:.1}", if n > 0 { " " } else { "" }, px(r), y_of(op) + ROW_H / 2.0);
+            let _ = write!(
+                out,
+                "{}{:.0},{:.0}",
+                if n > 0 { " " } else { "" },
+                px(r),
+                y_of(op) + (ROW_H + BAR_H) / 2.0
+            );
         }
         out.push_str("\"/>\n");
+    }
+    // Bars.
+    for b in &bars {
+        let op = &x.ops[b.op];
+        let role = roles[b.op];
+        let x0 = px(b.call as f64) + 1.0;
+        let x1 = px(b.ret as f64) - if op.ret.is_some() { 1.0 } else { 0.0 };
+        let w = (x1 - x0).max(2.0);
+        let y = y_of(b.op) + (ROW_H - BAR_H) / 2.0;
+        let class = match role {
+            Role::Step(_) => "lin",
+            Role::Blocked => "blk",
+            Role::Candidate(_) => "cand",
+            Role::Other => "oth",
+        };
+        let open = if op.ret.is_none() { " open" } else { "" };
+        let fits = ((w - 8.0) / CHAR_W).floor().max(0.0) as usize;
+        let label = if b.label.chars().count() <= fits {
+            escape(&b.label)
+        } else if fits >= 3 {
+            e(&b.label, fits - 1)
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            out,
+            "<g class=\"op {class}{open}\" data-ref=\"e{xi}o{}\"><title>{}</title>\
+             <rect x=\"{x0:.0}\" y=\"{y:.0}\" width=\"{w:.0}\" height=\"{BAR_H}\" rx=\"3\"/>",
+            b.op,
+            escape(&tooltip(x, role, op))
+        );
+        if !label.is_empty() {
+            let _ = write!(
+                out,
+                "<text x=\"{:.0}\" y=\"{:.0}\">{label}</text>",
+                x0 + 4.0,
+                y + BAR_H - 5.0
+            );
+        }
+        out.push_str("</g>\n");
     }
     for &(k, op, r) in &points {
         let o = &x.ops[op];
         let _ = writeln!(
             out,
-            "<circle class=\"lpd\" data-ref=\"e{xi}o{op}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\"><title>#{} p{} {} ⇒ {}</title></circle>",
+            "<circle class=\"lpd\" data-ref=\"e{xi}o{op}\" cx=\"{:.0}\" cy=\"{:.0}\" r=\"3.5\"><title>#{} p{} {}</title></circle>",
             px(r),
-            y_of(op) + ROW_H / 2.0,
+            y_of(op) + (ROW_H + BAR_H) / 2.0,
             k + 1,
             o.process,
-            e(&o.description, CLIP),
-            e(&x.linearized[k].state, CLIP)
+            e(&o.description, CLIP_TIP)
         );
     }
     out.push_str("</svg></div>\n");
@@ -623,13 +789,19 @@ fn step_rows(out: &mut String, xi: usize, x: &Explanation, range: std::ops::Rang
     for k in range {
         let s = &x.linearized[k];
         let Some(op) = x.ops.get(s.op) else { continue };
-        let _ = write!(out, "<tr data-ref=\"e{xi}o{}\"><td class=\"num\">{}</td>", s.op, k + 1);
+        let _ = write!(
+            out,
+            "<tr data-ref=\"e{xi}o{}\"><td class=\"num\">{}</td>",
+            s.op,
+            k + 1
+        );
         op_cells(out, op);
         let _ = writeln!(out, "<td class=\"mono\">{}</td></tr>", e(&s.state, CLIP));
     }
 }
 
-const STEP_HEAD: &str = "<thead><tr><th class=\"num\">#</th><th>process</th><th>operation</th><th>outcome</th>\
+const STEP_HEAD: &str =
+    "<thead><tr><th class=\"num\">#</th><th>process</th><th>operation</th><th>outcome</th>\
                          <th>at</th><th>state after</th></tr></thead>";
 
 fn explanation(out: &mut String, pi: usize, xi: usize, x: &Explanation, draw: bool) {
@@ -637,7 +809,10 @@ fn explanation(out: &mut String, pi: usize, xi: usize, x: &Explanation, draw: bo
         Some(k) => format!("Key {}: not linearizable", e(k, CLIP)),
         None => "Not linearizable".to_string(),
     };
-    let _ = writeln!(out, "<section class=\"expl\" id=\"x{pi}\">\n<h2>{title}</h2>");
+    let _ = writeln!(
+        out,
+        "<section class=\"expl\" id=\"x{pi}\">\n<h2>{title}</h2>"
+    );
     let Some(blocked) = x.ops.get(x.blocked) else {
         let _ = writeln!(out, "<pre>{}</pre>\n</section>", escape(&x.to_string()));
         return;
@@ -646,8 +821,8 @@ fn explanation(out: &mut String, pi: usize, xi: usize, x: &Explanation, draw: bo
     let _ = writeln!(
         out,
         "<p class=\"summary\">{} in this partition (model <code>{}</code>). The longest linearizable prefix has {}, \
-         from the initial state <code>{}</code>. Then <b class=\"mono\">{}</b> cannot be linearized: \
-         it cannot happen in state <code>{}</code>, and no other order of the pending operations lets it.</p>",
+         from the initial state <code>{}</code>. Then <b class=\"mono\">{}</b>, which must take effect before \
+         it returns, cannot happen in state <code>{}</code>. The search tried every order; none gets further.</p>",
         plural(x.ops.len(), "operation", "operations"),
         escape(x.model),
         plural(n, "operation", "operations"),
@@ -668,25 +843,42 @@ fn explanation(out: &mut String, pi: usize, xi: usize, x: &Explanation, draw: bo
     let (shown, windowed) = window(x);
     out.push_str(LEGEND);
     if windowed {
-        let drawn_steps: Vec<usize> =
-            (0..n).filter(|&k| shown.binary_search(&x.linearized[k].op).is_ok()).collect();
+        let drawn_steps: Vec<usize> = (0..n)
+            .filter(|&k| shown.binary_search(&x.linearized[k].op).is_ok())
+            .collect();
         let steps = match (drawn_steps.first(), drawn_steps.last()) {
-            (Some(a), Some(b)) => format!(" It includes steps #{}–#{} of the prefix;", a + 1, b + 1),
-            _ => String::new(),
+            (Some(a), Some(b)) => format!(
+                " It includes steps #{}–#{} of the prefix; the tables below list",
+                a + 1,
+                b + 1
+            ),
+            _ => " The tables below list".to_string(),
         };
         let _ = writeln!(
             out,
             "<p class=\"note\">This partition has {} operations, so the diagram shows only the {} around the failure: \
              those whose interval overlaps the span from the invocation of the earliest of the last {WINDOW_STEPS} \
-             linearized operations to the return of the blocked operation.{steps} the tables below list the rest.</p>",
+             linearized operations to the return of the blocked operation.{steps} the rest.</p>",
             num(x.ops.len() as u64),
             num(shown.len() as u64)
+        );
+    } else if shown.len() < x.ops.len() {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">{} invoked after the blocked operation returned {} not drawn (only the first {TAIL} are): \
+             no linearization of the prefix reaches them.</p>",
+            plural(x.ops.len() - shown.len(), "more operation", "more operations"),
+            if x.ops.len() - shown.len() == 1 { "is" } else { "are" }
         );
     }
     svg(out, xi, x, &shown, &roles);
 
     // The prefix.
-    let _ = writeln!(out, "<h3>Longest linearizable prefix ({})</h3>", plural(n, "step", "steps"));
+    let _ = writeln!(
+        out,
+        "<h3>Longest linearizable prefix ({})</h3>",
+        plural(n, "step", "steps")
+    );
     let visible = n.saturating_sub(VISIBLE_STEPS);
     if visible > 0 {
         let earlier = visible.saturating_sub(MAX_EARLIER_STEPS);
@@ -698,7 +890,7 @@ fn explanation(out: &mut String, pi: usize, xi: usize, x: &Explanation, draw: bo
         if earlier > 0 {
             let _ = writeln!(
                 out,
-                "<tr><td colspan=\"6\" class=\"muted\">… {} not listed (see the text form)</td></tr>",
+                "<tr><td colspan=\"6\" class=\"muted\">… {} before these are not listed</td></tr>",
                 plural(earlier, "step", "steps")
             );
         } else {
@@ -733,24 +925,41 @@ fn explanation(out: &mut String, pi: usize, xi: usize, x: &Explanation, draw: bo
     );
 
     // What else could have gone next.
+    candidates(out, xi, x);
+    let _ = writeln!(
+        out,
+        "<details><summary>Text form</summary><pre>{}</pre></details>\n</section>",
+        escape(&x.to_string())
+    );
+}
+
+/// The operations pending when the search got stuck, and what the model
+/// says about running each next.
+fn candidates(out: &mut String, xi: usize, x: &Explanation) {
+    if x.candidates.is_empty() {
+        out.push_str(
+            "<h3>Operations pending at that point</h3>\n<p>None: every operation invoked before the blocked one \
+             returned is in the prefix.</p>\n",
+        );
+        return;
+    }
     let _ = writeln!(
         out,
         "<h3>Operations pending at that point ({})</h3>\n<table class=\"cands\"><thead><tr><th>process</th>\
          <th>operation</th><th>outcome</th><th>at</th><th>what the model says</th></tr></thead><tbody>",
         num(x.candidates.len() as u64)
     );
+    // The blocked operation first, should it be listed.
     let mut order: Vec<usize> = (0..x.candidates.len()).collect();
     order.sort_by_key(|&c| x.candidates[c].op != x.blocked);
     for &c in order.iter().take(MAX_CANDIDATE_ROWS) {
         let cand = &x.candidates[c];
-        let Some(op) = x.ops.get(cand.op) else { continue };
+        let Some(op) = x.ops.get(cand.op) else {
+            continue;
+        };
         let is_blocked = cand.op == x.blocked;
-        let _ = write!(
-            out,
-            "<tr class=\"{}\" data-ref=\"e{xi}o{}\">",
-            if is_blocked { "blk" } else { "cand" },
-            cand.op
-        );
+        let class = if is_blocked { "blk" } else { "cand" };
+        let _ = write!(out, "<tr class=\"{class}\" data-ref=\"e{xi}o{}\">", cand.op);
         op_cells(out, op);
         let says = match &cand.leads_to {
             None => format!("cannot happen in state <code>{}</code>", e(&x.state, CLIP)),
@@ -759,7 +968,11 @@ fn explanation(out: &mut String, pi: usize, xi: usize, x: &Explanation, draw: bo
                 e(s, CLIP)
             ),
         };
-        let _ = writeln!(out, "<td>{}{says}</td></tr>", if is_blocked { "<b>blocked:</b> " } else { "" });
+        let _ = writeln!(
+            out,
+            "<td>{}{says}</td></tr>",
+            if is_blocked { "<b>blocked:</b> " } else { "" }
+        );
     }
     if order.len() > MAX_CANDIDATE_ROWS {
         let _ = writeln!(
@@ -769,7 +982,6 @@ fn explanation(out: &mut String, pi: usize, xi: usize, x: &Explanation, draw: bo
         );
     }
     out.push_str("</tbody></table>\n");
-    let _ = writeln!(out, "<details><summary>Text form</summary><pre>{}</pre></details>\n</section>", escape(&x.to_string()));
 }
 
 const LEGEND: &str = "<p class=\"legend\"><span class=\"sw lin\"></span>linearized (numbered in order; dots and line: \
@@ -814,7 +1026,9 @@ svg.tl .lane{fill:#f6f8fa}svg.tl .pl{fill:var(--muted);font-weight:600}svg.tl .a
 
 const JS: &str = "(function(){function f(e,on){var t=e.target.closest&&e.target.closest('[data-ref]');if(!t)return;\
 document.querySelectorAll('[data-ref=\"'+t.getAttribute('data-ref')+'\"]').forEach(function(n){n.classList.toggle('hl',on)})}\
-document.addEventListener('mouseover',function(e){f(e,true)});document.addEventListener('mouseout',function(e){f(e,false)})})();";
+document.addEventListener('mouseover',function(e){f(e,true)});document.addEventListener('mouseout',function(e){f(e,false)});\
+document.querySelectorAll('.scroll').forEach(function(d){var b=d.querySelector('.bl');\
+if(b&&d.scrollWidth>d.clientWidth)d.scrollLeft=Math.max(0,b.x1.baseVal.value-d.clientWidth*0.7)})})();";
 
 #[cfg(test)]
 mod tests {
@@ -822,7 +1036,10 @@ mod tests {
 
     #[test]
     fn escape_handles_markup_and_quotes() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(escape("read → 1"), "read → 1");
     }
 
@@ -844,8 +1061,14 @@ mod tests {
     #[test]
     fn linearization_points_are_ordered_and_inside_intervals() {
         // (call, ret) ranks; steps in a valid linearization order.
-        let spans: Vec<(usize, Option<usize>)> =
-            vec![(1, Some(6)), (2, Some(3)), (4, Some(9)), (5, None), (7, Some(8)), (10, Some(11))];
+        let spans: Vec<(usize, Option<usize>)> = vec![
+            (1, Some(6)),
+            (2, Some(3)),
+            (4, Some(9)),
+            (5, None),
+            (7, Some(8)),
+            (10, Some(11)),
+        ];
         let steps = [1, 0, 3, 2, 4, 5];
         let points = linearization_points(&steps, |op| Some(spans[op]));
         assert_eq!(points.len(), steps.len());
@@ -854,7 +1077,10 @@ mod tests {
             assert_eq!(*step, k);
             assert_eq!(*op, steps[k]);
             let (c, r) = spans[*op];
-            assert!(*x > c as f64 && r.map_or(true, |r| *x < r as f64), "point {x} outside {c}..{r:?}");
+            assert!(
+                *x > c as f64 && !matches!(r, Some(r) if *x >= r as f64),
+                "point {x} outside {c}..{r:?}"
+            );
             assert!(*x > last);
             last = *x;
         }
@@ -864,6 +1090,9 @@ mod tests {
     fn linearization_points_skip_undrawn_operations() {
         let spans = [Some((1, Some(2))), None, Some((3, Some(4)))];
         let points = linearization_points(&[0, 1, 2], |op| spans[op]);
-        assert_eq!(points.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), vec![(0, 0), (2, 2)]);
+        assert_eq!(
+            points.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+            vec![(0, 0), (2, 2)]
+        );
     }
 }

@@ -12,6 +12,7 @@ pub mod html;
 pub mod linearizable;
 pub mod model;
 pub mod results;
+pub mod timestamp;
 pub mod verdict;
 
 pub use verdict::{Unknown, Verdict};

@@ -87,23 +87,39 @@ pub struct ModelError {
 impl ModelError {
     /// An error of `model`'s.
     pub fn new(model: &'static str, message: impl Into<String>) -> ModelError {
-        ModelError { model, message: message.into() }
+        ModelError {
+            model,
+            message: message.into(),
+        }
     }
 
     /// "unknown :f for this model", listing the ones it knows.
     pub fn unknown_f(model: &'static str, f: &str, known: &[&str]) -> ModelError {
         let known: Vec<String> = known.iter().map(|k| format!(":{k}")).collect();
-        ModelError::new(model, format!("unknown :f :{f}; this model knows {}", known.join(", ")))
+        ModelError::new(
+            model,
+            format!("unknown :f :{f}; this model knows {}", known.join(", ")),
+        )
     }
 
     /// "expected X for :f, found <value>".
     pub fn bad_value(model: &'static str, f: &str, expected: &str, found: &Value) -> ModelError {
         ModelError::new(
             model,
-            format!("expected :value {expected} for :{f}, found {} `{found}`", found.kind()),
+            format!(
+                "expected :value {expected} for :{f}, found {} `{found}`",
+                found.kind()
+            ),
         )
     }
 }
 
 /// The names of the models [`crate::linearizable`] can check, for `--model`.
-pub const NAMES: &[&str] = &["register", "cas-register", "mutex", "kv", "set", "fifo-queue"];
+pub const NAMES: &[&str] = &[
+    "register",
+    "cas-register",
+    "mutex",
+    "kv",
+    "set",
+    "fifo-queue",
+];

@@ -17,18 +17,34 @@ pub fn to_json(analysis: &Analysis) -> Json {
     map.insert("model".into(), json!(analysis.model));
     map.insert("op-count".into(), json!(analysis.operations));
     map.insert("partition-count".into(), json!(analysis.partitions.len()));
-    map.insert("time-ms".into(), json!(analysis.elapsed.as_secs_f64() * 1e3));
+    map.insert(
+        "time-ms".into(),
+        json!(analysis.elapsed.as_secs_f64() * 1e3),
+    );
     let keys_with = |want: fn(&PartitionVerdict) -> bool| -> Vec<Json> {
         analysis
             .partitions
             .iter()
             .filter(|p| want(&p.verdict))
-            .map(|p| p.key.as_ref().map_or(Json::Null, history::json::value_to_json))
+            .map(|p| {
+                p.key
+                    .as_ref()
+                    .map_or(Json::Null, history::json::value_to_json)
+            })
             .collect()
     };
-    map.insert("failures".into(), Json::Array(keys_with(|v| *v == PartitionVerdict::Invalid)));
-    map.insert("unknown".into(), Json::Array(keys_with(|v| matches!(v, PartitionVerdict::Unknown(_)))));
-    map.insert("skipped".into(), Json::Array(keys_with(|v| *v == PartitionVerdict::Skipped)));
+    map.insert(
+        "failures".into(),
+        Json::Array(keys_with(|v| *v == PartitionVerdict::Invalid)),
+    );
+    map.insert(
+        "unknown".into(),
+        Json::Array(keys_with(|v| matches!(v, PartitionVerdict::Unknown(_)))),
+    );
+    map.insert(
+        "skipped".into(),
+        Json::Array(keys_with(|v| *v == PartitionVerdict::Skipped)),
+    );
     let counterexamples: Vec<Json> = analysis
         .explanations()
         .map(|e| {

@@ -18,7 +18,10 @@ fn int(i: i64) -> Value {
 /// Sequential operations, each an invoke/ok pair: `(process, f, invoke value, ok value)`.
 fn sequential(ops: &[(u64, &str, Value, Value)]) -> History {
     History::from_ops(ops.iter().flat_map(|(p, f, inv, ok)| {
-        [ev(*p, OpType::Invoke, f, inv.clone()), ev(*p, OpType::Ok, f, ok.clone())]
+        [
+            ev(*p, OpType::Invoke, f, inv.clone()),
+            ev(*p, OpType::Ok, f, ok.clone()),
+        ]
     }))
 }
 
@@ -27,7 +30,11 @@ fn sequential(ops: &[(u64, &str, Value, Value)]) -> History {
 fn page(a: &Analysis, name: &str) -> String {
     let page = linearizability_page(a, name);
     if let Some(dir) = std::env::var_os("HTML_DUMP_DIR") {
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.html")), &page).unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.html")),
+            &page,
+        )
+        .unwrap();
     }
     page
 }
@@ -60,7 +67,10 @@ fn stale_read() -> History {
 
 #[test]
 fn valid_history_page() {
-    let h = sequential(&[(0, "write", int(1), int(1)), (1, "read", Value::Nil, int(1))]);
+    let h = sequential(&[
+        (0, "write", int(1), int(1)),
+        (1, "read", Value::Nil, int(1)),
+    ]);
     let a = cas(&h);
     assert_eq!(a.verdict, Verdict::Valid);
     let page = page(&a, "a valid register");
@@ -69,7 +79,10 @@ fn valid_history_page() {
     assert!(page.contains("linearizable: every partition has a linearization"));
     assert!(page.contains("cas-register"));
     assert!(page.contains("<h1>a valid register</h1>"));
-    assert!(!page.contains("<svg"), "nothing to draw for a valid history");
+    assert!(
+        !page.contains("<svg"),
+        "nothing to draw for a valid history"
+    );
     assert_self_contained(&page);
     assert_balanced(&page, "table");
 }
@@ -101,24 +114,38 @@ fn stale_read_page_shows_blocked_operation() {
 
 #[test]
 fn candidates_are_explained() {
-    // p2's write 3 is concurrent with the read and could go next, but the
-    // read of 1 still cannot follow.
+    // After write 1, write 2: p1's read of 1 returns first and is blocked;
+    // p2's concurrent read of 7 was pending and cannot happen either.
     let h = History::from_ops([
         ev(0, OpType::Invoke, "write", int(1)),
         ev(0, OpType::Ok, "write", int(1)),
         ev(0, OpType::Invoke, "write", int(2)),
         ev(0, OpType::Ok, "write", int(2)),
-        ev(2, OpType::Invoke, "write", int(3)),
         ev(1, OpType::Invoke, "read", Value::Nil),
+        ev(2, OpType::Invoke, "read", Value::Nil),
         ev(1, OpType::Ok, "read", int(1)),
-        ev(2, OpType::Ok, "write", int(3)),
+        ev(2, OpType::Ok, "read", int(7)),
     ]);
-    let a = cas(&h);
+    let mut a = cas(&h);
     assert_eq!(a.verdict, Verdict::Invalid);
+    let x = a.partitions[0].explanation.as_mut().unwrap();
+    assert_eq!(x.ops[x.blocked].description, "read → 1");
+    assert!(x
+        .candidates
+        .iter()
+        .any(|c| x.ops[c.op].description == "read → 7" && c.leads_to.is_none()));
+    // The "could go next" wording, on a copy that could.
+    let mut could = x.candidates[0].clone();
+    could.leads_to = Some("<3>".into());
+    x.candidates.push(could);
     let page = page(&a, "candidates");
     assert!(page.contains("class=\"op cand\""), "{page}");
-    assert!(page.contains("could go next (⇒ <code>3</code>), but no linearization continues from there"));
-    assert!(page.contains("<b>blocked:</b> cannot happen in state <code>2</code>"));
+    assert!(page.contains("read → 7"));
+    assert!(page.contains("cannot happen in state <code>2</code>"));
+    assert!(page.contains(
+        "could go next (⇒ <code>&lt;3&gt;</code>), but no linearization continues from there"
+    ));
+    assert_self_contained(&page);
 }
 
 #[test]
@@ -181,7 +208,10 @@ fn long_partition_is_windowed_and_light() {
     let a = cas(&History::from_ops(events));
     assert_eq!(a.verdict, Verdict::Invalid);
     let page = page(&a, "long");
-    assert!(page.contains("so the diagram shows only the"), "window note");
+    assert!(
+        page.contains("so the diagram shows only the"),
+        "window note"
+    );
     let bars = page.matches("<g class=\"op ").count();
     assert!(bars < 200, "{bars} bars drawn for a 601-op partition");
     assert!(page.contains("p3 read → 1"));
@@ -199,7 +229,11 @@ fn many_partitions_put_failures_first() {
     for k in 0..1000i64 {
         let key = Value::Int(k);
         let s = Value::Str(format!("v{k}"));
-        let read = if k == 777 { Value::Str("stale".into()) } else { s.clone() };
+        let read = if k % 80 == 17 {
+            Value::Str("stale".into())
+        } else {
+            s.clone()
+        };
         for (kind, f, v) in [
             (OpType::Invoke, "put", s.clone()),
             (OpType::Ok, "put", s.clone()),
@@ -209,15 +243,122 @@ fn many_partitions_put_failures_first() {
             events.push(ev(0, kind, f, v).with_key(key.clone()));
         }
     }
-    let a = check(&Kv, &History::from_ops(events), &Options::default()).unwrap();
+    // Keep checking after the first failure, to explain all 13.
+    let options = Options {
+        grace: std::time::Duration::from_secs(10),
+        ..Options::default()
+    };
+    let a = check(&Kv, &History::from_ops(events), &options).unwrap();
     assert_eq!(a.verdict, Verdict::Invalid);
+    assert_eq!(a.explanations().count(), 13);
     let page = page(&a, "kv");
-    let invalid_row = page.find("<span class=\"pill invalid\">").expect("an invalid row");
-    let details = page.find("<details><summary>").expect("collapsed partitions");
+    // The first ten are drawn, the rest get their text form.
+    assert_eq!(page.matches("<svg").count(), 10);
+    assert_eq!(page.matches("<section class=\"expl\"").count(), 13);
+    assert!(page.contains("Only the first 10 failing partitions are drawn"));
+    let invalid_row = page
+        .find("<span class=\"pill invalid\">")
+        .expect("an invalid row");
+    let details = page
+        .find("<details><summary>")
+        .expect("collapsed partitions");
     assert!(invalid_row < details, "failing partitions come first");
-    assert!(page.contains("Key 777: not linearizable"));
-    assert!(page.contains("href=\"#x777\""));
+    assert!(page.contains("Key 977: not linearizable"));
+    assert!(page.contains("href=\"#x977\""));
     assert!(page.len() < 400_000, "page is {} bytes", page.len());
     assert_self_contained(&page);
     assert_balanced(&page, "details");
+}
+
+fn porcupine(path: &str) -> Option<History> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/porcupine")
+        .join(path);
+    let bytes = std::fs::read(file).ok()?;
+    Some(history::format::read(&bytes, history::Format::Auto).unwrap())
+}
+
+/// Porcupine's bad kv histories, checked past the first failure so that
+/// several partitions are explained: the page stays a few hundred KB.
+#[test]
+fn porcupine_kv_bad_pages_are_light() {
+    for name in ["c01-bad", "c10-bad", "c50-bad"] {
+        let Some(h) = porcupine(&format!("kv/{name}.txt")) else {
+            continue;
+        };
+        let options = Options {
+            grace: std::time::Duration::from_secs(2),
+            ..Options::default()
+        };
+        let a = check(&Kv, &h, &options).unwrap();
+        assert_eq!(a.verdict, Verdict::Invalid, "{name}");
+        let page = page(&a, name);
+        let explained = a.explanations().count();
+        assert!(page.matches("<svg").count() == explained.min(10), "{name}");
+        assert!(
+            page.len() < 600_000,
+            "{name}: {} bytes for {explained} explanations",
+            page.len()
+        );
+        assert_self_contained(&page);
+        for tag in ["svg", "table", "section", "details"] {
+            assert_balanced(&page, tag);
+        }
+    }
+}
+
+/// Porcupine's etcd logs: every page renders and is self-contained.
+#[test]
+fn porcupine_etcd_pages_render() {
+    for i in 0..103 {
+        let name = format!("etcd_{i:03}");
+        let Some(h) = porcupine(&format!("jepsen/{name}.log")) else {
+            continue;
+        };
+        let a = cas(&h);
+        let page = page(&a, &name);
+        assert_eq!(
+            page.contains("badge invalid"),
+            a.verdict == Verdict::Invalid,
+            "{name}"
+        );
+        assert!(page.len() < 300_000, "{name}: {} bytes", page.len());
+        assert_self_contained(&page);
+        for tag in ["svg", "table", "section", "details"] {
+            assert_balanced(&page, tag);
+        }
+    }
+}
+
+/// An undecided check says why, and lists the undecided partition.
+#[test]
+fn unknown_verdict_shows_reason() {
+    use checker::linearizable::{PartitionReport, PartitionVerdict};
+    use checker::Unknown;
+    let report = |key: i64, verdict| PartitionReport {
+        key: Some(Value::Int(key)),
+        ops: 12,
+        verdict,
+        steps: 1_234_567,
+        configurations: 89,
+        explanation: None,
+    };
+    let a = Analysis {
+        verdict: Verdict::Unknown(Unknown::Timeout),
+        model: "cas-register",
+        operations: 24,
+        partitions: vec![
+            report(1, PartitionVerdict::Valid),
+            report(2, PartitionVerdict::Unknown(Unknown::Timeout)),
+        ],
+        elapsed: std::time::Duration::from_millis(1500),
+    };
+    let page = page(&a, "unknown");
+    assert!(page.contains("<span class=\"badge unknown\">unknown: timeout</span>"));
+    assert!(page.contains("the time limit ran out"));
+    assert!(page.contains("<span class=\"pill unknown\">unknown: timeout</span>"));
+    assert!(page.contains("1,234,567"));
+    assert!(page.contains("1.50 s"));
+    assert!(!page.contains("<svg"));
+    assert_self_contained(&page);
 }

@@ -37,7 +37,11 @@ fn model_for(file: &str) -> &'static str {
 #[test]
 fn every_expected_verdict_is_reproduced() {
     let cases = expected();
-    assert_eq!(cases.len(), 108, "EXPECTED.tsv lists 108 files with a verdict");
+    assert_eq!(
+        cases.len(),
+        108,
+        "EXPECTED.tsv lists 108 files with a verdict"
+    );
     let mut wrong = Vec::new();
     for (file, want) in &cases {
         let bytes = std::fs::read(data().join(file)).expect("history file");
@@ -47,7 +51,10 @@ fn every_expected_verdict_is_reproduced() {
             wrong.push(format!("{file}: expected {want}, got {}", analysis.verdict));
         }
         if *want == Verdict::Invalid {
-            assert!(analysis.explanations().next().is_some(), "{file}: an invalid verdict comes with an explanation");
+            assert!(
+                analysis.explanations().next().is_some(),
+                "{file}: an invalid verdict comes with an explanation"
+            );
         }
     }
     assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
@@ -56,9 +63,15 @@ fn every_expected_verdict_is_reproduced() {
 #[test]
 fn etcd_counts_match_upstream() {
     let cases = expected();
-    let etcd: Vec<_> = cases.iter().filter(|(f, _)| f.starts_with("jepsen/")).collect();
+    let etcd: Vec<_> = cases
+        .iter()
+        .filter(|(f, _)| f.starts_with("jepsen/"))
+        .collect();
     assert_eq!(etcd.len(), 102);
-    assert_eq!(etcd.iter().filter(|(_, v)| *v == Verdict::Valid).count(), 23);
+    assert_eq!(
+        etcd.iter().filter(|(_, v)| *v == Verdict::Valid).count(),
+        23
+    );
 }
 
 #[test]

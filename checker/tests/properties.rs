@@ -60,7 +60,9 @@ fn linearizable_register_history(seed: u64, processes: u64, ops: usize, crashes:
                 (OpType::Ok, op.arg.clone())
             }
             _ => {
-                let [old, new] = op.arg.as_seq().expect("cas arg") else { unreachable!() };
+                let [old, new] = op.arg.as_seq().expect("cas arg") else {
+                    unreachable!()
+                };
                 if old == register {
                     *register = new.clone();
                     (OpType::Ok, op.arg.clone())
@@ -87,8 +89,18 @@ fn linearizable_register_history(seed: u64, processes: u64, ops: usize, crashes:
                     1 => ("write", v(&mut rng)),
                     _ => ("cas", Value::Vector(vec![v(&mut rng), v(&mut rng)])),
                 };
-                h.push(Op::new(Process::Client(ids[slot]), OpType::Invoke, f, arg.clone()));
-                in_flight[slot] = Some(InFlight { process: ids[slot], f, arg, result: None });
+                h.push(Op::new(
+                    Process::Client(ids[slot]),
+                    OpType::Invoke,
+                    f,
+                    arg.clone(),
+                ));
+                in_flight[slot] = Some(InFlight {
+                    process: ids[slot],
+                    f,
+                    arg,
+                    result: None,
+                });
                 invoked += 1;
             }
             None => {}
@@ -99,7 +111,12 @@ fn linearizable_register_history(seed: u64, processes: u64, ops: usize, crashes:
                     continue;
                 }
                 if crashes && rng.chance(8) {
-                    h.push(Op::new(Process::Client(op.process), OpType::Info, op.f, op.arg.clone()));
+                    h.push(Op::new(
+                        Process::Client(op.process),
+                        OpType::Info,
+                        op.f,
+                        op.arg.clone(),
+                    ));
                     if op.result.is_none() && rng.chance(50) {
                         zombies.push(op);
                     }
@@ -118,7 +135,9 @@ fn linearizable_register_history(seed: u64, processes: u64, ops: usize, crashes:
 }
 
 fn verdict<M: Model>(model: &M, h: &History) -> Verdict {
-    check(model, h, &Options::default()).expect("well-formed history").verdict
+    check(model, h, &Options::default())
+        .expect("well-formed history")
+        .verdict
 }
 
 /// Appends a completed operation by a fresh process.
@@ -200,9 +219,20 @@ struct SmallOp {
 }
 
 fn small_history() -> impl Strategy<Value = (Vec<SmallOp>, Vec<u64>)> {
-    let op = (0u64..3, 0u8..3, 0i64..3, 0i64..3, 0u8..10)
-        .prop_map(|(process, f, a, b, outcome)| SmallOp { process, f, a, b, outcome });
-    (prop::collection::vec(op, 0..=8), prop::collection::vec(0u64..3, 0..24))
+    let op =
+        (0u64..3, 0u8..3, 0i64..3, 0i64..3, 0u8..10).prop_map(|(process, f, a, b, outcome)| {
+            SmallOp {
+                process,
+                f,
+                a,
+                b,
+                outcome,
+            }
+        });
+    (
+        prop::collection::vec(op, 0..=8),
+        prop::collection::vec(0u64..3, 0..24),
+    )
 }
 
 /// Builds a history from operations and a schedule of which process moves next.
@@ -213,12 +243,21 @@ fn build((ops, schedule): &(Vec<SmallOp>, Vec<u64>)) -> History {
         let (f, invoke, ok) = match op.f {
             0 => ("read", Value::Nil, v(op.a)),
             1 => ("write", v(op.a), v(op.a)),
-            _ => ("cas", Value::Vector(vec![v(op.a), v(op.b)]), Value::Vector(vec![v(op.a), v(op.b)])),
+            _ => (
+                "cas",
+                Value::Vector(vec![v(op.a), v(op.b)]),
+                Value::Vector(vec![v(op.a), v(op.b)]),
+            ),
         };
         // Each op gets its own process id per lane so crashed ops retire it.
         let process = op.process + 3 * i as u64;
         let q = &mut queues[op.process as usize];
-        q.push(Op::new(Process::Client(process), OpType::Invoke, f, invoke.clone()));
+        q.push(Op::new(
+            Process::Client(process),
+            OpType::Invoke,
+            f,
+            invoke.clone(),
+        ));
         match op.outcome {
             0..=5 => q.push(Op::new(Process::Client(process), OpType::Ok, f, ok)),
             6 | 7 => q.push(Op::new(Process::Client(process), OpType::Info, f, invoke)),
@@ -227,7 +266,7 @@ fn build((ops, schedule): &(Vec<SmallOp>, Vec<u64>)) -> History {
         }
     }
     let mut h = History::new();
-    let mut next = vec![0usize; 3];
+    let mut next = [0usize; 3];
     // Emits the lane's next event, if it has one left.
     let mut emit = |lane: usize, h: &mut History| {
         if let Some(op) = queues[lane].get(next[lane]) {
@@ -261,7 +300,11 @@ fn brute_force<M: Model>(model: &M, h: &History) -> bool {
         .map(|o| B {
             op: model.op(o).expect("model op"),
             call: o.invoke_at,
-            ret: if o.outcome == Outcome::Ok { o.complete_at } else { None },
+            ret: if o.outcome == Outcome::Ok {
+                o.complete_at
+            } else {
+                None
+            },
         })
         .collect();
     let optional: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].ret.is_none()).collect();
@@ -273,7 +316,16 @@ fn brute_force<M: Model>(model: &M, h: &History) -> bool {
             })
             .collect();
         let mut used = vec![false; ops.len()];
-        if permute(model, &ops.iter().map(|b| (&b.op, b.call, b.ret)).collect::<Vec<_>>(), &chosen, &mut used, 0, &model.init()) {
+        if permute(
+            model,
+            &ops.iter()
+                .map(|b| (&b.op, b.call, b.ret))
+                .collect::<Vec<_>>(),
+            &chosen,
+            &mut used,
+            0,
+            &model.init(),
+        ) {
             return true;
         }
     }
@@ -296,7 +348,9 @@ fn permute<M: Model>(
             continue;
         }
         // i may go next only if no other unplaced chosen op returned before i was called.
-        let blocked = chosen.iter().any(|&j| j != i && !used[j] && ops[j].2.is_some_and(|r| r < ops[i].1));
+        let blocked = chosen
+            .iter()
+            .any(|&j| j != i && !used[j] && ops[j].2.is_some_and(|r| r < ops[i].1));
         if blocked {
             continue;
         }

@@ -224,7 +224,10 @@ fn write_op(out: &mut String, op: &Op) -> fmt::Result {
 }
 
 fn is_op_field(name: &str) -> bool {
-    matches!(name, "index" | "time" | "type" | "process" | "f" | "value" | "key" | "error")
+    matches!(
+        name,
+        "index" | "time" | "type" | "process" | "f" | "value" | "key" | "error"
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -264,7 +267,14 @@ impl<'a> Cursor<'a> {
 
     /// A cursor at the start of `text`, which starts at `line` and column `col_base + 1`.
     pub(crate) fn with_origin(text: &'a str, line: u32, col_base: u32) -> Cursor<'a> {
-        Cursor { text, b: text.as_bytes(), pos: 0, line, line_start: 0, col_base }
+        Cursor {
+            text,
+            b: text.as_bytes(),
+            pos: 0,
+            line,
+            line_start: 0,
+            col_base,
+        }
     }
 
     #[inline]
@@ -279,7 +289,11 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     pub(crate) fn mark(&self) -> Mark {
-        Mark { pos: self.pos, line: self.line, line_start: self.line_start }
+        Mark {
+            pos: self.pos,
+            line: self.line,
+            line_start: self.line_start,
+        }
     }
 
     pub(crate) fn reset(&mut self, m: Mark) {
@@ -305,7 +319,11 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn error_at(&self, m: Mark, message: impl Into<String>) -> ParseError {
-        ParseError { line: m.line, column: self.column_of(m), message: message.into() }
+        ParseError {
+            line: m.line,
+            column: self.column_of(m),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn error(&self, message: impl Into<String>) -> ParseError {
@@ -334,7 +352,10 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, ParseError> {
         let at = e.valid_up_to();
         let before = bytes.get(..at).unwrap_or_default();
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
         let byte = bytes.get(at).copied().unwrap_or_default();
         ParseError {
             line: u32::try_from(line).unwrap_or(u32::MAX),
@@ -344,11 +365,35 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, ParseError> {
     })
 }
 
-/// Bytes that end a symbol, keyword or number token.
+/// Bytes that end a symbol, keyword or number token: whitespace and control
+/// characters, `,`, brackets, `"`, `;` and `\`.
+static DELIMITERS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        table[i] = c <= b' '
+            || matches!(
+                c,
+                b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';' | b'\\'
+            );
+        i += 1;
+    }
+    table
+};
+
 #[inline]
 fn is_delimiter(c: u8) -> bool {
-    c <= b' '
-        || matches!(c, b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';' | b'\\')
+    DELIMITERS[usize::from(c)]
+}
+
+/// Whether a token ends at `c`: end of input or a delimiter.
+#[inline]
+fn ends_token(c: Option<&u8>) -> bool {
+    match c {
+        None => true,
+        Some(&c) => is_delimiter(c),
+    }
 }
 
 fn is_symbol_start(c: u8) -> bool {
@@ -368,7 +413,17 @@ fn closing_name(c: u8) -> &'static str {
 
 impl<'a> Cursor<'a> {
     /// Skips whitespace, commas, `;` and `#!` comments, and `#_` discarded forms.
+    #[inline]
     fn skip(&mut self, depth: usize) -> Result<(), ParseError> {
+        match self.peek() {
+            Some(b' ' | b'\t' | b'\r' | b'\n' | b',' | b';' | b'#' | 0x0b | 0x0c) => {
+                self.skip_slow(depth)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn skip_slow(&mut self, depth: usize) -> Result<(), ParseError> {
         loop {
             let Some(c) = self.peek() else { return Ok(()) };
             match c {
@@ -397,9 +452,13 @@ impl<'a> Cursor<'a> {
         self.pos += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
     }
 
+    #[inline]
     fn token_end(&self, from: usize) -> usize {
-        let rest = self.b.get(from..).unwrap_or_default();
-        from + rest.iter().position(|&c| is_delimiter(c)).unwrap_or(rest.len())
+        let mut i = from;
+        while self.b.get(i).is_some_and(|&c| !is_delimiter(c)) {
+            i += 1;
+        }
+        i
     }
 
     /// Reads one value; `depth` is its nesting level.
@@ -459,6 +518,25 @@ impl<'a> Cursor<'a> {
     }
 
     fn number(&mut self) -> Result<Value, ParseError> {
+        // Fast path: up to 18 digits (no overflow possible), then a delimiter.
+        let mut i = self.pos;
+        let negative = self.b.get(i) == Some(&b'-');
+        if negative || self.b.get(i) == Some(&b'+') {
+            i += 1;
+        }
+        let start = i;
+        let mut v: i64 = 0;
+        while let Some(&d) = self.b.get(i) {
+            if !d.is_ascii_digit() || i - start >= 18 {
+                break;
+            }
+            v = v * 10 + i64::from(d - b'0');
+            i += 1;
+        }
+        if i > start && ends_token(self.b.get(i)) {
+            self.pos = i;
+            return Ok(Value::Int(if negative { -v } else { v }));
+        }
         let m = self.mark();
         let end = self.token_end(self.pos);
         let token = self.slice(self.pos, end)?;
@@ -550,9 +628,9 @@ impl<'a> Cursor<'a> {
                     "-Inf" => f64::NEG_INFINITY,
                     "NaN" => f64::NAN,
                     _ => {
-                        return Err(self.error(format!(
-                            "expected ##Inf, ##-Inf or ##NaN, found ##{name}"
-                        )))
+                        return Err(
+                            self.error(format!("expected ##Inf, ##-Inf or ##NaN, found ##{name}"))
+                        )
                     }
                 };
                 self.pos = end;
@@ -590,6 +668,11 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         // Fast path: no escapes.
         loop {
+            let rest = self.b.get(self.pos..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c == b'\n')
+                .unwrap_or(rest.len());
             match self.peek() {
                 None => return Err(self.unterminated(open)),
                 Some(b'"') => {
@@ -673,9 +756,9 @@ impl<'a> Cursor<'a> {
     /// `\uXXXX` (and a following low surrogate); the cursor is at the backslash.
     pub(crate) fn unicode_escape(&mut self) -> Result<char, ParseError> {
         let m = self.mark();
-        let high = self.hex4(self.pos + 2).ok_or_else(|| {
-            self.error_at(m, "expected four hex digits after \\u in a string")
-        })?;
+        let high = self
+            .hex4(self.pos + 2)
+            .ok_or_else(|| self.error_at(m, "expected four hex digits after \\u in a string"))?;
         self.pos += 6;
         let code = if (0xD800..0xDC00).contains(&high) {
             let low = if self.peek() == Some(b'\\') && self.peek_at(1) == Some(b'u') {
@@ -691,7 +774,9 @@ impl<'a> Cursor<'a> {
                 _ => {
                     return Err(self.error_at(
                         m,
-                        format!("expected a low surrogate \\uDC00-\\uDFFF after \\u{high:04X}, found none"),
+                        format!(
+                        "expected a low surrogate \\uDC00-\\uDFFF after \\u{high:04X}, found none"
+                    ),
                     ))
                 }
             }
@@ -699,13 +784,18 @@ impl<'a> Cursor<'a> {
             high
         };
         char::from_u32(code).ok_or_else(|| {
-            self.error_at(m, format!("expected a Unicode scalar value, found \\u{code:04X}"))
+            self.error_at(
+                m,
+                format!("expected a Unicode scalar value, found \\u{code:04X}"),
+            )
         })
     }
 
     fn hex4(&self, at: usize) -> Option<u32> {
         let digits = self.b.get(at..at + 4)?;
-        digits.iter().try_fold(0u32, |acc, &d| Some(acc * 16 + (d as char).to_digit(16)?))
+        digits
+            .iter()
+            .try_fold(0u32, |acc, &d| Some(acc * 16 + (d as char).to_digit(16)?))
     }
 
     /// A character literal `\a`, `\newline`, `\u00e9`; read as a one-character string.
@@ -787,7 +877,10 @@ fn number(token: &str) -> Result<Value, String> {
         }
     }
     if let Some(slash) = body.iter().position(|&b| b == b'/') {
-        let (n, d) = (body.get(..slash).unwrap_or_default(), body.get(slash + 1..).unwrap_or_default());
+        let (n, d) = (
+            body.get(..slash).unwrap_or_default(),
+            body.get(slash + 1..).unwrap_or_default(),
+        );
         if all_digits(n) && all_digits(d) {
             if let (Some(n), Some(d)) = (integer(n, negative), integer(d, false)) {
                 if d != 0 {
@@ -796,7 +889,9 @@ fn number(token: &str) -> Result<Value, String> {
             }
         }
     }
-    Err(format!("expected a number such as 42, -7, 1.5 or 2e10, found {token}"))
+    Err(format!(
+        "expected a number such as 42, -7, 1.5 or 2e10, found {token}"
+    ))
 }
 
 /// Decimal digits to i64, accumulating negatively so that `i64::MIN` fits.
@@ -857,7 +952,10 @@ pub fn parse_value(text: &str) -> Result<Value, ParseError> {
     let v = c.value(0)?;
     c.skip(0)?;
     if c.peek().is_some() {
-        return Err(c.error(format!("expected end of input after the value, found {}", c.found())));
+        return Err(c.error(format!(
+            "expected end of input after the value, found {}",
+            c.found()
+        )));
     }
     Ok(v)
 }
@@ -878,12 +976,11 @@ pub(crate) fn parse_value_prefix(
 // ---------------------------------------------------------------------------
 // Reading histories
 
-/// Ops read from (a chunk of) a file, before they are put in a [`History`].
+/// Ops read from (a chunk of) a file, with lines and indexes relative to the chunk.
 #[derive(Default)]
 pub(crate) struct Parsed {
-    pub(crate) ops: Vec<Op>,
-    /// 1-based line (within the chunk) where each op starts.
-    pub(crate) lines: Vec<u32>,
+    /// The ops, each with the 1-based line (within the chunk) where it starts.
+    pub(crate) history: History,
     /// Positions (within the chunk) of ops that had no index; their index is their position.
     pub(crate) implicit: Vec<usize>,
     /// Number of `\n` in the chunk.
@@ -892,15 +989,15 @@ pub(crate) struct Parsed {
 
 impl Parsed {
     pub(crate) fn push(&mut self, mut op: Op, line: u32, index: Option<u64>) {
+        let position = self.history.len();
         match index {
             Some(i) => op.index = i,
             None => {
-                op.index = self.ops.len() as u64;
-                self.implicit.push(self.ops.len());
+                op.index = position as u64;
+                self.implicit.push(position);
             }
         }
-        self.ops.push(op);
-        self.lines.push(line);
+        self.history.push_from_line(op, line);
     }
 }
 
@@ -925,8 +1022,7 @@ pub(crate) fn read_with(bytes: &[u8], parse: ParseFn) -> Result<History, ParseEr
         }
     }
     let text = utf8(bytes)?;
-    let parsed = parse(text, true)?;
-    Ok(assemble(std::iter::once(parsed)))
+    Ok(parse(text, true)?.history)
 }
 
 /// Splits a large input into one chunk per core at `\n{` boundaries, or
@@ -935,7 +1031,9 @@ fn split_chunks(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     if bytes.len() <= PARALLEL_THRESHOLD || bytes.first() != Some(&b'{') {
         return None;
     }
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
+    let n = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(16);
     if n < 2 {
         return None;
     }
@@ -956,23 +1054,29 @@ fn split_chunks(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     Some(chunks)
 }
 
-fn assemble(parts: impl Iterator<Item = Parsed>) -> History {
-    let mut h = History::new();
-    let mut line_base: u32 = 0;
+/// Concatenates chunks: the first chunk's history is extended with the
+/// others', whose lines and implicit indexes are shifted.
+fn assemble(mut parts: impl Iterator<Item = Parsed>) -> History {
+    let Some(first) = parts.next() else {
+        return History::new();
+    };
+    let mut h = first.history;
+    let mut line_base = first.newlines;
     for part in parts {
         let base = h.len() as u64;
-        let Parsed { mut ops, lines, implicit, newlines } = part;
-        if base > 0 {
-            for i in implicit {
-                if let Some(op) = ops.get_mut(i) {
-                    op.index += base;
-                }
+        let lines: Vec<u32> = (0..part.history.len())
+            .map(|i| part.history.line(i).unwrap_or(0))
+            .collect();
+        let mut ops = part.history.into_ops();
+        for i in part.implicit {
+            if let Some(op) = ops.get_mut(i) {
+                op.index += base;
             }
         }
         for (op, line) in ops.into_iter().zip(lines) {
             h.push_from_line(op, line.saturating_add(line_base));
         }
-        line_base = line_base.saturating_add(newlines);
+        line_base = line_base.saturating_add(part.newlines);
     }
     h
 }
@@ -999,7 +1103,11 @@ fn parse_history(text: &str, allow_wrapper: bool) -> Result<Parsed, ParseError> 
     c.skip(0)?;
     match c.peek() {
         Some(open @ (b'[' | b'(')) if allow_wrapper => {
-            let (close, what) = if open == b'[' { (b']', "vector") } else { (b')', "list") };
+            let (close, what) = if open == b'[' {
+                (b']', "vector")
+            } else {
+                (b')', "list")
+            };
             let start = c.mark();
             c.pos += 1;
             loop {
@@ -1173,7 +1281,12 @@ impl<'a> Cursor<'a> {
             Value::Str(s) | Value::Symbol(s) => OpType::parse(s),
             _ => None,
         }
-        .ok_or_else(|| self.error_at(m, format!("expected :type to be {TYPES}, found {}", show(&v))))
+        .ok_or_else(|| {
+            self.error_at(
+                m,
+                format!("expected :type to be {TYPES}, found {}", show(&v)),
+            )
+        })
     }
 
     fn process(&mut self) -> Result<Process, ParseError> {
@@ -1206,7 +1319,10 @@ impl<'a> Cursor<'a> {
             Value::Nil => Ok(String::new()),
             v => Err(self.error_at(
                 m,
-                format!("expected :f to be a keyword or a string, found {}", show(&v)),
+                format!(
+                    "expected :f to be a keyword or a string, found {}",
+                    show(&v)
+                ),
             )),
         }
     }
@@ -1217,7 +1333,10 @@ impl<'a> Cursor<'a> {
             Value::Int(i) if i >= 0 => Ok(i as u64),
             v => Err(self.error_at(
                 m,
-                format!("expected :index to be a non-negative integer, found {}", show(&v)),
+                format!(
+                    "expected :index to be a non-negative integer, found {}",
+                    show(&v)
+                ),
             )),
         }
     }
@@ -1228,7 +1347,10 @@ impl<'a> Cursor<'a> {
             Value::Int(t) => Ok(t),
             v => Err(self.error_at(
                 m,
-                format!("expected :time to be an integer (nanoseconds), found {}", show(&v)),
+                format!(
+                    "expected :time to be an integer (nanoseconds), found {}",
+                    show(&v)
+                ),
             )),
         }
     }

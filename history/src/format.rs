@@ -30,8 +30,13 @@ pub enum Format {
 
 impl Format {
     /// Every format, in the order of their names in [`Format::parse`].
-    pub const ALL: [Format; 5] =
-        [Format::Auto, Format::JsonLines, Format::Json, Format::Edn, Format::JepsenLog];
+    pub const ALL: [Format; 5] = [
+        Format::Auto,
+        Format::JsonLines,
+        Format::Json,
+        Format::Edn,
+        Format::JepsenLog,
+    ];
 
     /// Parses a format name: `auto`, `jsonl`, `json`, `edn` or `jepsen-log`.
     pub fn parse(name: &str) -> Option<Format> {
@@ -65,7 +70,10 @@ impl fmt::Display for Format {
 }
 
 fn skip_json_ws(b: &[u8]) -> &[u8] {
-    let n = b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n')).unwrap_or(b.len());
+    let n = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(b.len());
     b.get(n..).unwrap_or_default()
 }
 

@@ -57,7 +57,10 @@ pub fn read(bytes: &[u8]) -> Result<History, ParseError> {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let (event, col_base) = if log {
             match find(line.as_bytes(), MARKER.as_bytes()) {
-                Some(at) => (line.get(at + MARKER.len()..).unwrap_or_default(), at + MARKER.len()),
+                Some(at) => (
+                    line.get(at + MARKER.len()..).unwrap_or_default(),
+                    at + MARKER.len(),
+                ),
                 None => continue,
             }
         } else if line.trim().is_empty() {
@@ -107,7 +110,10 @@ fn parse_event(s: &str, line: u32, col_base: usize) -> Result<Op, ParseError> {
         match p.parse::<u64>() {
             Ok(n) => Process::Client(n),
             Err(_) => {
-                return Err(err(p0, format!("expected a process id that fits in 64 bits, found {p}")))
+                return Err(err(
+                    p0,
+                    format!("expected a process id that fits in 64 bits, found {p}"),
+                ))
             }
         }
     } else if p.len() > 1 && p.starts_with(':') {
@@ -124,7 +130,13 @@ fn parse_event(s: &str, line: u32, col_base: usize) -> Result<Op, ParseError> {
 
     let (t0, t1) = field(s, p1);
     let kind = OpType::parse(text(t0, t1)).ok_or_else(|| {
-        err(t0, format!("expected the type to be one of :invoke :ok :fail :info, found {}", found(t0, t1)))
+        err(
+            t0,
+            format!(
+                "expected the type to be one of :invoke :ok :fail :info, found {}",
+                found(t0, t1)
+            ),
+        )
     })?;
 
     let (f0, f1) = field(s, t1);
@@ -133,13 +145,19 @@ fn parse_event(s: &str, line: u32, col_base: usize) -> Result<Op, ParseError> {
     if f.is_empty() {
         return Err(err(
             f0,
-            format!("expected a function such as :read or :write, found {}", found(f0, f1)),
+            format!(
+                "expected a function such as :read or :write, found {}",
+                found(f0, f1)
+            ),
         ));
     }
 
     let (v0, _) = field(s, f1);
     if v0 >= s.len() {
-        return Err(err(v0, "expected a value after the function, found end of line".to_string()));
+        return Err(err(
+            v0,
+            "expected a value after the function, found end of line".to_string(),
+        ));
     }
     let rest = text(v0, s.len());
     let col = u32::try_from(col_base + v0).unwrap_or(u32::MAX);

@@ -42,7 +42,9 @@ pub fn read(bytes: &[u8]) -> Result<History, ParseError> {
 }
 
 fn parse_history(text: &str, allow_array: bool) -> Result<Parsed, ParseError> {
-    let mut r = Json { c: Cursor::new(text) };
+    let mut r = Json {
+        c: Cursor::new(text),
+    };
     let mut parsed = Parsed::default();
     r.ws();
     if allow_array && r.c.peek() == Some(b'[') {
@@ -116,7 +118,8 @@ impl<'a> Json<'a> {
     }
 
     fn expected(&self, what: &str) -> ParseError {
-        self.c.error(format!("expected {what}, found {}", self.c.found()))
+        self.c
+            .error(format!("expected {what}, found {}", self.c.found()))
     }
 
     /// One op object.
@@ -234,7 +237,10 @@ impl<'a> Json<'a> {
             _ => None,
         }
         .ok_or_else(|| {
-            self.c.error_at(m, format!("expected \"type\" to be {TYPES}, found {}", json_text(&v)))
+            self.c.error_at(
+                m,
+                format!("expected \"type\" to be {TYPES}, found {}", json_text(&v)),
+            )
         })
     }
 
@@ -266,9 +272,10 @@ impl<'a> Json<'a> {
                 None => f,
             }),
             Value::Nil => Ok(String::new()),
-            v => Err(self
-                .c
-                .error_at(m, format!("expected \"f\" to be a string, found {}", json_text(&v)))),
+            v => Err(self.c.error_at(
+                m,
+                format!("expected \"f\" to be a string, found {}", json_text(&v)),
+            )),
         }
     }
 
@@ -278,7 +285,10 @@ impl<'a> Json<'a> {
             Value::Int(i) if i >= 0 => Ok(i as u64),
             v => Err(self.c.error_at(
                 m,
-                format!("expected \"index\" to be a non-negative integer, found {}", json_text(&v)),
+                format!(
+                    "expected \"index\" to be a non-negative integer, found {}",
+                    json_text(&v)
+                ),
             )),
         }
     }
@@ -289,7 +299,10 @@ impl<'a> Json<'a> {
             Value::Int(t) => Ok(t),
             v => Err(self.c.error_at(
                 m,
-                format!("expected \"time\" to be an integer (nanoseconds), found {}", json_text(&v)),
+                format!(
+                    "expected \"time\" to be an integer (nanoseconds), found {}",
+                    json_text(&v)
+                ),
             )),
         }
     }
@@ -319,7 +332,9 @@ impl<'a> Json<'a> {
             self.c.pos += word.len();
             Ok(v)
         } else {
-            Err(self.expected("a JSON value (null, true, false, a number, a string, an array or an object)"))
+            Err(self.expected(
+                "a JSON value (null, true, false, a number, a string, an array or an object)",
+            ))
         }
     }
 
@@ -376,12 +391,16 @@ impl<'a> Json<'a> {
         self.c.pos = i;
         if float {
             return token.parse::<f64>().map(Value::Float).map_err(|_| {
-                self.c.error_at(m, format!("expected a number, found {token}"))
+                self.c
+                    .error_at(m, format!("expected a number, found {token}"))
             });
         }
         let mut v: i64 = 0;
         for &d in b.get(int_start..int_end).unwrap_or_default() {
-            v = match v.checked_mul(10).and_then(|v| v.checked_sub(i64::from(d - b'0'))) {
+            v = match v
+                .checked_mul(10)
+                .and_then(|v| v.checked_sub(i64::from(d - b'0')))
+            {
                 Some(v) => v,
                 None => return Err(self.out_of_range(m, token)),
             };
@@ -405,7 +424,9 @@ impl<'a> Json<'a> {
         self.c.pos += 1;
         let start = self.c.pos;
         let rest = self.c.b.get(start..).unwrap_or_default();
-        let stop = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let stop = rest
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20);
         let Some(stop) = stop else {
             self.c.pos = self.c.b.len();
             return Err(self.unterminated(open));
@@ -719,7 +740,9 @@ pub fn value_to_json(v: &Value) -> serde_json::Value {
         Value::Int(i) => J::from(*i),
         Value::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
         Value::Str(s) | Value::Keyword(s) | Value::Symbol(s) => J::String(s.clone()),
-        Value::Vector(items) | Value::Set(items) => J::Array(items.iter().map(value_to_json).collect()),
+        Value::Vector(items) | Value::Set(items) => {
+            J::Array(items.iter().map(value_to_json).collect())
+        }
         Value::Map(entries) => J::Object(
             entries
                 .iter()

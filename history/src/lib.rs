@@ -9,7 +9,7 @@
 //!
 //! Codecs: native JSON Lines and elle-cli JSON ([`json`]), Jepsen EDN
 //! ([`edn`]), Jepsen's log lines and `history.txt` ([`jepsen_log`]);
-//! [`format`] detects which one a file is in.
+//! [`mod@format`] detects which one a file is in.
 //!
 //! ```
 //! use history::{format, operations, Format};

@@ -82,8 +82,14 @@ pub fn operations(history: &History) -> Result<Vec<Operation<'_>>, HistoryError>
     // process id → position in `result` of its operation in flight
     let mut in_flight: HashMap<u64, usize> = HashMap::new();
     for (at, op) in ops.iter().enumerate() {
-        let Process::Client(p) = op.process else { continue };
-        let here = || Location { position: at, index: op.index, line: history.line(at) };
+        let Process::Client(p) = op.process else {
+            continue;
+        };
+        let here = || Location {
+            position: at,
+            index: op.index,
+            line: history.line(at),
+        };
         match op.kind {
             OpType::Invoke => {
                 if let Some(&prev) = in_flight.get(&p) {

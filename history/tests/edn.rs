@@ -59,12 +59,21 @@ fn jepsen_literal_lines() {
     assert_eq!(ops[2].process, Process::Named("nemesis".into()));
     assert_eq!(
         ops[2].value,
-        vector(vec![s("n1"), Value::Map(vec![(s("n1"), s("ERR cannot remove leader node"))])])
+        vector(vec![
+            s("n1"),
+            Value::Map(vec![(s("n1"), s("ERR cannot remove leader node"))])
+        ])
     );
     assert_eq!(ops[3].kind, OpType::Fail);
-    assert_eq!(ops[3].error, Some(vector(vec![kw("no-client"), s("Connection refused")])));
+    assert_eq!(
+        ops[3].error,
+        Some(vector(vec![kw("no-client"), s("Connection refused")]))
+    );
     assert_eq!(ops[3].time, 8193433282);
-    assert_eq!((1..=4).map(|i| h.line(i - 1)).collect::<Vec<_>>(), [1, 2, 3, 4].map(Some));
+    assert_eq!(
+        (1..=4).map(|i| h.line(i - 1)).collect::<Vec<_>>(),
+        [1, 2, 3, 4].map(Some)
+    );
 }
 
 #[test]
@@ -128,7 +137,8 @@ fn comments_commas_and_discards() {
 
 #[test]
 fn maps_spanning_lines_remember_their_first_line() {
-    let h = read("\n\n{:process 0\n :type :invoke\n :f :read}\n{:process 0\n\n :type :ok :f :read}");
+    let h =
+        read("\n\n{:process 0\n :type :invoke\n :f :read}\n{:process 0\n\n :type :ok :f :read}");
     assert_eq!(h.line(0), Some(3));
     assert_eq!(h.line(1), Some(6));
 }
@@ -144,7 +154,10 @@ fn records_and_other_tags() {
     assert_eq!(h.ops()[1].value, Value::Set(vec![int(1), int(2)]));
     assert_eq!(
         h.ops()[1].extra,
-        vec![("at".into(), Value::Tagged("inst".into(), Box::new(s("2020-01-01"))))]
+        vec![(
+            "at".into(),
+            Value::Tagged("inst".into(), Box::new(s("2020-01-01")))
+        )]
     );
     // a tagged value that is not an op record is an error at top level
     let e = read_err("#foo {:process 0 :type :ok}");
@@ -227,7 +240,10 @@ fn scalars() {
     assert_eq!(value(r"\u00e9"), s("é"));
     assert_eq!(value(r"\("), s("("));
     assert_eq!(value(r"[\a \b]"), vector(vec![s("a"), s("b")]));
-    assert_eq!(value("#uuid \"abc\""), Value::Tagged("uuid".into(), Box::new(s("abc"))));
+    assert_eq!(
+        value("#uuid \"abc\""),
+        Value::Tagged("uuid".into(), Box::new(s("abc")))
+    );
 }
 
 #[test]
@@ -249,10 +265,18 @@ fn negative_numbers_in_fields() {
     assert_eq!(h.ops()[0].value, int(-3));
     assert_eq!(h.ops()[0].key, Some(int(-7)));
     let e = read_err("{:process -1 :type :ok}");
-    assert!(e.message.contains("expected :process to be a non-negative integer"), "{e}");
+    assert!(
+        e.message
+            .contains("expected :process to be a non-negative integer"),
+        "{e}"
+    );
     assert_eq!((e.line, e.column), (1, 11));
     let e = read_err("{:process 0 :type :ok :index -2}");
-    assert!(e.message.contains("expected :index to be a non-negative integer, found -2"), "{e}");
+    assert!(
+        e.message
+            .contains("expected :index to be a non-negative integer, found -2"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -260,9 +284,15 @@ fn wrong_type_is_named() {
     let e = read_err("{:process 0, :type :invoke}\n{:process 0, :type :okk, :f :read}");
     assert_eq!(e.line, 2);
     assert_eq!(e.column, 20);
-    assert_eq!(e.message, "expected :type to be one of :invoke :ok :fail :info, found :okk");
+    assert_eq!(
+        e.message,
+        "expected :type to be one of :invoke :ok :fail :info, found :okk"
+    );
     let e = read_err("{:process 0, :type 3}");
-    assert_eq!(e.message, "expected :type to be one of :invoke :ok :fail :info, found 3");
+    assert_eq!(
+        e.message,
+        "expected :type to be one of :invoke :ok :fail :info, found 3"
+    );
     let e = read_err(r#"{:process 0, :type "nope"}"#);
     assert!(e.message.ends_with("found \"nope\""), "{e}");
 }
@@ -282,37 +312,134 @@ fn missing_fields_are_named() {
 fn forms_that_are_not_maps() {
     let e = read_err("{:process 0 :type :ok}\n42\n");
     assert_eq!((e.line, e.column), (2, 1));
-    assert_eq!(e.message, "expected an op map {:type …, :process …, …}, found an integer 42");
+    assert_eq!(
+        e.message,
+        "expected an op map {:type …, :process …, …}, found an integer 42"
+    );
     let e = read_err("[{:process 0 :type :ok} [1 2]]");
     assert_eq!((e.line, e.column), (1, 25));
     assert!(e.message.contains("found a vector [1 2]"), "{e}");
     let e = read_err("[{:process 0 :type :ok}] {:process 0 :type :ok}");
-    assert!(e.message.contains("expected end of input after the top-level vector"), "{e}");
+    assert!(
+        e.message
+            .contains("expected end of input after the top-level vector"),
+        "{e}"
+    );
     assert_eq!(e.column, 26);
 }
 
 #[test]
 fn syntax_errors_name_line_column_and_expectation() {
     let cases: &[(&str, u32, u32, &str)] = &[
-        ("{:process 0 :type :ok", 1, 22, "expected '}' to close the op map opened at line 1, column 1, found end of input"),
-        ("{:process 0 :type :ok :value [1 2}", 1, 34, "expected ']' to close the vector opened at line 1, column 30, found '}'"),
-        ("{:process 0 :type :ok :value}", 1, 29, "expected a value for the key :value"),
-        ("{:process 0 :type :ok :value \"abc}\n", 2, 1, "expected '\"' to close the string opened at line 1, column 30"),
-        ("{:process 0 :type :ok :value 99999999999999999999}", 1, 30, "expected an integer that fits in 64 bits, found 99999999999999999999"),
-        ("{:process 0 :type :ok :value 12abc}", 1, 30, "expected a number"),
-        ("{:process 0 :type :ok :value \"\\q\"}", 1, 31, "expected an escape"),
-        ("{:process 0 :type :ok :value \"\\ud800\"}", 1, 31, "low surrogate"),
-        ("{:process 0 :type :ok :value ^foo}", 1, 30, "expected a value, found '^'"),
-        ("{:process 0 :type :ok :value #{1 2]}", 1, 35, "expected '}' to close the set"),
-        ("{:process 0 :type :ok :value : }", 1, 31, "expected a keyword name after ':'"),
-        ("{:process 0 :type :ok :value \\nope}", 1, 30, "expected a character literal"),
-        ("{:process 0 :type :ok :value #\"re\"}", 1, 30, "expected a set #{…}"),
-        ("{:process 0 :type :ok :value ##Foo}", 1, 30, "expected ##Inf, ##-Inf or ##NaN"),
-        ("{:process 0 :type :ok :type :ok}", 1, 23, "found :type again"),
-        ("{:process 0 :type :ok :time 1.5}", 1, 29, "expected :time to be an integer"),
-        ("{:process 0 :type :ok :f 7}", 1, 26, "expected :f to be a keyword or a string, found 7"),
+        (
+            "{:process 0 :type :ok",
+            1,
+            22,
+            "expected '}' to close the op map opened at line 1, column 1, found end of input",
+        ),
+        (
+            "{:process 0 :type :ok :value [1 2}",
+            1,
+            34,
+            "expected ']' to close the vector opened at line 1, column 30, found '}'",
+        ),
+        (
+            "{:process 0 :type :ok :value}",
+            1,
+            29,
+            "expected a value for the key :value",
+        ),
+        (
+            "{:process 0 :type :ok :value \"abc}\n",
+            2,
+            1,
+            "expected '\"' to close the string opened at line 1, column 30",
+        ),
+        (
+            "{:process 0 :type :ok :value 99999999999999999999}",
+            1,
+            30,
+            "expected an integer that fits in 64 bits, found 99999999999999999999",
+        ),
+        (
+            "{:process 0 :type :ok :value 12abc}",
+            1,
+            30,
+            "expected a number",
+        ),
+        (
+            "{:process 0 :type :ok :value \"\\q\"}",
+            1,
+            31,
+            "expected an escape",
+        ),
+        (
+            "{:process 0 :type :ok :value \"\\ud800\"}",
+            1,
+            31,
+            "low surrogate",
+        ),
+        (
+            "{:process 0 :type :ok :value ^foo}",
+            1,
+            30,
+            "expected a value, found '^'",
+        ),
+        (
+            "{:process 0 :type :ok :value #{1 2]}",
+            1,
+            35,
+            "expected '}' to close the set",
+        ),
+        (
+            "{:process 0 :type :ok :value : }",
+            1,
+            31,
+            "expected a keyword name after ':'",
+        ),
+        (
+            "{:process 0 :type :ok :value \\nope}",
+            1,
+            30,
+            "expected a character literal",
+        ),
+        (
+            "{:process 0 :type :ok :value #\"re\"}",
+            1,
+            30,
+            "expected a set #{…}",
+        ),
+        (
+            "{:process 0 :type :ok :value ##Foo}",
+            1,
+            30,
+            "expected ##Inf, ##-Inf or ##NaN",
+        ),
+        (
+            "{:process 0 :type :ok :type :ok}",
+            1,
+            23,
+            "found :type again",
+        ),
+        (
+            "{:process 0 :type :ok :time 1.5}",
+            1,
+            29,
+            "expected :time to be an integer",
+        ),
+        (
+            "{:process 0 :type :ok :f 7}",
+            1,
+            26,
+            "expected :f to be a keyword or a string, found 7",
+        ),
         ("{:process 0 :type :ok}\n)", 2, 1, "found ')'"),
-        ("{:process 0 :type :ok :value #_}", 1, 32, "expected a value, found '}'"),
+        (
+            "{:process 0 :type :ok :value #_}",
+            1,
+            32,
+            "expected a value, found '}'",
+        ),
     ];
     for &(text, line, column, message) in cases {
         let e = read_err(text);
@@ -323,7 +450,8 @@ fn syntax_errors_name_line_column_and_expectation() {
 
 #[test]
 fn invalid_utf8_is_an_error_with_position() {
-    let e = edn::read(b"{:process 0 :type :ok}\n{:process 0 :type :ok :value \"\xff\"}").unwrap_err();
+    let e =
+        edn::read(b"{:process 0 :type :ok}\n{:process 0 :type :ok :value \"\xff\"}").unwrap_err();
     assert_eq!((e.line, e.column), (2, 31));
     assert!(e.message.contains("UTF-8"), "{e}");
 }
@@ -336,7 +464,11 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         assert!(e.message.contains("levels of nesting"), "{open}: {e}");
     }
     // 200 levels are fine
-    let text = format!("{{:process 0 :type :ok :value {}{}}}", "[".repeat(200), "]".repeat(200));
+    let text = format!(
+        "{{:process 0 :type :ok :value {}{}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
     let h = read(&text);
     let mut v = &h.ops()[0].value;
     let mut depth = 0;
@@ -349,17 +481,38 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
 
 #[test]
 fn write_then_read_gives_the_same_history() {
-    let mut op = Op::new(Process::Client(3), OpType::Fail, "cas", vector(vec![int(1), int(2)]))
-        .with_key(s("k"))
-        .at(12);
+    let mut op = Op::new(
+        Process::Client(3),
+        OpType::Fail,
+        "cas",
+        vector(vec![int(1), int(2)]),
+    )
+    .with_key(s("k"))
+    .at(12);
     op.error = Some(vector(vec![kw("timeout"), s("a \"quoted\"\nline")]));
     op.extra = vec![
         ("node".into(), s("n1")),
-        ("\"str-key\"".into(), Value::Set(vec![Value::Float(1.5), Value::Float(-0.0)])),
-        ("42".into(), Value::Tagged("inst".into(), Box::new(s("2020")))),
+        (
+            "\"str-key\"".into(),
+            Value::Set(vec![Value::Float(1.5), Value::Float(-0.0)]),
+        ),
+        (
+            "42".into(),
+            Value::Tagged("inst".into(), Box::new(s("2020"))),
+        ),
     ];
-    let nemesis = Op::new(Process::Named("nemesis".into()), OpType::Info, "start", Value::Nil);
-    let weird = Op::new(Process::Named("has space".into()), OpType::Invoke, "", Value::Float(1e300));
+    let nemesis = Op::new(
+        Process::Named("nemesis".into()),
+        OpType::Info,
+        "start",
+        Value::Nil,
+    );
+    let weird = Op::new(
+        Process::Named("has space".into()),
+        OpType::Invoke,
+        "",
+        Value::Float(1e300),
+    );
     let h = History::from_ops([op, nemesis, weird]);
     let mut out = Vec::new();
     edn::write(&h, &mut out).unwrap();
@@ -369,8 +522,14 @@ fn write_then_read_gives_the_same_history() {
         lines[0],
         r#"{:index 0, :time 12, :type :fail, :process 3, :f :cas, :key "k", :value [1 2], :error [:timeout "a \"quoted\"\nline"], :node "n1", "str-key" #{1.5 -0.0}, :42 #inst "2020"}"#
     );
-    assert_eq!(lines[1], "{:index 1, :type :info, :process :nemesis, :f :start, :value nil}");
-    assert_eq!(lines[2], r#"{:index 2, :type :invoke, :process "has space", :f "", :value 1e300}"#);
+    assert_eq!(
+        lines[1],
+        "{:index 1, :type :info, :process :nemesis, :f :start, :value nil}"
+    );
+    assert_eq!(
+        lines[2],
+        r#"{:index 2, :type :invoke, :process "has space", :f "", :value 1e300}"#
+    );
     let back = edn::read(text.as_bytes()).unwrap();
     assert_eq!(back.ops(), h.ops());
 }
@@ -379,10 +538,16 @@ fn write_then_read_gives_the_same_history() {
 fn display_writes_edn() {
     let v = Value::Map(vec![
         (kw("a"), int(1)),
-        (s("b"), Value::Set(vec![Value::Float(2.0), Value::Nil, Value::Bool(true)])),
+        (
+            s("b"),
+            Value::Set(vec![Value::Float(2.0), Value::Nil, Value::Bool(true)]),
+        ),
         (Value::Symbol("c".into()), s("tab\there\u{1}")),
     ]);
-    assert_eq!(v.to_string(), r#"{:a 1, "b" #{2.0 nil true}, c "tab\there\u0001"}"#);
+    assert_eq!(
+        v.to_string(),
+        r#"{:a 1, "b" #{2.0 nil true}, c "tab\there\u0001"}"#
+    );
     assert_eq!(value(&v.to_string()), v);
     assert_eq!(Value::Float(f64::NAN).to_string(), "##NaN");
     assert_eq!(Value::Float(f64::NEG_INFINITY).to_string(), "##-Inf");
@@ -393,7 +558,14 @@ fn display_writes_edn() {
 fn parse_value_rejects_trailing_input() {
     let e = edn::parse_value("1 2").unwrap_err();
     assert_eq!((e.line, e.column), (1, 3));
-    assert!(e.message.contains("expected end of input after the value, found '2'"), "{e}");
+    assert!(
+        e.message
+            .contains("expected end of input after the value, found '2'"),
+        "{e}"
+    );
     let e = edn::parse_value("   ").unwrap_err();
-    assert!(e.message.contains("expected a value, found end of input"), "{e}");
+    assert!(
+        e.message.contains("expected a value, found end of input"),
+        "{e}"
+    );
 }

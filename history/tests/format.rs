@@ -31,9 +31,18 @@ fn detection() {
         ("#jepsen.history.Op{:type :ok}", Format::Edn),
         ("; comment\n{:type :ok}", Format::Edn),
         ("; comment\n{\"type\":\"ok\"}", Format::JsonLines),
-        ("INFO  jepsen.util - 0\t:invoke\t:read\tnil", Format::JepsenLog),
-        ("2017-01-01 INFO jepsen.core - start\nINFO  jepsen.util - 0 :invoke :read nil", Format::JepsenLog),
-        ("[main] INFO jepsen.util - 0 :invoke :read nil", Format::JepsenLog),
+        (
+            "INFO  jepsen.util - 0\t:invoke\t:read\tnil",
+            Format::JepsenLog,
+        ),
+        (
+            "2017-01-01 INFO jepsen.core - start\nINFO  jepsen.util - 0 :invoke :read nil",
+            Format::JepsenLog,
+        ),
+        (
+            "[main] INFO jepsen.util - 0 :invoke :read nil",
+            Format::JepsenLog,
+        ),
         ("1\t:invoke\t:txn\t[[:write 68 229]]", Format::JepsenLog),
         ("12 :ok :read 3", Format::JepsenLog),
         (":nemesis\t:info\t:start\tnil", Format::JepsenLog),

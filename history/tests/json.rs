@@ -94,33 +94,140 @@ fn numbers_and_strings() {
 #[test]
 fn errors_name_line_column_and_expectation() {
     let cases: &[(&str, u32, u32, &str)] = &[
-        ("{\"process\":0,\"type\":\"ok\"}\n{\"process\":0,\"type\":\"okk\"}", 2, 21, "expected \"type\" to be one of \"invoke\" \"ok\" \"fail\" \"info\", found \"okk\""),
-        ("{\"process\":0}", 1, 1, "expected the op object to have \"type\""),
-        ("\n{\"type\":\"ok\"}", 2, 1, "expected the op object to have \"process\""),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":99999999999999999999}", 1, 34, "expected an integer in the signed 64-bit range"),
-        ("{\"process\":0,\"type\":\"ok\" \"value\":1}", 1, 26, "expected ',' or '}' after a field of the op object, found '\"'"),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":[1,2}", 1, 38, "expected ',' or ']' in the array opened at line 1, column 34"),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":tru}", 1, 34, "expected a JSON value"),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":\"ab", 1, 37, "expected '\"' to close the string opened at line 1, column 34"),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":\"a\nb\"}", 1, 36, "control character"),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":01}", 1, 34, "without leading zeros"),
-        ("{\"process\":-1,\"type\":\"ok\"}", 1, 12, "expected \"process\" to be a non-negative integer"),
-        ("{\"process\":0,\"type\":\"ok\",\"f\":3}", 1, 30, "expected \"f\" to be a string, found 3"),
-        ("{\"process\":0,\"type\":\"ok\",\"time\":1.5}", 1, 33, "expected \"time\" to be an integer"),
-        ("{\"process\":0,\"type\":\"ok\",\"type\":\"ok\"}", 1, 26, "found \"type\" again"),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":{1:2}}", 1, 35, "expected a string key in the object"),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":{\"a\" 2}}", 1, 39, "expected ':' after an object key"),
-        ("[{\"process\":0,\"type\":\"ok\"} {\"process\":0,\"type\":\"ok\"}]", 1, 28, "expected ',' or ']' after an op in the array"),
-        ("[{\"process\":0,\"type\":\"ok\"}] 1", 1, 29, "expected end of input after the array"),
-        ("{\"process\":0,\"type\":\"ok\"}\n[1]", 2, 1, "expected an op object"),
-        ("{\"process\":0,\"type\":\"ok\"}\n42", 2, 1, "found an integer 42"),
-        ("{\"process\":0,\"type\":\"ok\",\"value\":\"\\x\"}", 1, 35, "expected an escape"),
+        (
+            "{\"process\":0,\"type\":\"ok\"}\n{\"process\":0,\"type\":\"okk\"}",
+            2,
+            21,
+            "expected \"type\" to be one of \"invoke\" \"ok\" \"fail\" \"info\", found \"okk\"",
+        ),
+        (
+            "{\"process\":0}",
+            1,
+            1,
+            "expected the op object to have \"type\"",
+        ),
+        (
+            "\n{\"type\":\"ok\"}",
+            2,
+            1,
+            "expected the op object to have \"process\"",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":99999999999999999999}",
+            1,
+            34,
+            "expected an integer in the signed 64-bit range",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\" \"value\":1}",
+            1,
+            26,
+            "expected ',' or '}' after a field of the op object, found '\"'",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":[1,2}",
+            1,
+            38,
+            "expected ',' or ']' in the array opened at line 1, column 34",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":tru}",
+            1,
+            34,
+            "expected a JSON value",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":\"ab",
+            1,
+            37,
+            "expected '\"' to close the string opened at line 1, column 34",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":\"a\nb\"}",
+            1,
+            36,
+            "control character",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":01}",
+            1,
+            34,
+            "without leading zeros",
+        ),
+        (
+            "{\"process\":-1,\"type\":\"ok\"}",
+            1,
+            12,
+            "expected \"process\" to be a non-negative integer",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"f\":3}",
+            1,
+            30,
+            "expected \"f\" to be a string, found 3",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"time\":1.5}",
+            1,
+            33,
+            "expected \"time\" to be an integer",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"type\":\"ok\"}",
+            1,
+            26,
+            "found \"type\" again",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":{1:2}}",
+            1,
+            35,
+            "expected a string key in the object",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":{\"a\" 2}}",
+            1,
+            39,
+            "expected ':' after an object key",
+        ),
+        (
+            "[{\"process\":0,\"type\":\"ok\"} {\"process\":0,\"type\":\"ok\"}]",
+            1,
+            28,
+            "expected ',' or ']' after an op in the array",
+        ),
+        (
+            "[{\"process\":0,\"type\":\"ok\"}] 1",
+            1,
+            29,
+            "expected end of input after the array",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\"}\n[1]",
+            2,
+            1,
+            "expected an op object",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\"}\n42",
+            2,
+            1,
+            "found an integer 42",
+        ),
+        (
+            "{\"process\":0,\"type\":\"ok\",\"value\":\"\\x\"}",
+            1,
+            35,
+            "expected an escape",
+        ),
     ];
     let mut wrong = Vec::new();
     for &(text, line, column, message) in cases {
         let e = read_err(text);
         if !e.message.contains(message) || (e.line, e.column) != (line, column) {
-            wrong.push(format!("{text:?}: expected {line}:{column} {message:?}, got {e}"));
+            wrong.push(format!(
+                "{text:?}: expected {line}:{column} {message:?}, got {e}"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -128,9 +235,15 @@ fn errors_name_line_column_and_expectation() {
 
 #[test]
 fn deep_nesting_and_bad_utf8_are_errors() {
-    let text = format!("{{\"process\":0,\"type\":\"ok\",\"value\":{}}}", "[".repeat(100_000));
+    let text = format!(
+        "{{\"process\":0,\"type\":\"ok\",\"value\":{}}}",
+        "[".repeat(100_000)
+    );
     assert!(read_err(&text).message.contains("levels of nesting"));
-    let text = format!("{{\"process\":0,\"type\":\"ok\",\"value\":{}}}", "{\"a\":".repeat(100_000));
+    let text = format!(
+        "{{\"process\":0,\"type\":\"ok\",\"value\":{}}}",
+        "{\"a\":".repeat(100_000)
+    );
     assert!(read_err(&text).message.contains("levels of nesting"));
     let e = json::read(b"{\"process\":0,\"type\":\"ok\",\"value\":\"\xc3\"}").unwrap_err();
     assert_eq!((e.line, e.column), (1, 35));
@@ -150,7 +263,10 @@ fn write_lines_native_format() {
             (Value::Keyword("a".into()), Value::Set(vec![Value::Int(1)])),
             (Value::Int(7), Value::Symbol("sym".into())),
             (Value::Vector(vec![Value::Int(1)]), Value::Float(f64::NAN)),
-            (s("t"), Value::Tagged("inst".into(), Box::new(s("2020\n\u{1}")))),
+            (
+                s("t"),
+                Value::Tagged("inst".into(), Box::new(s("2020\n\u{1}"))),
+            ),
         ]),
     );
     other.error = Some(Value::Float(0.25));
@@ -183,7 +299,10 @@ fn value_to_json_follows_elle_cli() {
         Value::Nil,
         Value::Keyword("ok".into()),
         Value::Set(vec![Value::Int(1)]),
-        Value::Map(vec![(Value::Int(0), Value::Float(1.5)), (Value::Keyword("k".into()), Value::Bool(false))]),
+        Value::Map(vec![
+            (Value::Int(0), Value::Float(1.5)),
+            (Value::Keyword("k".into()), Value::Bool(false)),
+        ]),
         Value::Float(f64::INFINITY),
         Value::Tagged("uuid".into(), Box::new(s("x"))),
     ]);

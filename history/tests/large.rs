@@ -37,10 +37,16 @@ fn tricky_edn(n: usize) -> (String, Vec<u32>) {
     for i in 0..n {
         lines.push(line);
         if i % 7 == 3 {
-            let _ = writeln!(s, "{{:process {i}, :type :info, :f :w, :value \"a\n{{:process 1 :type :ok}}\nb\"}}");
+            let _ = writeln!(
+                s,
+                "{{:process {i}, :type :info, :f :w, :value \"a\n{{:process 1 :type :ok}}\nb\"}}"
+            );
             line += 3;
         } else {
-            let _ = writeln!(s, "{{:process {i}, :type :invoke, :f :r, :value [{i} #{{:a}} {{\"k\" nil}}]}}");
+            let _ = writeln!(
+                s,
+                "{{:process {i}, :type :invoke, :f :r, :value [{i} #{{:a}} {{\"k\" nil}}]}}"
+            );
             line += 1;
         }
     }

@@ -14,7 +14,10 @@ fn expected_ops() -> HashMap<String, usize> {
     let tsv = std::fs::read_to_string(data_dir().join("EXPECTED.tsv")).expect("EXPECTED.tsv");
     let mut lines = tsv.lines();
     let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    let file_col = header.iter().position(|&c| c == "file").expect("file column");
+    let file_col = header
+        .iter()
+        .position(|&c| c == "file")
+        .expect("file column");
     let ops_col = header.iter().position(|&c| c == "ops").expect("ops column");
     lines
         .filter(|l| !l.trim().is_empty())
@@ -54,7 +57,11 @@ fn kv_files_read_as_edn_with_twice_the_expected_ops() {
             assert_eq!(op.index, i as u64);
             assert_eq!(h.line(i), Some(i as u32 + 1));
             assert!(op.key.is_some(), "{name}: op {i} has no :key");
-            assert!(matches!(op.f.as_str(), "get" | "put" | "append"), "{name}: {}", op.f);
+            assert!(
+                matches!(op.f.as_str(), "get" | "put" | "append"),
+                "{name}: {}",
+                op.f
+            );
             assert_eq!(op.time, -1);
         }
         let pairs = operations(&h).unwrap();
@@ -78,7 +85,11 @@ fn etcd_logs_read_as_jepsen_logs_with_the_expected_invocations() {
             continue;
         }
         assert_eq!(format::detect(&bytes), Format::JepsenLog, "{name}");
-        let invocations = h.ops().iter().filter(|op| op.kind == OpType::Invoke).count();
+        let invocations = h
+            .ops()
+            .iter()
+            .filter(|op| op.kind == OpType::Invoke)
+            .count();
         total_invocations += invocations;
         total_info += h.ops().iter().filter(|op| op.kind == OpType::Info).count();
         if let Some(&ops) = expected.get(&name) {
@@ -86,8 +97,16 @@ fn etcd_logs_read_as_jepsen_logs_with_the_expected_invocations() {
         }
         for op in h.ops() {
             // ids grow past the 5 client slots as crashed processes are retired
-            assert!(matches!(op.process, Process::Client(_)), "{name}: {:?}", op.process);
-            assert!(matches!(op.f.as_str(), "read" | "write" | "cas"), "{name}: {}", op.f);
+            assert!(
+                matches!(op.process, Process::Client(_)),
+                "{name}: {:?}",
+                op.process
+            );
+            assert!(
+                matches!(op.f.as_str(), "read" | "write" | "cas"),
+                "{name}: {}",
+                op.f
+            );
         }
         operations(&h).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
@@ -107,5 +126,9 @@ fn space_separated_etcd_log_reads_like_tab_separated() {
     assert_eq!(first.f, "write");
     assert_eq!(first.value, history::Value::Int(3));
     let cas = h.ops().iter().find(|op| op.f == "cas").unwrap();
-    assert!(matches!(cas.value.as_seq(), Some([_, _])), "{:?}", cas.value);
+    assert!(
+        matches!(cas.value.as_seq(), Some([_, _])),
+        "{:?}",
+        cas.value
+    );
 }

@@ -9,13 +9,85 @@ use proptest::prelude::*;
 
 /// Fragments that exercise every branch of the readers.
 const FRAGMENTS: &[&str] = &[
-    "{", "}", "[", "]", "(", ")", "#{", "#_", "#", "##", "##Inf", "#jepsen.history.Op", "#inst", "\"", "\\",
-    "\\u", "\\ud800", "\\u00e9", "\\newline", ":", ":type", ":process", ":f", ":value", ":index", ":time",
-    ":key", ":error", ":invoke", ":ok", ":fail", ":info", ":okk", ":nemesis", "0", "-1", "42", "1.5", "1e",
-    "1e5", "99999999999999999999", "12N", "3M", "1/2", "-", "+", "nil", "true", "false", "sym", ";", "#!",
-    "\n", "\r\n", " ", "\t", ",", "é", "😀", "\u{0}", "\u{7f}", "\"type\"", "\"process\"", "\"invoke\"",
-    "\"nemesis\"", ":", "null", "tru", "[]", "{}", "\"a\\\"b\"", "jepsen.util - ", "INFO  jepsen.util - ",
-    "\\a", "^", "@", "`", "~", "'",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "#{",
+    "#_",
+    "#",
+    "##",
+    "##Inf",
+    "#jepsen.history.Op",
+    "#inst",
+    "\"",
+    "\\",
+    "\\u",
+    "\\ud800",
+    "\\u00e9",
+    "\\newline",
+    ":",
+    ":type",
+    ":process",
+    ":f",
+    ":value",
+    ":index",
+    ":time",
+    ":key",
+    ":error",
+    ":invoke",
+    ":ok",
+    ":fail",
+    ":info",
+    ":okk",
+    ":nemesis",
+    "0",
+    "-1",
+    "42",
+    "1.5",
+    "1e",
+    "1e5",
+    "99999999999999999999",
+    "12N",
+    "3M",
+    "1/2",
+    "-",
+    "+",
+    "nil",
+    "true",
+    "false",
+    "sym",
+    ";",
+    "#!",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    ",",
+    "é",
+    "😀",
+    "\u{0}",
+    "\u{7f}",
+    "\"type\"",
+    "\"process\"",
+    "\"invoke\"",
+    "\"nemesis\"",
+    ":",
+    "null",
+    "tru",
+    "[]",
+    "{}",
+    "\"a\\\"b\"",
+    "jepsen.util - ",
+    "INFO  jepsen.util - ",
+    "\\a",
+    "^",
+    "@",
+    "`",
+    "~",
+    "'",
 ];
 
 fn punctuation_soup() -> impl Strategy<Value = String> {
@@ -64,7 +136,9 @@ fn keyword_name() -> impl Strategy<Value = String> {
 }
 
 fn symbol_name() -> impl Strategy<Value = String> {
-    "[a-z][a-z0-9*+!?._/-]{0,10}".prop_filter("reserved", |s| !matches!(s.as_str(), "nil" | "true" | "false"))
+    "[a-z][a-z0-9*+!?._/-]{0,10}".prop_filter("reserved", |s| {
+        !matches!(s.as_str(), "nil" | "true" | "false")
+    })
 }
 
 fn finite_float() -> impl Strategy<Value = f64> {
@@ -108,7 +182,9 @@ fn process() -> impl Strategy<Value = Process> {
         (0u64..100).prop_map(Process::Client),
         (0..=i64::MAX as u64).prop_map(Process::Client),
         keyword_name().prop_map(Process::Named),
-        "[a-z :]{1,8}".prop_filter("not just a colon prefix", |s| !s.starts_with(':')).prop_map(Process::Named),
+        "[a-z :]{1,8}"
+            .prop_filter("not just a colon prefix", |s| !s.starts_with(':'))
+            .prop_map(Process::Named),
     ]
 }
 
@@ -120,7 +196,9 @@ fn time() -> impl Strategy<Value = i64> {
     prop_oneof![Just(-1i64), 0..=i64::MAX]
 }
 
-const FIELDS: [&str; 8] = ["index", "time", "type", "process", "f", "value", "key", "error"];
+const FIELDS: [&str; 8] = [
+    "index", "time", "type", "process", "f", "value", "key", "error",
+];
 
 fn extra_name() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -132,9 +210,18 @@ fn extra_name() -> impl Strategy<Value = String> {
     .prop_filter("not a field", |n| !FIELDS.contains(&n.as_str()))
 }
 
-fn op_with(value: impl Strategy<Value = Value> + Clone, extra_name: impl Strategy<Value = String>) -> impl Strategy<Value = Op> {
+fn op_with(
+    value: impl Strategy<Value = Value> + Clone,
+    extra_name: impl Strategy<Value = String>,
+) -> impl Strategy<Value = Op> {
     (
-        (0..=i64::MAX as u64, time(), process(), op_type(), function()),
+        (
+            0..=i64::MAX as u64,
+            time(),
+            process(),
+            op_type(),
+            function(),
+        ),
         (
             value.clone(),
             prop::option::of(value.clone()),
@@ -142,17 +229,19 @@ fn op_with(value: impl Strategy<Value = Value> + Clone, extra_name: impl Strateg
             prop::collection::vec((extra_name, value), 0..3),
         ),
     )
-        .prop_map(|((index, time, process, kind, f), (value, key, error, extra))| Op {
-            index,
-            time,
-            process,
-            kind,
-            f,
-            value,
-            key,
-            error,
-            extra,
-        })
+        .prop_map(
+            |((index, time, process, kind, f), (value, key, error, extra))| Op {
+                index,
+                time,
+                process,
+                kind,
+                f,
+                value,
+                key,
+                error,
+                extra,
+            },
+        )
 }
 
 fn history_of(op: impl Strategy<Value = Op>) -> impl Strategy<Value = History> {
@@ -216,7 +305,11 @@ fn json_value() -> impl Strategy<Value = Value> + Clone {
 }
 
 fn json_function() -> impl Strategy<Value = String> {
-    prop_oneof![keyword_name(), Just(String::new()), any::<String>().prop_filter("colon", |s| !s.starts_with(':'))]
+    prop_oneof![
+        keyword_name(),
+        Just(String::new()),
+        any::<String>().prop_filter("colon", |s| !s.starts_with(':'))
+    ]
 }
 
 fn loosely_eq_opt(a: &Option<Value>, b: &Option<Value>) -> bool {
@@ -274,5 +367,39 @@ proptest! {
         json::write_lines(&History::from_ops([op]), &mut out).unwrap();
         let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
         prop_assert_eq!(&parsed["value"], &json::value_to_json(&v));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mutated valid input never panics (reaches deeper parser states than noise)
+
+proptest! {
+    #[test]
+    fn mutated_valid_input_never_panics(
+        h in history_of(op_with(edn_value(), extra_name())),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, prop::sample::select(FRAGMENTS)), 1..6),
+        which in 0usize..3,
+    ) {
+        let mut bytes = Vec::new();
+        match which {
+            0 => edn::write(&h, &mut bytes).unwrap(),
+            1 => json::write_lines(&h, &mut bytes).unwrap(),
+            _ => {
+                for op in h.ops() {
+                    bytes.extend_from_slice(
+                        format!("INFO  jepsen.util - {}\t:{}\t:x\t{}\n", op.process, op.kind, op.value).as_bytes(),
+                    );
+                }
+            }
+        }
+        for (at, kind, fragment) in edits {
+            let i = if bytes.is_empty() { 0 } else { at.index(bytes.len()) };
+            match kind {
+                0 => { bytes.splice(i..i, fragment.bytes()); }
+                1 => { if i < bytes.len() { bytes.remove(i); } }
+                _ => bytes.truncate(i),
+            }
+        }
+        read_all_formats(&bytes);
     }
 }

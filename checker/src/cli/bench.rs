@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  checker bench --model cas-register --rounds 5 checker/tests/data/porcupine/jepsen/*.log")]
+#[command(
+    after_help = "Example:\n  checker bench --model cas-register --rounds 5 checker/tests/data/porcupine/jepsen/*.log"
+)]
 pub struct Args {
     /// History files.
     #[arg(required = true)]
@@ -60,8 +62,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             last = Some(analysis);
         }
         times.sort_by(f64::total_cmp);
-        let (verdict, ops) = last.map_or((String::new(), 0), |a| (a.verdict.to_string(), a.operations));
-        println!("{}\t{verdict}\t{ops}\t{:.4}\t{:.4}", path.display(), times[0], times[times.len() / 2]);
+        let (verdict, ops) = last.map_or((String::new(), 0), |a| {
+            (a.verdict.to_string(), a.operations)
+        });
+        println!(
+            "{}\t{verdict}\t{ops}\t{:.4}\t{:.4}",
+            path.display(),
+            times[0],
+            times[times.len() / 2]
+        );
     }
     Ok(0)
 }

@@ -63,11 +63,19 @@ pub struct Setup {
 /// Checks the model name and format, or explains what is allowed.
 pub fn setup(model: &str, format: &str) -> Result<Setup, String> {
     if !NAMES.contains(&model) {
-        return Err(format!("unknown model `{model}`; choose one of: {}", NAMES.join(", ")));
+        return Err(format!(
+            "unknown model `{model}`; choose one of: {}",
+            NAMES.join(", ")
+        ));
     }
-    let format = Format::parse(format)
-        .ok_or_else(|| format!("unknown format `{format}`; choose one of: auto, jsonl, json, edn, jepsen-log"))?;
-    Ok(Setup { model: model.to_string(), format, options: Options::default() })
+    let format = Format::parse(format).ok_or_else(|| {
+        format!("unknown format `{format}`; choose one of: auto, jsonl, json, edn, jepsen-log")
+    })?;
+    Ok(Setup {
+        model: model.to_string(),
+        format,
+        options: Options::default(),
+    })
 }
 
 /// Reads a history file, naming the file in any error.
@@ -95,7 +103,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         setup.options.memory_limit = mib << 20;
     }
     if !(args.grace >= 0.0 && args.grace.is_finite()) {
-        eprintln!("error: --grace must be zero or a positive number of seconds, got {}", args.grace);
+        eprintln!(
+            "error: --grace must be zero or a positive number of seconds, got {}",
+            args.grace
+        );
         return Ok(EXIT_BAD_INPUT);
     }
     setup.options.grace = Duration::from_secs_f64(args.grace);
@@ -128,7 +139,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             print_partitions(&analysis);
         }
         if let Some(out) = &args.out {
-            let dir = if args.files.len() > 1 { out.join(stem(path)) } else { out.clone() };
+            let dir = if args.files.len() > 1 {
+                out.join(stem(path))
+            } else {
+                out.clone()
+            };
             write_outputs(&dir, path, &analysis)
                 .with_context(|| format!("cannot write results to {}", dir.display()))?;
             if !args.quiet {
@@ -160,7 +175,11 @@ fn print_summary(analysis: &Analysis) {
         },
         analysis.operations,
         analysis.partitions.len(),
-        if analysis.partitions.len() == 1 { "" } else { "s" },
+        if analysis.partitions.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         analysis.model,
         analysis.elapsed.as_secs_f64() * 1e3,
     );
@@ -174,22 +193,31 @@ fn print_summary(analysis: &Analysis) {
 fn print_partitions(analysis: &Analysis) {
     println!("  partition\tops\tverdict\tsteps\tconfigurations");
     for p in &analysis.partitions {
-        let key = p.key.as_ref().map_or_else(|| "-".to_string(), |k| k.to_string());
-        println!("  {key}\t{}\t{:?}\t{}\t{}", p.ops, p.verdict, p.steps, p.configurations);
+        let key = p
+            .key
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |k| k.to_string());
+        println!(
+            "  {key}\t{}\t{:?}\t{}\t{}",
+            p.ops, p.verdict, p.steps, p.configurations
+        );
     }
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().map_or_else(|| "history".into(), |s| s.to_string_lossy().into_owned())
+    path.file_stem()
+        .map_or_else(|| "history".into(), |s| s.to_string_lossy().into_owned())
 }
 
-fn write_outputs(dir: &Path, source: &Path, analysis: &Analysis) -> anyhow::Result<()> {
+pub fn write_outputs(dir: &Path, source: &Path, analysis: &Analysis) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(&results::to_json(analysis))?;
     std::fs::write(dir.join("results.json"), json + "\n")?;
     std::fs::write(dir.join("results.edn"), results::to_edn(analysis))?;
     let title = source.display().to_string();
-    // HTML: pending
-    let _ = &title;
+    std::fs::write(
+        dir.join("linearizability.html"),
+        checker::html::linearizability_page(analysis, &title),
+    )?;
     Ok(())
 }

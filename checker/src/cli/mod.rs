@@ -5,6 +5,7 @@
 
 mod bench;
 mod check;
+mod demo;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,11 +20,12 @@ pub const EXIT_INTERNAL: u8 = 255;
     name = "checker",
     version,
     about = "A consistency lab: checks Jepsen-style histories against consistency models.",
-    after_help = "Examples:\n  checker check history.edn --model cas-register\n  checker check kv.txt --model kv --out results/kv-check\n  checker check --help\n\nExit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error."
+    after_help = "Examples:\n  checker                     # demo: checks three bundled histories, writes results/\n  checker check history.edn --model cas-register\n  checker check kv.txt --model kv --out results/kv-check\n  checker check --help\n\nExit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error."
 )]
 struct Cli {
+    /// With no command: a demo that checks three bundled histories and writes reports to results/.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -45,8 +47,9 @@ pub fn main() -> ExitCode {
         }
     };
     let run = std::panic::catch_unwind(|| match cli.command {
-        Command::Check(args) => check::run(args),
-        Command::Bench(args) => bench::run(args),
+        None => demo::run(),
+        Some(Command::Check(args)) => check::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
     });
     match run {
         Ok(Ok(code)) => ExitCode::from(code),

@@ -103,10 +103,15 @@ pub(super) fn explain<M: Model>(
         // The search only pushes operations whose step succeeded, and step
         // is pure, so the replay succeeds; stop rather than panic if a
         // model breaks that rule.
-        let Some(next) = model.step(&state, &entries[op as usize].op) else { break };
+        let Some(next) = model.step(&state, &entries[op as usize].op) else {
+            break;
+        };
         state = next;
         in_prefix[op as usize] = true;
-        linearized.push(Step { op: op as usize, state: model.describe_state(&state) });
+        linearized.push(Step {
+            op: op as usize,
+            state: model.describe_state(&state),
+        });
     }
     let blocked = counterexample.blocked as usize;
     let horizon = entries[blocked].ret.unwrap_or(usize::MAX);
@@ -114,11 +119,17 @@ pub(super) fn explain<M: Model>(
         .iter()
         .enumerate()
         .filter(|&(i, e)| !in_prefix[i] && i != blocked && e.call < horizon)
-        .map(|(i, e)| Candidate { op: i, leads_to: model.step(&state, &e.op).map(|s| model.describe_state(&s)) })
+        .map(|(i, e)| Candidate {
+            op: i,
+            leads_to: model.step(&state, &e.op).map(|s| model.describe_state(&s)),
+        })
         .collect();
     Explanation {
         model: model.name(),
-        key: sources.first().and_then(|s| model.partition(s)).map(|k| k.to_string()),
+        key: sources
+            .first()
+            .and_then(|s| model.partition(s))
+            .map(|k| k.to_string()),
         ops,
         initial_state,
         linearized,
@@ -135,29 +146,61 @@ impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = |i: usize| {
             let op = &self.ops[i];
-            let at = op.line.map_or(format!("op index {}", op.index), |l| format!("line {l}"));
-            format!("p{} {} [{}, {}]", op.process, op.description, op.outcome, at)
+            let at = op
+                .line
+                .map_or(format!("op index {}", op.index), |l| format!("line {l}"));
+            format!(
+                "p{} {} [{}, {}]",
+                op.process, op.description, op.outcome, at
+            )
         };
         match &self.key {
-            Some(k) => writeln!(f, "key {k}: not linearizable ({} operations)", self.ops.len())?,
+            Some(k) => writeln!(
+                f,
+                "key {k}: not linearizable ({} operations)",
+                self.ops.len()
+            )?,
             None => writeln!(f, "not linearizable ({} operations)", self.ops.len())?,
         }
         let n = self.linearized.len();
-        writeln!(f, "  longest linearizable prefix: {n} operations, from state {}", self.initial_state)?;
+        writeln!(
+            f,
+            "  longest linearizable prefix: {n} operations, from state {}",
+            self.initial_state
+        )?;
         if n > TEXT_PREFIX {
             writeln!(f, "    … {} earlier operations", n - TEXT_PREFIX)?;
         }
-        for (k, step) in self.linearized.iter().enumerate().skip(n.saturating_sub(TEXT_PREFIX)) {
+        for (k, step) in self
+            .linearized
+            .iter()
+            .enumerate()
+            .skip(n.saturating_sub(TEXT_PREFIX))
+        {
             writeln!(f, "    {:>4}. {}  ⇒ {}", k + 1, name(step.op), step.state)?;
         }
-        writeln!(f, "  then {} cannot be linearized in state {}", name(self.blocked), self.state)?;
+        writeln!(
+            f,
+            "  then {} cannot be linearized in state {}",
+            name(self.blocked),
+            self.state
+        )?;
         if !self.candidates.is_empty() {
             writeln!(f, "  other operations pending at that point:")?;
         }
         for c in &self.candidates {
             match &c.leads_to {
-                None => writeln!(f, "    {}: cannot happen in state {}", name(c.op), self.state)?,
-                Some(s) => writeln!(f, "    {}: could go next (⇒ {s}), but no linearization continues from there", name(c.op))?,
+                None => writeln!(
+                    f,
+                    "    {}: cannot happen in state {}",
+                    name(c.op),
+                    self.state
+                )?,
+                Some(s) => writeln!(
+                    f,
+                    "    {}: could go next (⇒ {s}), but no linearization continues from there",
+                    name(c.op)
+                )?,
             }
         }
         Ok(())

@@ -59,8 +59,15 @@ impl<M: Model> States<M> {
 
     fn intern(&mut self, state: M::State) -> StateId {
         let hash = FxBuildHasher.hash_one(&state);
-        let States { states, ids, hashes, .. } = self;
-        if let Some(&id) = ids.find(hash, |&id| hashes[id as usize] == hash && states[id as usize] == state) {
+        let States {
+            states,
+            ids,
+            hashes,
+            ..
+        } = self;
+        if let Some(&id) = ids.find(hash, |&id| {
+            hashes[id as usize] == hash && states[id as usize] == state
+        }) {
             return id;
         }
         let id = states.len() as StateId;
@@ -73,7 +80,13 @@ impl<M: Model> States<M> {
     /// The state after operation number `op` (`model_op`) from `state`,
     /// computing and caching it on first use.
     #[inline]
-    pub fn step(&mut self, model: &M, state: StateId, op: u32, model_op: &M::Op) -> Option<StateId> {
+    pub fn step(
+        &mut self,
+        model: &M,
+        state: StateId,
+        op: u32,
+        model_op: &M::Op,
+    ) -> Option<StateId> {
         let key = (u64::from(state) << 32) | u64::from(op);
         if self.caching {
             self.lookups += 1;
@@ -130,7 +143,13 @@ impl Seen {
     /// Adds a configuration; false if it was already there.
     #[inline]
     pub fn insert(&mut self, hash: u64, bits: &[u64], state: StateId) -> bool {
-        let Seen { table, words, states, hashes, width } = self;
+        let Seen {
+            table,
+            words,
+            states,
+            hashes,
+            width,
+        } = self;
         let w = *width;
         let hash = hash ^ u64::from(state).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let found = table.find(hash, |&id| {
@@ -155,7 +174,10 @@ impl Seen {
 
     /// Approximate heap bytes held.
     pub fn bytes(&self) -> usize {
-        self.words.capacity() * 8 + self.states.capacity() * 4 + self.hashes.capacity() * 8 + self.table.capacity() * 5
+        self.words.capacity() * 8
+            + self.states.capacity() * 4
+            + self.hashes.capacity() * 8
+            + self.table.capacity() * 5
     }
 }
 
@@ -173,5 +195,3 @@ pub fn zobrist_keys(n: usize) -> Vec<u64> {
         })
         .collect()
 }
-
-

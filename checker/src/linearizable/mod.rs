@@ -56,7 +56,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { timeout: None, memory_limit: default_memory_limit(), threads: 0, grace: Duration::ZERO }
+        Options {
+            timeout: None,
+            memory_limit: default_memory_limit(),
+            threads: 0,
+            grace: Duration::ZERO,
+        }
     }
 }
 
@@ -119,7 +124,9 @@ pub struct Analysis {
 impl Analysis {
     /// The explanations of the partitions found non-linearizable.
     pub fn explanations(&self) -> impl Iterator<Item = &Explanation> {
-        self.partitions.iter().filter_map(|p| p.explanation.as_ref())
+        self.partitions
+            .iter()
+            .filter_map(|p| p.explanation.as_ref())
     }
 }
 
@@ -151,7 +158,11 @@ struct Partition<'h, O> {
 }
 
 /// Checks `history` against `model`.
-pub fn check<M: Model>(model: &M, history: &History, options: &Options) -> Result<Analysis, CheckError> {
+pub fn check<M: Model>(
+    model: &M,
+    history: &History,
+    options: &Options,
+) -> Result<Analysis, CheckError> {
     let started = Instant::now();
     let all = operations(history)?;
     let partitions = partition(model, history, &all)?;
@@ -180,11 +191,21 @@ pub fn check<M: Model>(model: &M, history: &History, options: &Options) -> Resul
             }
         })
         .collect();
-    Ok(Analysis { verdict, model: model.name(), operations: all.len(), partitions: reports, elapsed: started.elapsed() })
+    Ok(Analysis {
+        verdict,
+        model: model.name(),
+        operations: all.len(),
+        partitions: reports,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Checks `history` against the model named `model` (see [`crate::model::NAMES`]).
-pub fn check_named(model: &str, history: &History, options: &Options) -> Result<Analysis, CheckError> {
+pub fn check_named(
+    model: &str,
+    history: &History,
+    options: &Options,
+) -> Result<Analysis, CheckError> {
     use crate::model::*;
     match model {
         "register" => check(&register::Register, history, options),
@@ -227,7 +248,11 @@ fn partition<'h, M: Model>(
             Some(&slot) => slot,
             None => {
                 by_key.insert(key.clone(), parts.len());
-                parts.push(Partition { key, entries: Vec::new(), sources: Vec::new() });
+                parts.push(Partition {
+                    key,
+                    entries: Vec::new(),
+                    sources: Vec::new(),
+                });
                 parts.len() - 1
             }
         };
@@ -235,7 +260,11 @@ fn partition<'h, M: Model>(
         part.entries.push(Entry {
             op,
             call: operation.invoke_at,
-            ret: if operation.outcome == Outcome::Ok { operation.complete_at } else { None },
+            ret: if operation.outcome == Outcome::Ok {
+                operation.complete_at
+            } else {
+                None
+            },
         });
         part.sources.push(*operation);
     }

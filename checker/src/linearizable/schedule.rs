@@ -54,7 +54,9 @@ impl Limits {
             return Some(PartitionVerdict::Unknown(Unknown::OutOfMemory));
         }
         let stop_at = *self.stop_at.lock().unwrap_or_else(|e| e.into_inner());
-        stop_at.filter(|&s| now >= s).map(|_| PartitionVerdict::Skipped)
+        stop_at
+            .filter(|&s| now >= s)
+            .map(|_| PartitionVerdict::Skipped)
     }
 
     fn failed(&self) {
@@ -80,9 +82,13 @@ fn turn<M: Model>(task: &mut Task<'_, M>, limits: &Limits) -> Option<Outcome> {
     task.slice = (task.slice * 2).min(MAX_SLICE);
     let bytes = task.search.bytes();
     if bytes > task.charged {
-        limits.memory.fetch_add(bytes - task.charged, Ordering::Relaxed);
+        limits
+            .memory
+            .fetch_add(bytes - task.charged, Ordering::Relaxed);
     } else {
-        limits.memory.fetch_sub(task.charged - bytes, Ordering::Relaxed);
+        limits
+            .memory
+            .fetch_sub(task.charged - bytes, Ordering::Relaxed);
     }
     task.charged = bytes;
     let outcome = |verdict, counterexample| Outcome {
@@ -134,7 +140,12 @@ pub(super) fn run<M: Model>(
 
     let total: usize = partitions.iter().map(|p| p.entries.len()).sum();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = if options.threads == 0 { cores } else { options.threads }.min(partitions.len());
+    let threads = if options.threads == 0 {
+        cores
+    } else {
+        options.threads
+    }
+    .min(partitions.len());
     let mut results: Vec<Option<Outcome>> = (0..partitions.len()).map(|_| None).collect();
     if threads <= 1 || total < PARALLEL_THRESHOLD {
         let mut queue = queue;
@@ -153,15 +164,21 @@ pub(super) fn run<M: Model>(
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 scope.spawn(|| loop {
-                    let Some(mut task) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                    let Some(mut task) =
+                        queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                    else {
                         return;
                     };
                     match turn(&mut task, &limits) {
                         Some(outcome) => {
-                            done.lock().unwrap_or_else(|e| e.into_inner())[task.index] = Some(outcome);
+                            done.lock().unwrap_or_else(|e| e.into_inner())[task.index] =
+                                Some(outcome);
                             finish(task, &limits);
                         }
-                        None => queue.lock().unwrap_or_else(|e| e.into_inner()).push_back(task),
+                        None => queue
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push_back(task),
                     }
                 });
             }
@@ -171,7 +188,12 @@ pub(super) fn run<M: Model>(
         .into_iter()
         .map(|r| {
             // Every task ends with an outcome: a worker only drops a task after storing one.
-            r.unwrap_or(Outcome { verdict: PartitionVerdict::Skipped, steps: 0, configurations: 0, counterexample: None })
+            r.unwrap_or(Outcome {
+                verdict: PartitionVerdict::Skipped,
+                steps: 0,
+                configurations: 0,
+                counterexample: None,
+            })
         })
         .collect()
 }

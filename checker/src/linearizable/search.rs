@@ -143,8 +143,12 @@ impl<'a, M: Model> Search<'a, M> {
                 ret_node[op as usize] = node;
             }
         }
-        let next: Vec<u32> = (0..len as u32).map(|i| if i + 1 < len as u32 { i + 1 } else { NIL }).collect();
-        let prev: Vec<u32> = (0..len as u32).map(|i| if i == 0 { NIL } else { i - 1 }).collect();
+        let next: Vec<u32> = (0..len as u32)
+            .map(|i| if i + 1 < len as u32 { i + 1 } else { NIL })
+            .collect();
+        let prev: Vec<u32> = (0..len as u32)
+            .map(|i| if i == 0 { NIL } else { i - 1 })
+            .collect();
         let width = n.div_ceil(64).max(1);
         let states = States::new(model, n);
         let read_only = entries.iter().map(|e| model.is_read_only(&e.op)).collect();
@@ -190,11 +194,18 @@ impl<'a, M: Model> Search<'a, M> {
             let op = self.node_op[node as usize];
             if self.node_call[node as usize] {
                 self.cursor = self.next[node as usize];
-                if let Some(after) = self.states.step(self.model, self.state, op, &self.entries[op as usize].op) {
+                if let Some(after) =
+                    self.states
+                        .step(self.model, self.state, op, &self.entries[op as usize].op)
+                {
                     self.flip(op);
                     if self.seen.insert(self.hash, &self.bits, after) {
                         let forced = self.read_only[op as usize];
-                        self.stack.push(Linearized { op, before: self.state, forced });
+                        self.stack.push(Linearized {
+                            op,
+                            before: self.state,
+                            forced,
+                        });
                         self.state = after;
                         self.lift(op);
                         if self.stack.len() > self.best_depth {
@@ -221,7 +232,9 @@ impl<'a, M: Model> Search<'a, M> {
                 // before it too: keep undoing.
                 loop {
                     let Some(last) = self.stack.pop() else {
-                        return Poll::Done(Finished::NotLinearizable(std::mem::take(&mut self.best)));
+                        return Poll::Done(Finished::NotLinearizable(std::mem::take(
+                            &mut self.best,
+                        )));
                     };
                     self.state = last.before;
                     self.flip(last.op);

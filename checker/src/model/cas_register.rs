@@ -43,8 +43,16 @@ impl Model for CasRegister {
             return register_op(self.name(), op, KNOWN).map(CasOp::Rw);
         }
         match op.value().as_seq() {
-            Some([old, new]) => Ok(CasOp::Cas { old: old.clone(), new: new.clone() }),
-            _ => Err(ModelError::bad_value(self.name(), "cas", "[old new]", op.value())),
+            Some([old, new]) => Ok(CasOp::Cas {
+                old: old.clone(),
+                new: new.clone(),
+            }),
+            _ => Err(ModelError::bad_value(
+                self.name(),
+                "cas",
+                "[old new]",
+                op.value(),
+            )),
         }
     }
 
@@ -70,4 +78,3 @@ impl Model for CasRegister {
         state.to_string()
     }
 }
-

@@ -36,7 +36,11 @@ impl Model for FifoQueue {
             "enqueue" => Ok(QueueOp::Enqueue(op.value().clone())),
             "dequeue" if op.outcome.is_indeterminate() => Ok(QueueOp::Dequeue(None)),
             "dequeue" => Ok(QueueOp::Dequeue(Some(op.value().clone()))),
-            f => Err(ModelError::unknown_f(self.name(), f, &["enqueue", "dequeue"])),
+            f => Err(ModelError::unknown_f(
+                self.name(),
+                f,
+                &["enqueue", "dequeue"],
+            )),
         }
     }
 

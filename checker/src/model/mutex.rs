@@ -33,7 +33,11 @@ impl Model for Mutex {
         match op.f() {
             "acquire" => Ok(MutexOp::Acquire),
             "release" => Ok(MutexOp::Release),
-            f => Err(ModelError::unknown_f(self.name(), f, &["acquire", "release"])),
+            f => Err(ModelError::unknown_f(
+                self.name(),
+                f,
+                &["acquire", "release"],
+            )),
         }
     }
 

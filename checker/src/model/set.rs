@@ -39,7 +39,9 @@ impl Model for Set {
                 v => v
                     .as_seq()
                     .map(|elements| SetOp::Read(Some(elements.iter().cloned().collect())))
-                    .ok_or_else(|| ModelError::bad_value(self.name(), "read", "a vector or set of elements", v)),
+                    .ok_or_else(|| {
+                        ModelError::bad_value(self.name(), "read", "a vector or set of elements", v)
+                    }),
             },
             f => Err(ModelError::unknown_f(self.name(), f, &["add", "read"])),
         }

@@ -1,0 +1,153 @@
+//! The `checker` command: verdict lines, exit codes (Jepsen's), outputs and errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn checker(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_checker"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn data(file: &str) -> String {
+    format!("{}/tests/data/porcupine/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("checker-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_valid_history_prints_true_and_exits_0() {
+    let o = checker(&["check", &data("jepsen/etcd_002.log")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with(&format!("{}\ttrue\n", data("jepsen/etcd_002.log"))));
+}
+
+#[test]
+fn an_invalid_history_prints_false_the_blocked_operation_and_exits_1() {
+    let o = checker(&["check", &data("jepsen/etcd_000.log")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("\tfalse\n"), "{out}");
+    assert!(
+        out.contains("p11 read → 2 [ok, line 85] cannot be linearized in state 0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_exhausted_budget_prints_unknown_and_exits_2() {
+    let o = checker(&["check", "--memory-limit", "0", &data("jepsen/etcd_002.log")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("\tunknown\n"));
+    assert!(stdout(&o).contains("out-of-memory"));
+}
+
+#[test]
+fn several_files_give_one_line_each_and_the_worst_exit_code() {
+    let o = checker(&[
+        "check",
+        "-q",
+        &data("jepsen/etcd_002.log"),
+        &data("jepsen/etcd_000.log"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o).lines().count(), 2);
+}
+
+#[test]
+fn out_writes_results_json_edn_and_html() {
+    let dir = temp_dir("out");
+    let o = checker(&[
+        "check",
+        "--model",
+        "kv",
+        "--out",
+        dir.to_str().expect("utf-8"),
+        &data("kv/c10-bad.txt"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("results.json")).expect("results.json"),
+    )
+    .expect("json");
+    assert_eq!(json["valid?"], serde_json::Value::Bool(false));
+    assert_eq!(json["model"], "kv");
+    assert!(!json["failures"].as_array().expect("failures").is_empty());
+    let edn = std::fs::read_to_string(dir.join("results.edn")).expect("results.edn");
+    assert!(edn.starts_with("{:valid? false"), "{edn}");
+    let parsed = history::edn::parse_value(&edn).expect("results.edn is EDN");
+    assert_eq!(parsed.get("valid?"), Some(&history::Value::Bool(false)));
+    let html = std::fs::read_to_string(dir.join("linearizability.html")).expect("html");
+    assert!(html.contains("<svg"));
+}
+
+#[test]
+fn bad_input_names_file_line_and_exits_254() {
+    let dir = temp_dir("bad");
+    let cases: &[(&str, &str)] = &[
+        ("{:process 0, :type :invoke, :f :write, :value [1 2}\n", "line 1, column"),
+        ("{:process 0, :type :invoke, :f :write, :value 1}\n{:process 1, :type :ok, :f :write, :value 1}\n", "line 2"),
+        ("{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :invoke, :f :write, :value 2}\n", "still in flight"),
+        ("{:process 0, :type :invoke, :f :frob, :value 1}\n", "unknown :f :frob"),
+        ("{:process 0, :type :invoke, :f :cas, :value 1}\n", "expected :value [old new]"),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let file = dir.join(format!("bad{i}.edn"));
+        std::fs::write(&file, text).expect("write");
+        let o = checker(&["check", file.to_str().expect("utf-8")]);
+        assert_eq!(o.status.code(), Some(254), "case {i}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&*file.to_string_lossy()) && err.contains(expected),
+            "case {i}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bad_arguments_exit_254_and_list_the_choices() {
+    let o = checker(&["check", "--model", "frob", &data("jepsen/etcd_002.log")]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(stderr(&o).contains("cas-register"));
+    let o = checker(&["check", "--no-such-flag", "x"]);
+    assert_eq!(o.status.code(), Some(254));
+    let o = checker(&[
+        "check",
+        Path::new("/nonexistent/history.edn")
+            .to_str()
+            .expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(stderr(&o).contains("/nonexistent/history.edn"));
+}
+
+#[test]
+fn help_shows_examples() {
+    let o = checker(&["check", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Examples:"));
+}
+
+#[test]
+fn bench_prints_a_tsv_row_per_file() {
+    let o = checker(&["bench", "--rounds", "1", &data("jepsen/etcd_000.log")]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "file\tverdict\tops\tmin_ms\tmedian_ms");
+    assert!(lines[1].contains("\tfalse\t85\t"), "{out}");
+}
