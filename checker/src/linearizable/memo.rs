@@ -38,7 +38,7 @@ pub struct States<M: Model> {
 }
 
 /// Lookups after which the transition cache is judged.
-const JUDGE_AFTER: u64 = 1 << 14;
+const JUDGE_AFTER: u64 = 1 << 10;
 
 impl<M: Model> States<M> {
     /// An interner holding the model's initial state as id 0, sized for a
