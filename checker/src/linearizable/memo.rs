@@ -48,7 +48,7 @@ impl<M: Model> States<M> {
             states: Vec::new(),
             ids: HashTable::new(),
             hashes: Vec::new(),
-            transitions: FxHashMap::with_capacity_and_hasher(4 * ops, Default::default()),
+            transitions: FxHashMap::with_capacity_and_hasher(ops.min(1 << 12), Default::default()),
             lookups: 0,
             hits: 0,
             caching: true,

@@ -67,20 +67,27 @@ impl Limits {
     }
 }
 
-/// A search and the memory it was last charged for.
+/// A partition's search, started on its first turn (so that memory is
+/// held only by searches under way), and the memory it was last charged for.
 struct Task<'a, M: Model> {
     index: usize,
-    search: Search<'a, M>,
+    search: Option<Search<'a, M>>,
     charged: usize,
     /// Steps in its next turn.
     slice: u64,
 }
 
 /// Runs one turn of a task. Returns its outcome if it is over.
-fn turn<M: Model>(task: &mut Task<'_, M>, limits: &Limits) -> Option<Outcome> {
-    let poll = task.search.run(task.slice);
+fn turn<'a, M: Model>(
+    task: &mut Task<'a, M>,
+    limits: &Limits,
+    model: &'a M,
+    partitions: &'a [Partition<'_, M::Op>],
+) -> Option<Outcome> {
+    let search = task.search.get_or_insert_with(|| Search::new(model, &partitions[task.index].entries));
+    let poll = search.run(task.slice);
     task.slice = (task.slice * 2).min(MAX_SLICE);
-    let bytes = task.search.bytes();
+    let bytes = search.bytes();
     if bytes > task.charged {
         limits
             .memory
@@ -93,8 +100,8 @@ fn turn<M: Model>(task: &mut Task<'_, M>, limits: &Limits) -> Option<Outcome> {
     task.charged = bytes;
     let outcome = |verdict, counterexample| Outcome {
         verdict,
-        steps: task.search.steps(),
-        configurations: task.search.configurations(),
+        steps: search.steps(),
+        configurations: search.configurations(),
         counterexample,
     };
     match poll {
@@ -130,12 +137,7 @@ pub(super) fn run<M: Model>(
     order.sort_by_key(|&i| partitions[i].entries.len());
     let queue: VecDeque<Task<'_, M>> = order
         .into_iter()
-        .map(|index| Task {
-            index,
-            search: Search::new(model, &partitions[index].entries),
-            charged: 0,
-            slice: FIRST_SLICE,
-        })
+        .map(|index| Task { index, search: None, charged: 0, slice: FIRST_SLICE })
         .collect();
 
     let total: usize = partitions.iter().map(|p| p.entries.len()).sum();
@@ -150,7 +152,7 @@ pub(super) fn run<M: Model>(
     if threads <= 1 || total < PARALLEL_THRESHOLD {
         let mut queue = queue;
         while let Some(mut task) = queue.pop_front() {
-            match turn(&mut task, &limits) {
+            match turn(&mut task, &limits, model, partitions) {
                 Some(outcome) => {
                     results[task.index] = Some(outcome);
                     finish(task, &limits);
@@ -169,7 +171,7 @@ pub(super) fn run<M: Model>(
                     else {
                         return;
                     };
-                    match turn(&mut task, &limits) {
+                    match turn(&mut task, &limits, model, partitions) {
                         Some(outcome) => {
                             done.lock().unwrap_or_else(|e| e.into_inner())[task.index] =
                                 Some(outcome);

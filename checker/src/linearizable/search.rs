@@ -198,7 +198,7 @@ impl<'a, M: Model> Search<'a, M> {
             call_node,
             ret_node,
             states,
-            seen: Seen::new(width, 4 * n),
+            seen: Seen::new(width, n.min(1 << 12)),
             zobrist: zobrist_keys(n),
             bits: vec![0; width],
             hash: 0,
