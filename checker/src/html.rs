@@ -3,6 +3,9 @@
 //! [`linearizability_page`] renders an [`Analysis`] as one HTML page with
 //! inline CSS, inline SVG and a few lines of vanilla JavaScript (hover
 //! highlighting only): it loads nothing from the network.
+//! [`linearizability_fragment`] is the same report without the page around
+//! it, with [`styles`] and [`script`] to inline once, for embedding in a
+//! run's report ([`crate::report::run_page`]).
 //!
 //! The page has a header (verdict badge, model, counts, elapsed time), a
 //! table of partitions, and for each partition found non-linearizable a
@@ -136,6 +139,7 @@ fn unknown_reason(u: Unknown) -> &'static str {
     match u {
         Unknown::Timeout => "the time limit ran out",
         Unknown::OutOfMemory => "the memory budget for the search ran out",
+        Unknown::Error => "the checker could not run on this input",
     }
 }
 
@@ -163,6 +167,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Renders `analysis` as one self-contained HTML page titled `title`.
+///
+/// The page is the [`linearizability_fragment`] under a header with the
+/// title, with [`styles`] and [`script`] inlined once.
 pub fn linearizability_page(analysis: &Analysis, title: &str) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -171,7 +178,26 @@ pub fn linearizability_page(analysis: &Analysis, title: &str) -> String {
     out.push_str("<style>");
     out.push_str(CSS);
     out.push_str("</style>\n</head>\n<body>\n");
-    header(&mut out, analysis, title);
+    let _ = writeln!(out, "<header>\n<h1>{}</h1>\n</header>", escape(title));
+    out.push_str(&linearizability_fragment(analysis));
+    out.push_str("<script>");
+    out.push_str(JS);
+    out.push_str("</script>\n</body>\n</html>\n");
+    out
+}
+
+/// The body of the linearizability report without `<html>`, `<head>`,
+/// styles or script, to embed in another page (such as a run's report,
+/// [`crate::report::run_page`]): the verdict and counts, the partitions
+/// table and an explanation per failing partition.
+///
+/// The embedding page must include [`styles`] (CSS) once, and [`script`]
+/// once for hover highlighting. Element ids are `partitions` and `x<N>`
+/// (one per explained partition), so embed one analysis per page.
+pub fn linearizability_fragment(analysis: &Analysis) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    out.push_str("<div class=\"linearizability\">\n");
+    summary(&mut out, analysis);
     partitions(&mut out, analysis);
     let failing = analysis
         .partitions
@@ -181,10 +207,22 @@ pub fn linearizability_page(analysis: &Analysis, title: &str) -> String {
     for (n, (i, x)) in failing.enumerate() {
         explanation(&mut out, i, n, x, n < MAX_DIAGRAMS);
     }
-    out.push_str("<script>");
-    out.push_str(JS);
-    out.push_str("</script>\n</body>\n</html>\n");
+    out.push_str("</div>\n");
     out
+}
+
+/// The CSS of [`linearizability_fragment`] (and of the page's common
+/// elements: body, headings, tables, badges, pills), to inline once in a
+/// `<style>` element.
+pub fn styles() -> &'static str {
+    CSS
+}
+
+/// The vanilla JavaScript of [`linearizability_fragment`] (hover
+/// highlighting of an operation across the diagram and the tables), to
+/// inline once in a `<script>` element at the end of the body.
+pub fn script() -> &'static str {
+    JS
 }
 
 fn badge(v: &Verdict) -> String {
@@ -195,14 +233,13 @@ fn badge(v: &Verdict) -> String {
     }
 }
 
-fn header(out: &mut String, a: &Analysis, title: &str) {
+fn summary(out: &mut String, a: &Analysis) {
     let count =
         |f: fn(&PartitionVerdict) -> bool| a.partitions.iter().filter(|p| f(&p.verdict)).count();
     let invalid = count(|v| *v == PartitionVerdict::Invalid);
     let unknown = count(|v| matches!(v, PartitionVerdict::Unknown(_)));
     let skipped = count(|v| *v == PartitionVerdict::Skipped);
     let total = a.partitions.len();
-    let _ = writeln!(out, "<header>\n<h1>{}</h1>", escape(title));
     let _ = write!(out, "<p class=\"verdict\">{} ", badge(&a.verdict));
     match &a.verdict {
         Verdict::Valid => {
@@ -251,7 +288,7 @@ fn header(out: &mut String, a: &Analysis, title: &str) {
     ] {
         let _ = write!(out, "<div><dt>{k}</dt><dd>{v}</dd></div>");
     }
-    out.push_str("</dl>\n</header>\n");
+    out.push_str("</dl>\n");
 }
 
 fn verdict_pill(v: &PartitionVerdict) -> String {

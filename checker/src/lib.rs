@@ -8,10 +8,13 @@
 //!
 //! Histories themselves (events, formats) live in the [`history`] crate.
 
+pub mod checks;
 pub mod html;
 pub mod linearizable;
 pub mod model;
+pub mod report;
 pub mod results;
+pub mod run;
 pub mod timestamp;
 pub mod verdict;
 

@@ -68,8 +68,14 @@ pub fn to_json(analysis: &Analysis) -> Json {
 
 /// The result as EDN, with keyword keys, for Jepsen tooling.
 pub fn to_edn(analysis: &Analysis) -> String {
+    edn_of_json(&to_json(analysis))
+}
+
+/// Any JSON result as Jepsen-style EDN: object keys become keywords, and
+/// `"unknown"` under `valid?` becomes `:unknown`.
+pub fn edn_of_json(json: &Json) -> String {
     let mut out = String::new();
-    json_to_edn(&mut out, &to_json(analysis), true);
+    json_to_edn(&mut out, json, true);
     out.push('\n');
     out
 }

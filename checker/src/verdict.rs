@@ -23,6 +23,8 @@ pub enum Unknown {
     Timeout,
     /// The memory budget for the search ran out.
     OutOfMemory,
+    /// The checker could not run (its input was not what it needs).
+    Error,
 }
 
 impl Verdict {
@@ -69,6 +71,7 @@ impl fmt::Display for Unknown {
         f.write_str(match self {
             Unknown::Timeout => "timeout",
             Unknown::OutOfMemory => "out-of-memory",
+            Unknown::Error => "error",
         })
     }
 }

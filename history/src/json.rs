@@ -613,7 +613,10 @@ pub fn write_lines(h: &History, out: &mut impl io::Write) -> io::Result<()> {
     out.flush()
 }
 
-fn write_op(out: &mut String, op: &Op) {
+/// Appends one op to `out` as a JSON object, without a newline: the line
+/// [`write_lines`] writes for it. For writers that stream a history as it
+/// is recorded.
+pub fn write_op(out: &mut String, op: &Op) {
     use std::fmt::Write;
     let _ = write!(out, "{{\"index\":{}", op.index);
     if op.time >= 0 {

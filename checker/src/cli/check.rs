@@ -2,6 +2,7 @@
 
 use super::EXIT_BAD_INPUT;
 use anyhow::Context;
+use checker::checks::{self, Report};
 use checker::linearizable::{check_named, Analysis, Options};
 use checker::model::NAMES;
 use checker::{results, Verdict};
@@ -15,15 +16,27 @@ use std::time::Duration;
   checker check history.edn --model register
   checker check c50-bad.txt --model kv --out out/  # writes results.json, results.edn, linearizability.html
   checker check a.edn b.json --format auto --timeout 60
+  checker check bank.edn --model bank              # Jepsen's bank checker, not linearizability
+  checker check set.json --model set-full --out out/   # writes results.json, results.edn
 
 Prints one line per file, `FILE<TAB>true|false|unknown`, then a summary,
 and for a failure the operation that cannot be linearized.
+
+Linearizability models: register, cas-register, mutex, kv, fifo-queue.
+Jepsen workload checkers (one pass, Jepsen's output fields):
+  set-full        repeated reads of a set: lost, stale, never-read, duplicated elements
+  set             one final read of a set: lost and unexpected elements
+  counter         every read within [ok adds, attempted adds]
+  bank            every read sums to the total (the first read's), no negative balance
+  convergence     replicas' :final-read (with :node) agree, lose nothing, invent nothing
+  register-stats  stale reads and lost writes of registers, per key
 Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error.")]
 pub struct Args {
     /// History files (Jepsen EDN, JSON Lines, elle-cli JSON, or Jepsen log lines).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Model to check against: register, cas-register, mutex, kv, set, fifo-queue.
+    /// Model or checker: register, cas-register, mutex, kv, fifo-queue (linearizability);
+    /// set-full, set, counter, bank, convergence, register-stats (Jepsen's workload checkers).
     #[arg(long, short, default_value = "cas-register")]
     model: String,
     /// Input format: auto, jsonl, json, edn, jepsen-log.
@@ -62,10 +75,16 @@ pub struct Setup {
 
 /// Checks the model name and format, or explains what is allowed.
 pub fn setup(model: &str, format: &str) -> Result<Setup, String> {
-    if !NAMES.contains(&model) {
+    if !NAMES.contains(&model) && !checks::NAMES.contains(&model) {
+        let mut names: Vec<&str> = NAMES
+            .iter()
+            .copied()
+            .filter(|n| !checks::NAMES.contains(n))
+            .collect();
+        names.extend(checks::NAMES);
         return Err(format!(
             "unknown model `{model}`; choose one of: {}",
-            NAMES.join(", ")
+            names.join(", ")
         ));
     }
     let format = Format::parse(format).ok_or_else(|| {
@@ -111,6 +130,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     setup.options.grace = Duration::from_secs_f64(args.grace);
     setup.options.threads = args.threads;
+    if checks::NAMES.contains(&setup.model.as_str()) {
+        return run_checks(&args, &setup);
+    }
 
     let mut overall: Option<Verdict> = None;
     let mut bad_input = false;
@@ -159,6 +181,64 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(EXIT_BAD_INPUT);
     }
     Ok(overall.map_or(0, |v| v.exit_code()))
+}
+
+/// `check --model NAME` for the workload checkers of [`checks`]: the same
+/// verdict line, the report's summary, and `results.json` / `results.edn`.
+fn run_checks(args: &Args, setup: &Setup) -> anyhow::Result<u8> {
+    let mut overall: Option<Verdict> = None;
+    let mut bad_input = false;
+    for path in &args.files {
+        let history = match read(path, setup.format) {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                bad_input = true;
+                continue;
+            }
+        };
+        let report = match checks::check_named(&setup.model, &history) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                eprintln!("error: {}: {e}", path.display());
+                bad_input = true;
+                continue;
+            }
+            None => anyhow::bail!("no checker named `{}`", setup.model),
+        };
+        println!("{}\t{}", path.display(), report.verdict);
+        if !args.quiet {
+            println!("  {}: {}", report.checker, report.summary);
+        }
+        if let Some(out) = &args.out {
+            let dir = if args.files.len() > 1 {
+                out.join(stem(path))
+            } else {
+                out.clone()
+            };
+            write_report(&dir, &report)
+                .with_context(|| format!("cannot write results to {}", dir.display()))?;
+            if !args.quiet {
+                println!("  wrote {}", dir.join("results.edn").display());
+            }
+        }
+        overall = Some(match overall {
+            None => report.verdict,
+            Some(v) => v.and(report.verdict),
+        });
+    }
+    if bad_input {
+        return Ok(EXIT_BAD_INPUT);
+    }
+    Ok(overall.map_or(0, |v| v.exit_code()))
+}
+
+fn write_report(dir: &Path, report: &Report) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(&report.to_json())?;
+    std::fs::write(dir.join("results.json"), json + "\n")?;
+    std::fs::write(dir.join("results.edn"), report.to_edn())?;
+    Ok(())
 }
 
 fn print_summary(analysis: &Analysis) {

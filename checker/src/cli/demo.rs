@@ -1,78 +1,64 @@
-//! `checker` with no arguments: a first look at what the lab does.
+//! `checker` with no arguments: the first look at what the lab is for.
 //!
-//! Checks three bundled histories from Porcupine's test suite (a
-//! linearizable etcd run, a non-linearizable one, and a key-value history
-//! with stale reads), prints a table, and writes a report for each under
-//! `results/<timestamp>-check-demo/`.
+//! The same `register` workload runs against the embedded replicated store
+//! twice, in its strong mode and in its eventual mode, under the same
+//! network partitions (same seed), about 15 s each; the strong mode must be
+//! linearizable and the eventual mode is not, yet converges after the heal.
+//! Prints the comparison table and where the reports are.
 
-use super::check::write_outputs;
-use checker::linearizable::{check_named, Options};
-use checker::Verdict;
+use super::compare::{matrix, specs, table_text};
+use super::run::Common;
+use clap::Parser;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-/// (name, model, expected verdict, contents).
-const HISTORIES: &[(&str, &str, Verdict, &[u8])] = &[
-    (
-        "etcd_002.log",
-        "cas-register",
-        Verdict::Valid,
-        include_bytes!("../../tests/data/porcupine/jepsen/etcd_002.log"),
-    ),
-    (
-        "etcd_000.log",
-        "cas-register",
-        Verdict::Invalid,
-        include_bytes!("../../tests/data/porcupine/jepsen/etcd_000.log"),
-    ),
-    (
-        "c50-bad.txt",
-        "kv",
-        Verdict::Invalid,
-        include_bytes!("../../tests/data/porcupine/kv/c50-bad.txt"),
-    ),
-];
+/// The demo's settings, as `checker compare` would parse them.
+#[derive(Parser)]
+struct Demo {
+    #[command(flatten)]
+    common: Common,
+}
 
 pub fn run() -> anyhow::Result<u8> {
-    let folder =
-        PathBuf::from("results").join(format!("{}-check-demo", checker::timestamp::now_compact()));
-    println!("Checking three Jepsen histories for linearizability (Porcupine's test data):\n");
-    println!(
-        "{:<14} {:<13} {:>6}  {:<8} {:>9}  report",
-        "history", "model", "ops", "verdict", "time"
-    );
-    let options = Options {
-        grace: Duration::from_secs(1),
-        ..Options::default()
-    };
-    let mut as_expected = true;
-    for (name, model, expected, bytes) in HISTORIES {
-        let history = history::format::read(bytes, history::Format::Auto)?;
-        let analysis = check_named(model, &history, &options)?;
-        let dir = folder.join(Path::new(name).file_stem().unwrap_or_default());
-        write_outputs(&dir, Path::new(name), &analysis)?;
-        println!(
-            "{:<14} {:<13} {:>6}  {:<8} {:>7.1}ms  {}",
-            name,
-            model,
-            analysis.operations,
-            analysis.verdict.to_string(),
-            analysis.elapsed.as_secs_f64() * 1e3,
-            dir.join("linearizability.html").display()
-        );
-        as_expected &= analysis.verdict == *expected;
+    let demo = Demo::parse_from([
+        "checker",
+        "--time-limit",
+        "12",
+        "--fault-interval",
+        "2",
+        "--fault-duration",
+        "4",
+    ]);
+    let specs = specs(
+        "register",
+        "sim",
+        "strong,eventual",
+        "partition",
+        &demo.common,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let dir = PathBuf::from("results").join(format!("{}-demo", checker::timestamp::now_compact()));
+    std::fs::create_dir_all(&dir)?;
+    println!("The consistency lab: one register workload, two replication modes, the same network partitions.\n");
+    println!("  strong:   a leader that needs a majority to acknowledge every read and write");
+    println!("  eventual: every replica answers at once, replicates later, last write wins\n");
+    let cells = matrix(specs, &dir)?;
+    println!("\n{}", table_text(&cells));
+    println!("Reports: {}", dir.join("summary.html").display());
+    for c in &cells {
+        println!("  {:<9} {}", c.spec.consistency, c.summary.report.display());
     }
-    link_latest(&folder);
-    println!("\nWhy etcd_000 is not linearizable:\n");
-    let history = history::format::read(HISTORIES[1].3, history::Format::Auto)?;
-    let analysis = check_named(HISTORIES[1].1, &history, &options)?;
-    for e in analysis.explanations() {
-        print!("{e}");
-    }
-    println!(
-        "\nCheck your own history: cargo run -p checker -- check FILE --model MODEL (see --help)."
-    );
-    Ok(if as_expected { 0 } else { 1 })
+    println!("\nNext: checker run --help, checker compare --help, checker check --help");
+    let strong_valid = cells
+        .iter()
+        .any(|c| c.spec.consistency == "strong" && c.summary.verdict == "true");
+    let eventual_invalid = cells
+        .iter()
+        .any(|c| c.spec.consistency == "eventual" && c.summary.verdict == "false");
+    Ok(if strong_valid && eventual_invalid {
+        0
+    } else {
+        1
+    })
 }
 
 /// Points `results/latest` at the newest run (best effort: a missing link is not an error).

@@ -5,7 +5,10 @@
 
 mod bench;
 mod check;
+mod compare;
 mod demo;
+mod report;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,10 +23,10 @@ pub const EXIT_INTERNAL: u8 = 255;
     name = "checker",
     version,
     about = "A consistency lab: checks Jepsen-style histories against consistency models.",
-    after_help = "Examples:\n  checker                     # demo: checks three bundled histories, writes results/\n  checker check history.edn --model cas-register\n  checker check kv.txt --model kv --out results/kv-check\n  checker check --help\n\nExit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error."
+    after_help = "Examples:\n  checker                     # demo: register on sim, strong vs eventual, under partitions (~30 s)\n  checker run --workload bank --nemesis all\n  checker compare --nemesis partition,clock\n  checker check history.edn --model cas-register\n  checker check kv.txt --model kv --out results/kv-check\n  checker check --help\n\nExit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error."
 )]
 struct Cli {
-    /// With no command: a demo that checks three bundled histories and writes reports to results/.
+    /// With no command: the demo (register on the embedded store, strong vs eventual, under partitions).
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -32,6 +35,12 @@ struct Cli {
 enum Command {
     /// Check history files for linearizability against a model.
     Check(check::Args),
+    /// Run a workload against a target with faults, record, check and report.
+    Run(run::Args),
+    /// Run a matrix of targets x consistency x nemesis and summarize it in one table.
+    Compare(compare::Args),
+    /// Rebuild a run's report.html from its folder.
+    Report(report::Args),
     /// Time checks in-process (parsing excluded), for comparisons with other checkers.
     Bench(bench::Args),
 }
@@ -49,6 +58,9 @@ pub fn main() -> ExitCode {
     let run = std::panic::catch_unwind(|| match cli.command {
         None => demo::run(),
         Some(Command::Check(args)) => check::run(args),
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Report(args)) => report::run(args),
         Some(Command::Bench(args)) => bench::run(args),
     });
     match run {

@@ -84,7 +84,9 @@ fn turn<'a, M: Model>(
     model: &'a M,
     partitions: &'a [Partition<'_, M::Op>],
 ) -> Option<Outcome> {
-    let search = task.search.get_or_insert_with(|| Search::new(model, &partitions[task.index].entries));
+    let search = task
+        .search
+        .get_or_insert_with(|| Search::new(model, &partitions[task.index].entries));
     let poll = search.run(task.slice);
     task.slice = (task.slice * 2).min(MAX_SLICE);
     let bytes = search.bytes();
@@ -137,7 +139,12 @@ pub(super) fn run<M: Model>(
     order.sort_by_key(|&i| partitions[i].entries.len());
     let queue: VecDeque<Task<'_, M>> = order
         .into_iter()
-        .map(|index| Task { index, search: None, charged: 0, slice: FIRST_SLICE })
+        .map(|index| Task {
+            index,
+            search: None,
+            charged: 0,
+            slice: FIRST_SLICE,
+        })
         .collect();
 
     let total: usize = partitions.iter().map(|p| p.entries.len()).sum();

@@ -223,7 +223,9 @@ impl<'a, M: Model> Search<'a, M> {
                 return Poll::Done(Finished::Linearizable(order));
             }
             // The path always holds the current configuration's frame.
-            let Some(frame) = self.frames.last_mut() else { break };
+            let Some(frame) = self.frames.last_mut() else {
+                break;
+            };
             if frame.next == frame.end {
                 if let Some(done) = self.fail_frame() {
                     return Poll::Done(done);
@@ -233,13 +235,20 @@ impl<'a, M: Model> Search<'a, M> {
             let op = self.candidates[frame.next as usize];
             frame.next += 1;
             self.steps += 1;
-            let Some(after) = self.states.step(self.model, self.state, op, &self.entries[op as usize].op) else {
+            let Some(after) =
+                self.states
+                    .step(self.model, self.state, op, &self.entries[op as usize].op)
+            else {
                 continue;
             };
             self.flip(op);
             if self.seen.insert(self.hash, &self.bits, after) {
                 let forced = self.read_only[op as usize];
-                self.stack.push(Linearized { op, before: self.state, forced });
+                self.stack.push(Linearized {
+                    op,
+                    before: self.state,
+                    forced,
+                });
                 self.state = after;
                 self.lift(op);
                 if self.stack.len() > self.best_depth {
@@ -274,11 +283,20 @@ impl<'a, M: Model> Search<'a, M> {
         }
         // open_frame runs only while a completed operation is pending, and
         // its return is in the list, so the walk stopped at a return.
-        let blocker = if node == NIL { NIL } else { self.node_op[node as usize] };
+        let blocker = if node == NIL {
+            NIL
+        } else {
+            self.node_op[node as usize]
+        };
         let priority = &self.priority;
         self.candidates[start..].sort_unstable_by_key(|&op| priority[op as usize]);
         let end = self.candidates.len() as u32;
-        self.frames.push(Frame { start: start as u32, end, next: start as u32, blocker });
+        self.frames.push(Frame {
+            start: start as u32,
+            end,
+            next: start as u32,
+            blocker,
+        });
     }
 
     /// The current configuration has no linearization: undo the operation
@@ -288,7 +306,10 @@ impl<'a, M: Model> Search<'a, M> {
         loop {
             let frame = self.frames.pop()?;
             if self.best_pending || self.best_depth == 0 {
-                self.best = Counterexample { prefix: self.stack.iter().map(|l| l.op).collect(), blocked: frame.blocker };
+                self.best = Counterexample {
+                    prefix: self.stack.iter().map(|l| l.op).collect(),
+                    blocked: frame.blocker,
+                };
                 self.best_pending = false;
             }
             self.candidates.truncate(frame.start as usize);
@@ -362,4 +383,3 @@ impl<'a, M: Model> Search<'a, M> {
         self.seen.bytes() + self.states.bytes() + self.stack.capacity() * 8
     }
 }
-

@@ -1,0 +1,312 @@
+//! Jepsen's bank checker (`jepsen.tests.bank`, as elle-cli runs it).
+//!
+//! Operations: `:transfer {:from a :to b :amount n}` and `:read`, which
+//! returns a map of account → balance. Transfers are not checked: the
+//! invariant is on reads. Every `ok` read must
+//!
+//! - have only known accounts (the [`Options::accounts`], by default those
+//!   of the first `ok` read), else `unexpected-key`;
+//! - have no `nil` balance, else `nil-balance`;
+//! - sum to the total ([`Options::total`], by default the sum of the first
+//!   `ok` read), else `wrong-total`;
+//! - have no negative balance unless [`Options::negative_balances_allowed`],
+//!   else `negative-value`.
+//!
+//! Each read gets at most its first error in that order. The output is
+//! Jepsen's: `read-count`, `error-count`, `first-error`, and `errors`
+//! grouped by type, each with `count`, `first`, `worst`, `last` (and
+//! `lowest` / `highest` total for `wrong-total`). An error carries its
+//! type, the evidence (`total`, `negative`, `nils` or `unexpected`) and the
+//! read's `op`. *Worst* is by Jepsen's `err-badness`: the relative
+//! distance from the total, the sum of the negative balances, or the number
+//! of nil balances or unexpected keys; ties go to the earliest.
+//!
+//! Valid iff no read has an error (so also when there are no reads, as in
+//! Jepsen).
+//!
+//! ```
+//! use history::{History, Op, OpType, Process, Value};
+//! use checker::checks::bank::{check, Options};
+//! use checker::Verdict;
+//!
+//! let p = Process::Client(0);
+//! let balances = |a: i64, b: i64| Value::Map(vec![(Value::Int(0), Value::Int(a)), (Value::Int(1), Value::Int(b))]);
+//! let h = History::from_ops([
+//!     Op::new(p.clone(), OpType::Invoke, "read", Value::Nil),
+//!     Op::new(p.clone(), OpType::Ok, "read", balances(50, 50)),
+//!     Op::new(p.clone(), OpType::Invoke, "read", Value::Nil),
+//!     Op::new(p.clone(), OpType::Ok, "read", balances(45, 50)), // 5 vanished
+//! ]);
+//! let report = check(&h, &Options::default()).unwrap();
+//! assert_eq!(report.verdict, Verdict::Invalid);
+//! assert_eq!(report.details["errors"]["wrong-total"]["count"], 1);
+//! assert_eq!(report.details["errors"]["wrong-total"]["first"]["total"], 95);
+//! ```
+
+use super::{bad_operation, op_json, value_json, values_json, CheckError, Report};
+use crate::Verdict;
+use history::{operations, History, Op, Operation, Outcome, Value};
+use serde_json::{json, Map, Value as Json};
+use std::collections::BTreeSet;
+
+/// Options of the bank checker (Jepsen's test map and checker options).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The total every read must sum to (Jepsen's `:total-amount`); by
+    /// default the sum of the first `ok` read's balances.
+    pub total: Option<i64>,
+    /// The accounts (Jepsen's `:accounts`); by default those of the first
+    /// `ok` read.
+    pub accounts: Option<Vec<Value>>,
+    /// Allow negative balances (Jepsen's `:negative-balances?`).
+    pub negative_balances_allowed: bool,
+}
+
+/// The kinds of error, in the order a read is tested for them.
+const TYPES: [&str; 4] = [
+    "unexpected-key",
+    "nil-balance",
+    "wrong-total",
+    "negative-value",
+];
+
+/// One read's error.
+struct BankError<'h> {
+    /// Index into [`TYPES`].
+    kind: usize,
+    /// The sum of the balances (wrong-total only).
+    total: i64,
+    /// How bad, by Jepsen's `err-badness`.
+    badness: f64,
+    /// The evidence field: (name, value).
+    evidence: (&'static str, Json),
+    /// The read's completion.
+    op: &'h Op,
+}
+
+impl BankError<'_> {
+    fn to_json(&self) -> Json {
+        let mut m = Map::new();
+        m.insert("type".into(), json!(TYPES[self.kind]));
+        m.insert(self.evidence.0.into(), self.evidence.1.clone());
+        m.insert("op".into(), op_json(self.op));
+        Json::Object(m)
+    }
+}
+
+/// A read's balances in the order read: account and balance (`None` for nil).
+type Balances<'h> = Vec<(&'h Value, Option<i64>)>;
+
+/// A read's balances, or an error naming the read.
+fn balances<'h>(history: &History, o: &Operation<'h>) -> Result<Balances<'h>, CheckError> {
+    let v = o.value();
+    let Value::Map(entries) = v else {
+        return Err(bad_operation(
+            history,
+            o,
+            true,
+            format!(
+                "an ok bank :read must return a map of account to balance, found {} `{}`",
+                v.kind(),
+                v
+            ),
+        ));
+    };
+    entries
+        .iter()
+        .map(|(account, balance)| match balance {
+            Value::Int(n) => Ok((account, Some(*n))),
+            Value::Nil => Ok((account, None)),
+            b => Err(bad_operation(
+                history,
+                o,
+                true,
+                format!(
+                    "a bank balance must be an integer or nil, found {} `{b}` for account {account}",
+                    b.kind()
+                ),
+            )),
+        })
+        .collect()
+}
+
+fn sum(
+    history: &History,
+    o: &Operation<'_>,
+    bs: &[(&Value, Option<i64>)],
+) -> Result<i64, CheckError> {
+    bs.iter()
+        .filter_map(|(_, b)| *b)
+        .try_fold(0i64, |acc, b| acc.checked_add(b))
+        .ok_or_else(|| {
+            bad_operation(
+                history,
+                o,
+                true,
+                "the balances' sum overflows a 64-bit integer".into(),
+            )
+        })
+}
+
+/// Jepsen's bank checker; see the [module docs](self).
+pub fn check(history: &History, options: &Options) -> Result<Report, CheckError> {
+    let ops = operations(history)?;
+    let mut reads: Vec<(&Operation<'_>, Balances<'_>)> = ops
+        .iter()
+        .filter(|o| o.f() == "read" && o.outcome == Outcome::Ok)
+        .map(|o| Ok((o, balances(history, o)?)))
+        .collect::<Result<_, CheckError>>()?;
+    // Jepsen filters ok ops in history order: by completion.
+    reads.sort_by_key(|(o, _)| o.complete_at);
+
+    let (accounts, total): (BTreeSet<&Value>, i64) = {
+        let first = reads.first();
+        let accounts = match &options.accounts {
+            Some(a) => a.iter().collect(),
+            None => first
+                .map(|(_, bs)| bs.iter().map(|(a, _)| *a).collect())
+                .unwrap_or_default(),
+        };
+        let total = match (options.total, first) {
+            (Some(t), _) => t,
+            (None, Some((o, bs))) => sum(history, o, bs)?,
+            (None, None) => 0,
+        };
+        (accounts, total)
+    };
+
+    let mut errors: Vec<BankError<'_>> = Vec::new();
+    for (o, bs) in &reads {
+        let Some(op) = o.completion else { continue };
+        let unexpected: Vec<&Value> = bs
+            .iter()
+            .map(|(a, _)| *a)
+            .filter(|a| !accounts.contains(a))
+            .collect();
+        let nils: Vec<&Value> = bs
+            .iter()
+            .filter(|(_, b)| b.is_none())
+            .map(|(a, _)| *a)
+            .collect();
+        let negative: Vec<i64> = bs
+            .iter()
+            .filter_map(|(_, b)| *b)
+            .filter(|b| *b < 0)
+            .collect();
+        let error = if !unexpected.is_empty() {
+            Some(BankError {
+                kind: 0,
+                total: 0,
+                badness: unexpected.len() as f64,
+                evidence: ("unexpected", values_json(unexpected.iter().copied())),
+                op,
+            })
+        } else if !nils.is_empty() {
+            Some(BankError {
+                kind: 1,
+                total: 0,
+                badness: nils.len() as f64,
+                evidence: (
+                    "nils",
+                    value_json(&Value::Map(
+                        nils.iter().map(|a| ((*a).clone(), Value::Nil)).collect(),
+                    )),
+                ),
+                op,
+            })
+        } else {
+            let read_total = sum(history, o, bs)?;
+            if read_total != total {
+                Some(BankError {
+                    kind: 2,
+                    total: read_total,
+                    badness: if total > 0 {
+                        ((read_total as f64 - total as f64) / total as f64).abs()
+                    } else {
+                        0.0
+                    },
+                    evidence: ("total", json!(read_total)),
+                    op,
+                })
+            } else if !options.negative_balances_allowed && !negative.is_empty() {
+                Some(BankError {
+                    kind: 3,
+                    total: 0,
+                    badness: -(negative.iter().map(|&n| n as f64).sum::<f64>()),
+                    evidence: ("negative", json!(negative)),
+                    op,
+                })
+            } else {
+                None
+            }
+        };
+        errors.extend(error);
+    }
+
+    let mut by_type = Map::new();
+    let mut counts: Vec<String> = Vec::new();
+    for (kind, name) in TYPES.iter().enumerate() {
+        let errs: Vec<&BankError<'_>> = errors.iter().filter(|e| e.kind == kind).collect();
+        let (Some(first), Some(last)) = (errs.first(), errs.last()) else {
+            continue;
+        };
+        // Jepsen's max-by / min-by keep the earliest of equals.
+        let pick = |better: &dyn Fn(&BankError<'_>, &BankError<'_>) -> bool| {
+            errs.iter()
+                .copied()
+                .fold(*first, |best, e| if better(e, best) { e } else { best })
+        };
+        let mut m = Map::new();
+        m.insert("count".into(), json!(errs.len()));
+        m.insert("first".into(), first.to_json());
+        m.insert(
+            "worst".into(),
+            pick(&|e, b| e.badness > b.badness).to_json(),
+        );
+        m.insert("last".into(), last.to_json());
+        if *name == "wrong-total" {
+            m.insert("lowest".into(), pick(&|e, b| e.total < b.total).to_json());
+            m.insert("highest".into(), pick(&|e, b| e.total > b.total).to_json());
+        }
+        by_type.insert((*name).into(), Json::Object(m));
+        counts.push(format!("{} {name}", errs.len()));
+    }
+
+    let verdict = if errors.is_empty() {
+        Verdict::Valid
+    } else {
+        Verdict::Invalid
+    };
+    let summary = if errors.is_empty() {
+        format!(
+            "{} reads, all summing to {total}{}",
+            reads.len(),
+            if options.negative_balances_allowed {
+                " (negative balances allowed)"
+            } else {
+                ", none negative"
+            }
+        )
+    } else {
+        format!(
+            "{} of {} reads wrong (expected total {total}): {}",
+            errors.len(),
+            reads.len(),
+            counts.join(", ")
+        )
+    };
+    let mut d = Map::new();
+    d.insert("read-count".into(), json!(reads.len()));
+    d.insert("error-count".into(), json!(errors.len()));
+    d.insert(
+        "first-error".into(),
+        errors.first().map_or(Json::Null, BankError::to_json),
+    );
+    d.insert("errors".into(), Json::Object(by_type));
+    Ok(Report {
+        checker: "bank",
+        verdict,
+        summary,
+        details: Json::Object(d),
+    })
+}

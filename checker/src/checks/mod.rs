@@ -1,0 +1,408 @@
+//! Jepsen's workload checkers and checks for eventually consistent stores.
+//!
+//! Unlike [`crate::linearizable`], these checkers do not search: each makes
+//! one or two passes over the history and reports Jepsen's output fields.
+//!
+//! | name | module | what |
+//! |---|---|---|
+//! | `set-full` | [`set_full::check`] | Jepsen's `checker/set-full`: per element stable / lost / never-read / stale, duplicates, latencies |
+//! | `set` | [`set_full::check_set`] | Jepsen's `checker/set`: one final read against the adds |
+//! | `counter` | [`counter::check`] | Jepsen's `checker/counter`: every read within `[ok adds, attempted adds]` |
+//! | `bank` | [`bank::check`] | Jepsen's `tests/bank` checker: totals and negative balances |
+//! | `convergence` | [`convergence::check`] | replicas' final reads agree, hold every acknowledged write, and nothing else |
+//! | `register-stats` | [`register_stats::check`] | stale reads and lost writes of registers, per key |
+//!
+//! Every checker returns a [`Report`]: a [`Verdict`], a one-line summary
+//! for people, and `details`, a JSON map with Jepsen's field names
+//! (kebab-case, as Jepsen's `results.edn` has them). [`Report::to_json`]
+//! and [`Report::to_edn`] give the `results.json` / `results.edn` files:
+//! `valid?` followed by the details.
+//!
+//! Malformed input is an error ([`CheckError`]) naming the op (line and
+//! `:index`) and what was expected, never a verdict.
+//!
+//! ```
+//! use history::{History, Op, OpType, Process, Value};
+//! use checker::checks::check_named;
+//! use checker::Verdict;
+//!
+//! let p = Process::Client(0);
+//! let h = History::from_ops([
+//!     Op::new(p.clone(), OpType::Invoke, "add", Value::Int(5)),
+//!     Op::new(p.clone(), OpType::Ok, "add", Value::Int(5)),
+//!     Op::new(p.clone(), OpType::Invoke, "read", Value::Nil),
+//!     Op::new(p.clone(), OpType::Ok, "read", Value::Int(7)),
+//! ]);
+//! let report = check_named("counter", &h).unwrap().unwrap();
+//! assert_eq!(report.verdict, Verdict::Invalid);
+//! assert_eq!(report.details["errors"], serde_json::json!([[5, 7, 5]]));
+//! ```
+
+pub mod bank;
+pub mod convergence;
+pub mod counter;
+pub mod register_stats;
+pub mod set_full;
+
+use crate::{Unknown, Verdict};
+use history::{History, HistoryError, Location, Op, Operation, Process, Value};
+use serde_json::{Map, Value as Json};
+
+/// The names [`check_named`] knows, as `checker check --model` takes them.
+pub const NAMES: &[&str] = &[
+    "set-full",
+    "set",
+    "counter",
+    "bank",
+    "convergence",
+    "register-stats",
+];
+
+/// What a checker found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The checker's name (one of [`NAMES`]).
+    pub checker: &'static str,
+    /// Valid, invalid or unknown.
+    pub verdict: Verdict,
+    /// One line for people, e.g. `100 attempted, 99 stable, 1 lost`.
+    pub summary: String,
+    /// Jepsen's output fields (without `valid?`), as a JSON object with
+    /// kebab-case keys in Jepsen's order.
+    pub details: Json,
+}
+
+impl Report {
+    /// The result as Jepsen prints it: `valid?` (`true`, `false` or
+    /// `"unknown"`) followed by the details' fields.
+    pub fn to_json(&self) -> Json {
+        let mut map = Map::new();
+        map.insert("valid?".into(), self.verdict.json());
+        if let Json::Object(details) = &self.details {
+            for (k, v) in details {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        Json::Object(map)
+    }
+
+    /// The result as Jepsen-style EDN (`results.edn`): keys become keywords
+    /// (numeric keys such as quantiles and account ids stay numbers) and an
+    /// unknown verdict is `:valid? :unknown`.
+    pub fn to_edn(&self) -> String {
+        let mut out = String::new();
+        json_to_edn(&mut out, &self.to_json(), true);
+        out.push('\n');
+        out
+    }
+}
+
+/// A history the checkers cannot interpret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Processes break Jepsen's rules (see [`history::operations`]).
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// An operation is not what the checker expects.
+    #[error("{at}: {message}")]
+    Op {
+        /// Where: line and `:index` (see [`history::Location`]).
+        at: String,
+        /// What was expected and what was found.
+        message: String,
+    },
+}
+
+/// Runs the checker called `name` (one of [`NAMES`]) with its default
+/// options, or returns `None` if no checker has that name.
+///
+/// Defaults: `set-full` not linearizable; `bank` with the total of the
+/// first ok read, its accounts, and no negative balances allowed.
+pub fn check_named(name: &str, history: &History) -> Option<Result<Report, CheckError>> {
+    Some(match name {
+        "set-full" => set_full::check(history, &set_full::Options::default()),
+        "set" => set_full::check_set(history),
+        "counter" => counter::check(history),
+        "bank" => bank::check(history, &bank::Options::default()),
+        "convergence" => convergence::check(history),
+        "register-stats" => register_stats::check(history),
+        _ => return None,
+    })
+}
+
+/// The verdict of a check that had nothing to decide on (no read, nothing
+/// stable): Jepsen's `:valid? :unknown`.
+///
+/// [`Unknown`] has no "inconclusive" cause; [`Unknown::Error`] (the input
+/// lacks what the checker needs) is the closest. Reports say why in their
+/// summary and in an `error` field, as Jepsen does.
+pub(crate) const INCONCLUSIVE: Verdict = Verdict::Unknown(Unknown::Error);
+
+// ---------------------------------------------------------------------------
+// Shared helpers
+
+/// Where the event at `position` is, for error messages.
+pub(crate) fn location(history: &History, position: usize) -> String {
+    Location {
+        position,
+        index: history
+            .ops()
+            .get(position)
+            .map_or(position as u64, |o| o.index),
+        line: history.line(position),
+    }
+    .to_string()
+}
+
+/// An error about the event at `position`.
+pub(crate) fn bad_op(history: &History, position: usize, message: String) -> CheckError {
+    CheckError::Op {
+        at: location(history, position),
+        message,
+    }
+}
+
+/// An error about an operation: at its completion when the completion
+/// carries the offending value, else at its invocation.
+pub(crate) fn bad_operation(
+    history: &History,
+    operation: &Operation<'_>,
+    at_completion: bool,
+    message: String,
+) -> CheckError {
+    let position = if at_completion {
+        operation.complete_at.unwrap_or(operation.invoke_at)
+    } else {
+        operation.invoke_at
+    };
+    bad_op(history, position, message)
+}
+
+/// One event of an operation, in history order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Event {
+    /// Position in the history.
+    pub position: usize,
+    /// Which operation (index into the `operations()` vector).
+    pub op: usize,
+    /// Whether this is the completion (else the invocation).
+    pub completion: bool,
+}
+
+/// The invocations and completions of `ops`, in history order.
+pub(crate) fn events(ops: &[Operation<'_>]) -> Vec<Event> {
+    let mut events = Vec::with_capacity(ops.len() * 2);
+    for (i, o) in ops.iter().enumerate() {
+        events.push(Event {
+            position: o.invoke_at,
+            op: i,
+            completion: false,
+        });
+        if let Some(at) = o.complete_at {
+            events.push(Event {
+                position: at,
+                op: i,
+                completion: true,
+            });
+        }
+    }
+    events.sort_unstable_by_key(|e| e.position);
+    events
+}
+
+/// An op as Jepsen prints it in results: `index`, `time`, `type`,
+/// `process`, `f`, `key` (if any), `value`, `error` (if any) and extra fields.
+pub(crate) fn op_json(op: &Op) -> Json {
+    let mut m = Map::new();
+    m.insert("index".into(), Json::from(op.index));
+    m.insert("time".into(), Json::from(op.time));
+    m.insert("type".into(), Json::from(op.kind.name()));
+    m.insert(
+        "process".into(),
+        match &op.process {
+            Process::Client(p) => Json::from(*p),
+            Process::Named(n) => Json::from(n.as_str()),
+        },
+    );
+    m.insert("f".into(), Json::from(op.f.as_str()));
+    if let Some(key) = &op.key {
+        m.insert("key".into(), value_json(key));
+    }
+    m.insert("value".into(), value_json(&op.value));
+    if let Some(error) = &op.error {
+        m.insert("error".into(), value_json(error));
+    }
+    for (name, v) in &op.extra {
+        m.insert(name.clone(), value_json(v));
+    }
+    Json::Object(m)
+}
+
+/// A value as JSON, with elle-cli's conventions ([`history::json::value_to_json`]).
+pub(crate) fn value_json(v: &Value) -> Json {
+    history::json::value_to_json(v)
+}
+
+/// Values as a JSON array, in the given order.
+pub(crate) fn values_json<'a>(vs: impl IntoIterator<Item = &'a Value>) -> Json {
+    Json::Array(vs.into_iter().map(value_json).collect())
+}
+
+/// Jepsen's `util/integer-interval-set-str`: a sorted set written compactly,
+/// runs of consecutive integers as `a..b`: `#{1..3 5 :x}`. Non-integers are
+/// written one by one as EDN.
+pub(crate) fn interval_set_str<'a>(sorted: impl IntoIterator<Item = &'a Value>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut run: Option<(i64, i64)> = None;
+    let flush = |run: &mut Option<(i64, i64)>, parts: &mut Vec<String>| {
+        if let Some((a, b)) = run.take() {
+            parts.push(if a == b {
+                a.to_string()
+            } else {
+                format!("{a}..{b}")
+            });
+        }
+    };
+    for v in sorted {
+        match (v, run) {
+            (Value::Int(i), Some((a, b))) if b.checked_add(1) == Some(*i) => run = Some((a, *i)),
+            (Value::Int(i), _) => {
+                flush(&mut run, &mut parts);
+                run = Some((*i, *i));
+            }
+            (other, _) => {
+                flush(&mut run, &mut parts);
+                parts.push(other.to_string());
+            }
+        }
+    }
+    flush(&mut run, &mut parts);
+    format!("#{{{}}}", parts.join(" "))
+}
+
+/// Writes JSON as EDN: object keys become keywords, or numbers when they
+/// are numbers (quantiles, integer account ids), or strings when they are
+/// neither; `"unknown"` under `valid?` becomes `:unknown`.
+fn json_to_edn(out: &mut String, v: &Json, top: bool) {
+    match v {
+        Json::Null => out.push_str("nil"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => out.push_str(&n.to_string()),
+        Json::String(s) => out.push_str(&Value::Str(s.clone()).to_string()),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                json_to_edn(out, item, false);
+            }
+            out.push(']');
+        }
+        Json::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(if top { ",\n " } else { ", " });
+                }
+                edn_key(out, k);
+                out.push(' ');
+                if k == "valid?" && item.as_str() == Some("unknown") {
+                    out.push_str(":unknown");
+                } else {
+                    json_to_edn(out, item, false);
+                }
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON object key as an EDN map key.
+fn edn_key(out: &mut String, k: &str) {
+    let numeric = !k.is_empty()
+        && (k.parse::<i64>().is_ok()
+            || (k.parse::<f64>().is_ok_and(f64::is_finite)
+                && k.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')));
+    let keyword = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || "*+!-_?<>=".contains(c))
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "*+!-_?<>=./".contains(c));
+    if numeric {
+        out.push_str(k);
+    } else if keyword {
+        out.push(':');
+        out.push_str(k);
+    } else {
+        out.push_str(&Value::Str(k.to_string()).to_string());
+    }
+}
+
+/// Milliseconds from nanoseconds, truncated as Jepsen's `nanos->ms` + `long`.
+pub(crate) fn nanos_to_ms(ns: i64) -> i64 {
+    ns / 1_000_000
+}
+
+/// Jepsen's `frequency-distribution` at `{0 0.5 0.95 0.99 1}`: for each
+/// point, the element at `min(n-1, floor(n·point))` of the sorted values.
+pub(crate) fn quantiles(values: &mut [i64]) -> Option<Json> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    let mut m = Map::new();
+    for (name, point) in [
+        ("0", 0.0),
+        ("0.5", 0.5),
+        ("0.95", 0.95),
+        ("0.99", 0.99),
+        ("1", 1.0),
+    ] {
+        let idx = ((n as f64 * point).floor() as usize).min(n - 1);
+        m.insert(name.into(), Json::from(values[idx]));
+    }
+    Some(Json::Object(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn interval_sets_compress_integer_runs() {
+        let vs = [1, 2, 3, 5, 7, 8].map(Value::Int);
+        assert_eq!(interval_set_str(&vs), "#{1..3 5 7..8}");
+        assert_eq!(interval_set_str(&[]), "#{}");
+        let mixed = [Value::Int(1), Value::Str("a".into())];
+        assert_eq!(interval_set_str(&mixed), "#{1 \"a\"}");
+    }
+
+    #[test]
+    fn edn_keeps_numeric_keys_as_numbers() {
+        let mut out = String::new();
+        json_to_edn(
+            &mut out,
+            &json!({"valid?": "unknown", "m": {"0": 1, "0.5": 2, "x y": 3, "lost-count": 0}}),
+            true,
+        );
+        assert_eq!(
+            out,
+            "{:valid? :unknown,\n :m {0 1, 0.5 2, \"x y\" 3, :lost-count 0}}"
+        );
+    }
+
+    #[test]
+    fn quantiles_pick_jepsens_indices() {
+        let mut v = vec![5, 1, 3, 2, 4];
+        assert_eq!(
+            quantiles(&mut v),
+            Some(json!({"0": 1, "0.5": 3, "0.95": 5, "0.99": 5, "1": 5}))
+        );
+        assert_eq!(quantiles(&mut []), None);
+    }
+}

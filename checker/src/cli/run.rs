@@ -1,0 +1,229 @@
+//! `checker run`: one workload against one target, with faults; writes a
+//! report folder under `results/`.
+
+use super::EXIT_BAD_INPUT;
+use checker::run::spec::{execute, Executed, Spec};
+use checker::run::{RunConfig, Stop};
+use nemesis::FaultKind;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use system::sim::ConflictPolicy;
+
+#[derive(clap::Args, Clone)]
+#[command(after_help = "Examples:
+  checker run --workload register --target sim --consistency strong --nemesis partition
+  checker run --workload register --target sim --consistency eventual --nemesis partition,clock --time-limit 30
+  checker run --workload bank --target sim --nemesis all --seed 7 --out results/bank-run
+
+Writes results/<time>-<workload>-<target>-<consistency>/ with history.jsonl, history.edn,
+results.json, results.edn, report.html, latency.svg and rate.svg; results/latest points at it.
+Ctrl-C stops the run, heals every fault, and still checks and reports what was recorded.
+Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 internal error.")]
+pub struct Args {
+    /// Workload: register, set, counter, bank.
+    #[arg(long, short, default_value = "register")]
+    workload: String,
+    /// System under test: sim (the embedded replicated store).
+    #[arg(long, short, default_value = "sim")]
+    target: String,
+    /// Consistency of the target: strong or eventual.
+    #[arg(long, short, default_value = "strong")]
+    consistency: String,
+    /// Faults: none, all, or a comma-separated list of partition, kill, pause, clock.
+    #[arg(long, short, default_value = "partition")]
+    nemesis: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// The settings `run` and `compare` share.
+#[derive(clap::Args, Clone)]
+pub struct Common {
+    /// Conflict resolution in eventual mode: lww (last write wins) or siblings (vector clocks).
+    #[arg(long, default_value = "lww")]
+    conflict: String,
+    /// Length of the main phase, in seconds.
+    #[arg(long, default_value = "20")]
+    time_limit: f64,
+    /// Quiet seconds before each fault.
+    #[arg(long, default_value = "3")]
+    fault_interval: f64,
+    /// Seconds each fault lasts.
+    #[arg(long, default_value = "4")]
+    fault_duration: f64,
+    /// Client processes.
+    #[arg(long, default_value = "8")]
+    concurrency: usize,
+    /// Total operations per second; 0 means as fast as the target answers.
+    #[arg(long, default_value = "500")]
+    rate: f64,
+    /// Seed of the operation mix and the fault schedule.
+    #[arg(long, default_value = "1")]
+    seed: u64,
+    /// Replicas of the sim target.
+    #[arg(long, default_value = "3")]
+    replicas: usize,
+    /// Milliseconds after which an operation is recorded as indeterminate (info).
+    #[arg(long, default_value = "500")]
+    op_timeout_ms: u64,
+    /// Seconds the final reads may take to agree after healing.
+    #[arg(long, default_value = "5")]
+    settle: f64,
+    /// The output folder (default: results/<time>-<workload>-<target>-<consistency>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn seconds(name: &str, s: f64) -> Result<Duration, String> {
+    if s.is_finite() && s >= 0.0 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(format!("--{name} must be a number of seconds, got {s}"))
+    }
+}
+
+impl Common {
+    /// The spec of one run with these settings.
+    pub fn spec(
+        &self,
+        workload: &str,
+        target: &str,
+        consistency: &str,
+        nemesis: &str,
+    ) -> Result<Spec, String> {
+        let conflict = match self.conflict.as_str() {
+            "lww" => ConflictPolicy::Lww,
+            "siblings" => ConflictPolicy::Siblings,
+            other => {
+                return Err(format!(
+                    "unknown --conflict `{other}`; choose lww or siblings"
+                ))
+            }
+        };
+        let spec = Spec {
+            workload: workload.to_string(),
+            target: target.to_string(),
+            consistency: consistency.to_string(),
+            conflict,
+            nemesis: FaultKind::parse_list(nemesis)?,
+            fault_interval: seconds("fault-interval", self.fault_interval)?,
+            fault_duration: seconds("fault-duration", self.fault_duration)?,
+            replicas: self.replicas,
+            run: RunConfig {
+                concurrency: self.concurrency,
+                time_limit: seconds("time-limit", self.time_limit)?,
+                rate: (self.rate > 0.0).then_some(self.rate),
+                seed: self.seed,
+                op_timeout: Duration::from_millis(self.op_timeout_ms.max(1)),
+                settle: seconds("settle", self.settle)?,
+                history_path: None,
+                progress: !self.quiet,
+            },
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+        };
+        spec.validate().map_err(|e| e.to_string())?;
+        Ok(spec)
+    }
+}
+
+/// The folder for a run: `--out`, or a fresh one under `results/`.
+pub fn folder(out: Option<&Path>, root: &Path, spec: &Spec) -> PathBuf {
+    out.map_or_else(
+        || {
+            root.join(format!(
+                "{}-{}",
+                checker::timestamp::now_compact(),
+                spec.name()
+            ))
+        },
+        Path::to_path_buf,
+    )
+}
+
+/// Checks that `dir` can be written before anything runs.
+pub fn writable(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("cannot write in the output folder {}: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// A tokio runtime and a Ctrl-C handler that stops the run (a second Ctrl-C exits).
+pub fn runtime_with_stop() -> anyhow::Result<(tokio::runtime::Runtime, Stop)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let stop = Stop::default();
+    let on_signal = stop.clone();
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: healing faults, then checking what was recorded (Ctrl-C again to abort)");
+            on_signal.stop();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    Ok((rt, stop))
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let spec = match args.common.spec(
+        &args.workload,
+        &args.target,
+        &args.consistency,
+        &args.nemesis,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let root = PathBuf::from("results");
+    let dir = folder(args.common.out.as_deref(), &root, &spec);
+    if let Err(e) = writable(&dir) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_BAD_INPUT);
+    }
+    let (rt, stop) = runtime_with_stop()?;
+    eprintln!(
+        "running {} on {} ({}), nemesis {}, {:.0} s, {} processes, seed {}",
+        spec.workload,
+        spec.target,
+        spec.consistency,
+        spec.nemesis_name(),
+        spec.run.time_limit.as_secs_f64(),
+        spec.run.concurrency,
+        spec.run.seed
+    );
+    let executed = rt.block_on(execute(&spec, &dir, stop))?;
+    print_run(&executed);
+    if args.common.out.is_none() {
+        super::demo::link_latest(&dir);
+    }
+    Ok(executed.judgement.verdict.exit_code())
+}
+
+/// Prints a run's verdicts and where its report is.
+pub fn print_run(e: &Executed) {
+    if e.interrupted {
+        println!("(stopped early: the verdicts cover what was recorded)");
+    }
+    for s in &e.judgement.sections {
+        println!(
+            "  {:<40} {:<8} {}",
+            s.title,
+            s.verdict.to_string(),
+            s.summary
+        );
+    }
+    println!("{}\t{}", e.dir.display(), e.judgement.verdict);
+    println!("  report: {}", e.dir.join("report.html").display());
+}

@@ -1,0 +1,342 @@
+//! The runner: N logical processes perform a workload's operations against
+//! a target while a nemesis injects faults, and every invocation and
+//! completion is recorded (Jepsen's interpreter).
+//!
+//! ```text
+//! generator ──ops──▶ processes (tokio tasks) ──▶ clients ──▶ target
+//!                        │ record invoke/complete            ▲
+//!                        ▼                                   │ faults
+//!                     Recorder ◀── nemesis ops ── nemesis task
+//! ```
+//!
+//! A run has three phases: the main phase (the workload's generator,
+//! bounded by time and rate, with the fault plan), healing (every fault
+//! undone and recorded), and final reads (every node read until they agree
+//! or the settle time runs out). A timeout or an indeterminate error is
+//! recorded as `info` and retires the process: a fresh id
+//! (`process + concurrency`) takes its place, as in Jepsen. Stopping early
+//! (Ctrl-C) ends the main phase at once, and healing and final reads still
+//! happen.
+
+pub mod judge;
+pub mod output;
+mod progress;
+pub mod recorder;
+pub mod spec;
+
+use history::{History, Op, OpType, Process, Value};
+use nemesis::{Nemesis, Plan};
+use recorder::Recorder;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use workloads::generator::{self, Context, Next};
+use workloads::{Invocation, Rng, Target, Workload};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Logical processes performing operations at once.
+    pub concurrency: usize,
+    /// Length of the main phase.
+    pub time_limit: Duration,
+    /// Total operations per second, if limited.
+    pub rate: Option<f64>,
+    /// Seeds the operations (and, through the schedule, the faults).
+    pub seed: u64,
+    /// An operation not completed in this time is recorded as `info`.
+    pub op_timeout: Duration,
+    /// How long final reads may take to agree after healing.
+    pub settle: Duration,
+    /// Stream the history here as it is recorded.
+    pub history_path: Option<PathBuf>,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Process ids of final reads: `FINAL_READ_PROCESS + node`.
+pub const FINAL_READ_PROCESS: u64 = 1_000_000;
+
+/// Stops a run early; cheap to clone and share with a signal handler.
+#[derive(Clone, Default)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl Stop {
+    /// Asks the run to stop its main phase.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Sleeps until `deadline` or a stop, whichever comes first; true if stopped.
+    async fn sleep_until(&self, deadline: tokio::time::Instant) -> bool {
+        let notified = self.notify.notified();
+        if self.is_stopped() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => self.is_stopped(),
+            _ = notified => true,
+        }
+    }
+}
+
+/// What a run produced.
+pub struct Recorded {
+    /// Every event.
+    pub history: History,
+    /// Whether it was stopped early.
+    pub interrupted: bool,
+    /// Time from the end of healing until all nodes' final reads agreed, if they did.
+    pub converged_after: Option<Duration>,
+}
+
+/// Why a run could not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The target refused.
+    #[error(transparent)]
+    Target(#[from] workloads::TargetError),
+    /// Recording to disk failed.
+    #[error("recording the history: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs `workload` against `target` with the fault `plan` applied by `nemesis`.
+pub async fn run(
+    target: Arc<dyn Target>,
+    workload: Workload,
+    nemesis: Option<(Arc<dyn Nemesis>, Plan)>,
+    config: &RunConfig,
+    stop: Stop,
+) -> Result<Recorded, RunError> {
+    for f in workload.functions {
+        target.supports(f)?;
+    }
+    target.setup(&workload.initial).await?;
+    let recorder = Recorder::new(config.history_path.as_deref())?;
+    let started = tokio::time::Instant::now();
+
+    let mut gen = generator::time_limit(config.time_limit, workload.generator);
+    if let Some(rate) = config.rate.filter(|r| *r > 0.0) {
+        gen = generator::stagger(Duration::from_secs_f64(1.0 / rate), gen);
+    }
+    let source = Arc::new(Mutex::new((gen, Rng::new(config.seed, 0x6f7073))));
+    let fault_now: Arc<Mutex<Option<String>>> = Arc::default();
+    let bar = progress::Progress::start(config, Arc::clone(&recorder), Arc::clone(&fault_now));
+
+    // The nemesis follows its plan until the main phase ends.
+    let main_phase_over = Stop::default();
+    let nemesis_task = nemesis.as_ref().map(|(nemesis, plan)| {
+        let (nemesis, plan, recorder, stop, fault_now) = (
+            Arc::clone(nemesis),
+            plan.clone(),
+            Arc::clone(&recorder),
+            main_phase_over.clone(),
+            Arc::clone(&fault_now),
+        );
+        tokio::spawn(async move {
+            for step in plan {
+                if stop
+                    .sleep_until(started + Duration::from_nanos(step.at_ns))
+                    .await
+                {
+                    break;
+                }
+                let f = if step.start {
+                    step.fault.start_f()
+                } else {
+                    step.fault.stop_f()
+                };
+                let value = step.fault.describe();
+                record_nemesis(&recorder, f, value.clone());
+                let result = if step.start {
+                    nemesis.start(&step.fault).await
+                } else {
+                    nemesis.stop(&step.fault).await
+                };
+                record_nemesis_result(&recorder, f, value, result.err().map(|e| e.to_string()));
+                *fault_now.lock().unwrap_or_else(|e| e.into_inner()) = step
+                    .start
+                    .then(|| format!("{} {}", step.fault.start_f(), step.fault.describe()));
+            }
+        })
+    });
+
+    let mut workers = Vec::with_capacity(config.concurrency);
+    for worker in 0..config.concurrency {
+        let client = target.open(worker % target.nodes().max(1)).await?;
+        let (source, recorder, stop) = (Arc::clone(&source), Arc::clone(&recorder), stop.clone());
+        let (concurrency, timeout) = (config.concurrency as u64, config.op_timeout);
+        workers.push(tokio::spawn(async move {
+            let mut process = worker as u64;
+            loop {
+                if stop.is_stopped() {
+                    return;
+                }
+                let next = {
+                    let mut guard = source.lock().unwrap_or_else(|e| e.into_inner());
+                    let (gen, rng) = &mut *guard;
+                    gen.next(&mut Context {
+                        now: recorder.now(),
+                        process,
+                        rng,
+                    })
+                };
+                match next {
+                    Next::Op(op) => {
+                        let (kind, _) =
+                            perform(&*client, &recorder, process, &op, timeout, Vec::new()).await;
+                        if kind == OpType::Info {
+                            process += concurrency; // retired, as in Jepsen
+                        }
+                    }
+                    Next::Wait(at) => {
+                        if stop.sleep_until(started + Duration::from_nanos(at)).await {
+                            return;
+                        }
+                    }
+                    Next::Done => return,
+                }
+            }
+        }));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let interrupted = stop.is_stopped();
+    main_phase_over.stop();
+    if let Some(task) = nemesis_task {
+        let _ = task.await;
+    }
+    if let Some((nemesis, _)) = &nemesis {
+        record_nemesis(&recorder, "heal", Value::Nil);
+        let result = nemesis.heal_all().await;
+        record_nemesis_result(
+            &recorder,
+            "heal",
+            Value::Nil,
+            result.err().map(|e| e.to_string()),
+        );
+    }
+    *fault_now.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    let healed = tokio::time::Instant::now();
+
+    let converged_after =
+        final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
+    bar.finish();
+    let history = recorder.finish()?;
+    Ok(Recorded {
+        history,
+        interrupted,
+        converged_after,
+    })
+}
+
+/// Performs one operation and records its invocation and completion;
+/// returns how it ended and its value.
+async fn perform(
+    client: &dyn workloads::Client,
+    recorder: &Recorder,
+    process: u64,
+    op: &Invocation,
+    timeout: Duration,
+    extra: Vec<(String, Value)>,
+) -> (OpType, Value) {
+    let event = |kind, value: Value| Op {
+        index: 0,
+        time: -1,
+        process: Process::Client(process),
+        kind,
+        f: op.f.clone(),
+        value,
+        key: op.key.clone(),
+        error: None,
+        extra: extra.clone(),
+    };
+    recorder.record(event(OpType::Invoke, op.value.clone()));
+    let completion = match tokio::time::timeout(timeout, client.invoke(op)).await {
+        Ok(c) => c,
+        Err(_) => workloads::Completion::info(op.value.clone(), "timeout"),
+    };
+    let mut done = event(completion.kind, completion.value.clone());
+    done.error = completion.error;
+    recorder.record(done);
+    (completion.kind, completion.value)
+}
+
+fn nemesis_op(f: &str, value: Value) -> Op {
+    Op::new(Process::Named("nemesis".into()), OpType::Info, f, value)
+}
+
+fn record_nemesis(recorder: &Recorder, f: &str, value: Value) {
+    recorder.record(nemesis_op(f, value));
+}
+
+fn record_nemesis_result(recorder: &Recorder, f: &str, value: Value, error: Option<String>) {
+    let mut op = nemesis_op(f, value);
+    op.error = error.map(Value::Str);
+    recorder.record(op);
+}
+
+/// Reads every final-read target from every node, round after round, until
+/// all nodes return the same values or the settle time runs out. Returns
+/// how long after healing they first agreed.
+async fn final_reads(
+    target: &dyn Target,
+    reads: &[Invocation],
+    recorder: &Recorder,
+    config: &RunConfig,
+    healed: tokio::time::Instant,
+) -> Result<Option<Duration>, RunError> {
+    if reads.is_empty() {
+        return Ok(None);
+    }
+    let nodes = target.nodes().max(1);
+    let mut clients = Vec::with_capacity(nodes);
+    for node in 0..nodes {
+        clients.push(target.open(node).await?);
+    }
+    let deadline = healed + config.settle;
+    loop {
+        let mut seen: Vec<Vec<Option<Value>>> = Vec::with_capacity(nodes);
+        for (node, client) in clients.iter().enumerate() {
+            let extra = vec![("node".to_string(), Value::Str(format!("n{}", node + 1)))];
+            let mut values = Vec::with_capacity(reads.len());
+            for read in reads {
+                let process = FINAL_READ_PROCESS + node as u64;
+                let (kind, value) = perform(
+                    &**client,
+                    recorder,
+                    process,
+                    read,
+                    config.op_timeout,
+                    extra.clone(),
+                )
+                .await;
+                values.push((kind == OpType::Ok).then_some(value));
+            }
+            seen.push(values);
+        }
+        let agreed = seen
+            .iter()
+            .all(|v| v == &seen[0] && v.iter().all(Option::is_some));
+        if agreed {
+            return Ok(Some(healed.elapsed()));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

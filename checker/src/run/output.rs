@@ -1,0 +1,116 @@
+//! The folder a run writes: `history.jsonl` (streamed while running),
+//! `history.edn`, `results.json`, `results.edn`, `report.html`,
+//! `latency.svg`, `rate.svg`, and `run.json` (what `checker report`
+//! needs to rebuild the page).
+
+use super::judge::Judgement;
+use crate::report::{self, RunInfo};
+use crate::Verdict;
+use history::History;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The figures of a run that a comparison table shows.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Summary {
+    /// `true`, `false` or `unknown`.
+    pub verdict: String,
+    /// The checks that found the run invalid.
+    pub anomalies: Vec<String>,
+    /// Reads of superseded values (register workloads).
+    pub stale_reads: Option<u64>,
+    /// Acknowledged writes whose effect vanished.
+    pub lost_writes: Option<u64>,
+    /// From healing until every node's final reads agreed.
+    pub convergence_ms: Option<f64>,
+    /// Latency percentiles of completed client operations.
+    pub p50_ms: f64,
+    /// 99th percentile latency.
+    pub p99_ms: f64,
+    /// Completed client operations per second of the run.
+    pub ops_per_s: f64,
+    /// Where the run's report is.
+    pub report: PathBuf,
+}
+
+/// What `run.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunFile {
+    /// The run's parameters.
+    pub info: RunInfo,
+    /// Its figures.
+    pub summary: Summary,
+}
+
+/// Computes the figures of a judged run.
+pub fn summarize(judgement: &Judgement, history: &History, seconds: f64, report: &Path) -> Summary {
+    let r = &judgement.results;
+    let count = |check: &str, field: &str| {
+        r.get(check)
+            .and_then(|c| c.get(field))
+            .and_then(|v| v.as_u64())
+    };
+    let lost_writes = match (
+        count("register-stats", "lost-write-count"),
+        count("convergence", "lost-write-count"),
+    ) {
+        (None, None) => count("convergence", "lost-count"),
+        (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0))),
+    };
+    let all = report::plots::latency_table(history).into_iter().next();
+    Summary {
+        verdict: judgement.verdict.to_string(),
+        anomalies: judgement
+            .sections
+            .iter()
+            .filter(|s| s.verdict == Verdict::Invalid)
+            .map(|s| s.title.clone())
+            .collect(),
+        stale_reads: count("register-stats", "stale-read-count"),
+        lost_writes,
+        convergence_ms: r
+            .get("convergence")
+            .and_then(|c| c.get("convergence-ms"))
+            .and_then(|v| v.as_f64()),
+        p50_ms: all.as_ref().map_or(f64::NAN, |a| a.p50_ms),
+        p99_ms: all.as_ref().map_or(f64::NAN, |a| a.p99_ms),
+        ops_per_s: all.map_or(0.0, |a| a.count as f64 / seconds.max(1e-9)),
+        report: report.to_path_buf(),
+    }
+}
+
+/// Writes everything but `history.jsonl` (which the recorder streamed).
+pub fn write(
+    dir: &Path,
+    info: &RunInfo,
+    judgement: &Judgement,
+    history: &History,
+    summary: &Summary,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut edn = Vec::with_capacity(history.len() * 100);
+    history::edn::write(history, &mut edn)?;
+    std::fs::write(dir.join("history.edn"), edn)?;
+    let results =
+        serde_json::to_string_pretty(&judgement.results).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("results.json"), results + "\n")?;
+    std::fs::write(
+        dir.join("results.edn"),
+        crate::results::edn_of_json(&judgement.results),
+    )?;
+    std::fs::write(
+        dir.join("report.html"),
+        report::run_page(info, &judgement.sections, history),
+    )?;
+    std::fs::write(dir.join("latency.svg"), report::plots::latency_svg(history))?;
+    std::fs::write(dir.join("rate.svg"), report::plots::rate_svg(history))?;
+    let run = RunFile {
+        info: info.clone(),
+        summary: summary.clone(),
+    };
+    std::fs::write(
+        dir.join("run.json"),
+        serde_json::to_string_pretty(&run).map_err(std::io::Error::other)? + "\n",
+    )?;
+    Ok(())
+}

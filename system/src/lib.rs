@@ -1,0 +1,26 @@
+//! The embedded replicated key-value store: the lab's own system under test.
+//!
+//! - [`hlc`]: hybrid logical clocks, and the [`hlc::Clock`] they read physical time from.
+//! - [`vclock`]: vector clocks, and sibling sets of concurrent versions.
+//! - [`lww`]: last-write-wins registers.
+//! - [`store`]: the data ([`Datum`]), the operations ([`Command`], [`Reply`]) and the
+//!   single-copy [`Store`] that defines them.
+//! - [`replica`]: the replication core — deterministic, message-driven replicas in a strong
+//!   (majority-replicated log, linearizable) or eventual (LWW or siblings) mode.
+//! - [`sim`]: an in-process cluster on tokio with a simulated network and faults (partitions,
+//!   loss, delay, crashes, pauses, clock skew), which the test runner drives.
+
+pub mod hlc;
+pub mod lww;
+pub mod replica;
+pub mod rng;
+pub mod sim;
+pub mod store;
+pub mod vclock;
+
+/// A replica's id: `0..nodes`.
+pub type NodeId = u32;
+
+pub use replica::{ConflictPolicy, Mode, Refused};
+pub use sim::{CallError, SimClient, SimCluster, SimConfig};
+pub use store::{Command, Datum, Key, Reply, Store};

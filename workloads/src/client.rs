@@ -1,0 +1,92 @@
+//! The seams between the runner and a system under test: a [`Target`] is
+//! a system (the embedded `sim`, an etcd cluster, …) that opens a
+//! [`Client`] per node; a client performs one [`Invocation`] at a time and
+//! says how it ended.
+
+use crate::generator::Invocation;
+use async_trait::async_trait;
+use history::{OpType, Value};
+
+/// How an operation ended, as Jepsen records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// `Ok` (it happened), `Fail` (it definitely did not) or `Info`
+    /// (unknown: it may happen at any later time, or never). Never guess:
+    /// a timeout or a lost connection is `Info`.
+    pub kind: OpType,
+    /// The result (the value read), or the invocation's value.
+    pub value: Value,
+    /// Why it failed or is unknown.
+    pub error: Option<Value>,
+}
+
+impl Completion {
+    /// It happened, with this result.
+    pub fn ok(value: Value) -> Completion {
+        Completion {
+            kind: OpType::Ok,
+            value,
+            error: None,
+        }
+    }
+
+    /// It definitely did not happen.
+    pub fn fail(value: Value, error: &str) -> Completion {
+        Completion {
+            kind: OpType::Fail,
+            value,
+            error: Some(Value::Keyword(error.to_string())),
+        }
+    }
+
+    /// Unknown whether it happened.
+    pub fn info(value: Value, error: &str) -> Completion {
+        Completion {
+            kind: OpType::Info,
+            value,
+            error: Some(Value::Keyword(error.to_string())),
+        }
+    }
+}
+
+/// A connection to one node of a target.
+#[async_trait]
+pub trait Client: Send + Sync {
+    /// Performs `op`. Never panics: errors are `fail` when the operation
+    /// definitely did not take effect, `info` otherwise.
+    async fn invoke(&self, op: &Invocation) -> Completion;
+}
+
+/// Why a target cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The target does not support an operation the workload needs.
+    #[error("target `{target}` does not support :{f}; {hint}")]
+    Unsupported {
+        /// The target.
+        target: String,
+        /// The function.
+        f: String,
+        /// What to do instead.
+        hint: String,
+    },
+    /// Setting up or connecting failed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A system under test.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// A short name for reports (`sim-strong`, `etcd`, …).
+    fn name(&self) -> String;
+    /// How many nodes it has; process `p` talks to node `p % nodes`.
+    fn nodes(&self) -> usize;
+    /// Whether it can perform `f` (e.g. `cas`), so impossible combinations
+    /// are refused before a run starts.
+    fn supports(&self, f: &str) -> Result<(), TargetError>;
+    /// A client for `node`.
+    async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError>;
+    /// Writes the workload's initial data (bank balances) before the run.
+    async fn setup(&self, initial: &[(Value, Value)]) -> Result<(), TargetError>;
+}

@@ -1,0 +1,25 @@
+//! `counter`: increments of one counter and reads of it (Jepsen's counter
+//! test): every read must lie between the acknowledged and the attempted sum.
+
+use crate::generator::{from_fn, Invocation};
+use crate::workload::{Check, Options, Workload};
+use history::Value;
+
+/// The workload.
+pub fn workload(_options: &Options) -> Workload {
+    let ops = from_fn(|ctx| {
+        if ctx.rng.chance(0.25) {
+            Invocation::new("read", Value::Nil)
+        } else {
+            Invocation::new("add", Value::Int(ctx.rng.between(1, 5) as i64))
+        }
+    });
+    Workload {
+        name: "counter",
+        generator: ops,
+        functions: &["add", "read"],
+        initial: Vec::new(),
+        final_reads: vec![Invocation::new("final-read", Value::Nil)],
+        checks: vec![Check::Named("counter"), Check::Named("convergence")],
+    }
+}

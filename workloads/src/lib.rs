@@ -1,0 +1,21 @@
+//! Workloads: what the lab asks of a system under test.
+//!
+//! - [`generator`]: operations, composed like Jepsen's generators.
+//! - [`client`]: the [`client::Target`] and [`client::Client`] seams.
+//! - [`workload`]: a workload = generator + initial data + final reads + checks;
+//!   [`register`], [`set`], [`counter`], [`bank`].
+//! - [`sim`]: the embedded replicated store as a target.
+
+pub mod bank;
+pub mod client;
+pub mod counter;
+pub mod generator;
+pub mod register;
+pub mod set;
+pub mod sim;
+pub mod workload;
+
+pub use client::{Client, Completion, Target, TargetError};
+pub use generator::{BoxGen, Context, Generator, Invocation, Next};
+pub use system::rng::Rng;
+pub use workload::{by_name, Check, Options, Workload};

@@ -1,0 +1,35 @@
+//! `register`: reads, writes and compare-and-sets on many independent
+//! registers (Jepsen's linearizable-register test). Judged for
+//! linearizability as a `cas-register` per key, for stale reads and lost
+//! writes, and for convergence of the final reads.
+
+use crate::generator::{each_key, from_fn, Invocation};
+use crate::workload::{Check, Options, Workload};
+use history::Value;
+
+/// The workload.
+pub fn workload(options: &Options) -> Workload {
+    // Small values, as Jepsen uses (0–4): collisions make cas interesting.
+    let ops = from_fn(|ctx| {
+        let v = |ctx: &mut crate::generator::Context<'_>| Value::Int(ctx.rng.below(5) as i64);
+        match ctx.rng.below(4) {
+            0 | 1 => Invocation::new("read", Value::Nil),
+            2 => Invocation::new("write", v(ctx)),
+            _ => Invocation::new("cas", Value::Vector(vec![v(ctx), v(ctx)])),
+        }
+    });
+    Workload {
+        name: "register",
+        generator: each_key(options.keys, ops),
+        functions: &["read", "write", "cas"],
+        initial: Vec::new(),
+        final_reads: (0..options.keys as i64)
+            .map(|k| Invocation::new("final-read", Value::Nil).on(Value::Int(k)))
+            .collect(),
+        checks: vec![
+            Check::Linearizable("cas-register"),
+            Check::Named("register-stats"),
+            Check::Named("convergence"),
+        ],
+    }
+}

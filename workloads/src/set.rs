@@ -1,0 +1,27 @@
+//! `set`: unique elements added to one set, with reads of the whole set
+//! during the run (Jepsen's set-full test) and from every node at the end.
+
+use crate::generator::{from_fn, Invocation};
+use crate::workload::{Check, Options, Workload};
+use history::Value;
+
+/// The workload.
+pub fn workload(_options: &Options) -> Workload {
+    let mut next = 0i64;
+    let ops = from_fn(move |ctx| {
+        if ctx.rng.chance(0.1) {
+            Invocation::new("read", Value::Nil)
+        } else {
+            next += 1;
+            Invocation::new("add", Value::Int(next))
+        }
+    });
+    Workload {
+        name: "set",
+        generator: ops,
+        functions: &["add", "read"],
+        initial: Vec::new(),
+        final_reads: vec![Invocation::new("final-read", Value::Nil)],
+        checks: vec![Check::Named("set-full"), Check::Named("convergence")],
+    }
+}
