@@ -10,6 +10,8 @@
 //! - [`sim`]: an in-process cluster on tokio with a simulated network and faults (partitions,
 //!   loss, delay, crashes, pauses, clock skew), which the test runner drives.
 
+#![warn(missing_docs)]
+
 pub mod hlc;
 pub mod lww;
 pub mod replica;

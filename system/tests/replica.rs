@@ -323,6 +323,35 @@ fn strong_single_replica_commits_alone() {
         },
     );
     assert_eq!(h.reply(id), Some(&Ok(Reply::CasResult(true))));
+    // Applied entries that no follower needs are dropped.
+    assert!(h.strong(0).log().is_empty());
+    assert_eq!(h.strong(0).log().last(), 1);
+}
+
+#[test]
+fn strong_leader_keeps_only_what_followers_still_need() {
+    let mut h = Harness::new(strong_config(3));
+    for v in 0..5 {
+        h.request(0, write(1, v));
+        h.deliver_all();
+    }
+    assert!(
+        h.strong(0).log().is_empty(),
+        "every follower has every entry"
+    );
+    h.isolated.insert(2);
+    for v in 0..5 {
+        h.request(0, write(1, v));
+        h.deliver_all();
+    }
+    assert_eq!(h.strong(0).log().len(), 5, "kept for follower 2");
+    // Follower 1 learns the last commit index from the next heartbeat.
+    h.tick(0);
+    h.deliver_all();
+    assert!(
+        h.strong(1).log().is_empty(),
+        "followers drop what they applied"
+    );
 }
 
 fn eventual(policy: ConflictPolicy) -> Harness {

@@ -30,6 +30,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if !checker::model::NAMES.contains(&args.model.as_str()) {
+        eprintln!(
+            "error: bench times linearizability checks; choose a model of: {}",
+            checker::model::NAMES.join(", ")
+        );
+        return Ok(EXIT_BAD_INPUT);
+    }
     let setup = match setup(&args.model, &args.format) {
         Ok(s) => s,
         Err(e) => {

@@ -212,7 +212,7 @@ pub fn check_named(
         "cas-register" => check(&cas_register::CasRegister, history, options),
         "mutex" => check(&mutex::Mutex, history, options),
         "kv" => check(&kv::Kv, history, options),
-        "set" => check(&set::Set, history, options),
+        "linearizable-set" => check(&set::Set, history, options),
         "fifo-queue" => check(&fifo_queue::FifoQueue, history, options),
         other => Err(CheckError::UnknownModel(other.to_string())),
     }

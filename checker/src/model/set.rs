@@ -1,4 +1,5 @@
-//! `set`: a set with `:add` and `:read` of all elements (Knossos' `set`).
+//! `linearizable-set`: a set with `:add` and `:read` of all elements
+//! (Knossos' `set`; the name `set` is Jepsen's set checker, as in elle-cli).
 
 use super::{Model, ModelError};
 use history::{Operation, Value};
@@ -23,7 +24,7 @@ impl Model for Set {
     type Op = SetOp;
 
     fn name(&self) -> &'static str {
-        "set"
+        "linearizable-set"
     }
 
     fn init(&self) -> BTreeSet<Value> {

@@ -74,7 +74,7 @@ pub fn judge(checks: &[Check], history: &History, options: &Options) -> Judgemen
                 };
                 match checks::check_named(name, input) {
                     Some(Ok(report)) => {
-                        let details = abridge(&report.details);
+                        let details = abridge(&report.to_json());
                         results.insert((*name).to_string(), details.clone());
                         Section {
                             title: (*name).to_string(),

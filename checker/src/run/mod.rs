@@ -187,16 +187,23 @@ pub async fn run(
                 let next = {
                     let mut guard = source.lock().unwrap_or_else(|e| e.into_inner());
                     let (gen, rng) = &mut *guard;
-                    gen.next(&mut Context {
+                    let next = gen.next(&mut Context {
                         now: recorder.now(),
                         process,
                         rng,
-                    })
+                    });
+                    // Recording the invocation under the generator's lock makes
+                    // the history's invocations come in the order generated:
+                    // the same seed gives the same sequence.
+                    if let Next::Op(op) = &next {
+                        recorder.record(event(process, op, OpType::Invoke, op.value.clone(), &[]));
+                    }
+                    next
                 };
                 match next {
                     Next::Op(op) => {
                         let (kind, _) =
-                            perform(&*client, &recorder, process, &op, timeout, Vec::new()).await;
+                            complete(&*client, &recorder, process, &op, timeout, &[]).await;
                         if kind == OpType::Info {
                             process += concurrency; // retired, as in Jepsen
                         }
@@ -243,17 +250,15 @@ pub async fn run(
     })
 }
 
-/// Performs one operation and records its invocation and completion;
-/// returns how it ended and its value.
-async fn perform(
-    client: &dyn workloads::Client,
-    recorder: &Recorder,
+/// An event of `process` performing `op`.
+fn event(
     process: u64,
     op: &Invocation,
-    timeout: Duration,
-    extra: Vec<(String, Value)>,
-) -> (OpType, Value) {
-    let event = |kind, value: Value| Op {
+    kind: OpType,
+    value: Value,
+    extra: &[(String, Value)],
+) -> Op {
+    Op {
         index: 0,
         time: -1,
         process: Process::Client(process),
@@ -262,14 +267,31 @@ async fn perform(
         value,
         key: op.key.clone(),
         error: None,
-        extra: extra.clone(),
-    };
-    recorder.record(event(OpType::Invoke, op.value.clone()));
+        extra: extra.to_vec(),
+    }
+}
+
+/// Performs `op`, whose invocation is recorded, and records its
+/// completion; returns how it ended and its value.
+async fn complete(
+    client: &dyn workloads::Client,
+    recorder: &Recorder,
+    process: u64,
+    op: &Invocation,
+    timeout: Duration,
+    extra: &[(String, Value)],
+) -> (OpType, Value) {
     let completion = match tokio::time::timeout(timeout, client.invoke(op)).await {
         Ok(c) => c,
         Err(_) => workloads::Completion::info(op.value.clone(), "timeout"),
     };
-    let mut done = event(completion.kind, completion.value.clone());
+    let mut done = event(
+        process,
+        op,
+        completion.kind,
+        completion.value.clone(),
+        extra,
+    );
     done.error = completion.error;
     recorder.record(done);
     (completion.kind, completion.value)
@@ -315,13 +337,20 @@ async fn final_reads(
             let mut values = Vec::with_capacity(reads.len());
             for read in reads {
                 let process = FINAL_READ_PROCESS + node as u64;
-                let (kind, value) = perform(
+                recorder.record(event(
+                    process,
+                    read,
+                    OpType::Invoke,
+                    read.value.clone(),
+                    &extra,
+                ));
+                let (kind, value) = complete(
                     &**client,
                     recorder,
                     process,
                     read,
                     config.op_timeout,
-                    extra.clone(),
+                    &extra,
                 )
                 .await;
                 values.push((kind == OpType::Ok).then_some(value));

@@ -288,7 +288,6 @@ impl Strong {
         }
         self.sent[i] = self.sent[i].max(self.matched[i]);
         self.replicate(node, out);
-        self.compact();
     }
 
     /// Leader: sends follower `node` the entries after what it sent it, within the window.
@@ -309,7 +308,7 @@ impl Strong {
             ));
             self.sent[i] = self.applied;
         }
-        if self.sent[i] - self.matched[i].min(self.sent[i]) >= WINDOW {
+        if self.sent[i].saturating_sub(self.matched[i]) >= WINDOW {
             return;
         }
         let from = self.sent[i] + 1;
@@ -328,7 +327,8 @@ impl Strong {
         ));
     }
 
-    /// Leader: commits the largest index stored by a majority, and applies up to it.
+    /// Leader: commits the largest index stored by a majority, applies up to it, and drops the
+    /// entries no longer needed.
     fn advance_commit(&mut self, out: &mut Vec<Effect>) {
         let mut stored: Vec<Index> = (0..self.nodes)
             .map(|n| {
@@ -346,6 +346,7 @@ impl Strong {
             self.commit = majority_stored;
             self.apply_committed(out);
         }
+        self.compact();
     }
 
     /// Follower: entries from the leader.

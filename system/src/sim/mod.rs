@@ -103,6 +103,7 @@ struct Shared {
 
 /// A running simulated cluster. Dropping it stops its tasks; [`SimCluster::shutdown`] waits for
 /// them.
+#[derive(Debug)]
 pub struct SimCluster {
     shared: Arc<Shared>,
     controls: Vec<mpsc::UnboundedSender<Control>>,

@@ -1,0 +1,278 @@
+//! Runs against the embedded replicated store (`sim`): the strong mode is
+//! linearizable under partitions, the eventual mode is not but converges
+//! after the heal; seeds fix faults and operations; the run's folder holds
+//! everything; Ctrl-C heals and still reports; bad arguments are refused.
+
+use checker::run::spec::{execute, Spec};
+use checker::run::{RunConfig, Stop};
+use checker::Verdict;
+use history::{OpType, Process, Value};
+use nemesis::FaultKind;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use system::sim::ConflictPolicy;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("checker-run-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn spec(consistency: &str, seed: u64, seconds: f64) -> Spec {
+    Spec {
+        workload: "register".into(),
+        target: "sim".into(),
+        consistency: consistency.into(),
+        conflict: ConflictPolicy::Lww,
+        nemesis: vec![FaultKind::Partition],
+        fault_interval: Duration::from_millis(300),
+        fault_duration: Duration::from_millis(1200),
+        replicas: 3,
+        run: RunConfig {
+            concurrency: 8,
+            time_limit: Duration::from_secs_f64(seconds),
+            rate: Some(1000.0),
+            seed,
+            op_timeout: Duration::from_millis(300),
+            settle: Duration::from_secs(5),
+            history_path: None,
+            progress: false,
+        },
+        command: "test".into(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn section<'a>(e: &'a checker::run::spec::Executed, title: &str) -> &'a checker::report::Section {
+    e.judgement
+        .sections
+        .iter()
+        .find(|s| s.title.starts_with(title))
+        .expect("section")
+}
+
+#[test]
+fn strong_mode_is_linearizable_under_partitions_and_converges() {
+    let dir = temp_dir("strong");
+    let e = runtime()
+        .block_on(execute(&spec("strong", 1, 3.0), &dir, Stop::default()))
+        .expect("runs");
+    assert_eq!(section(&e, "Linearizability").verdict, Verdict::Valid);
+    assert_eq!(section(&e, "convergence").verdict, Verdict::Valid);
+    assert_eq!(e.judgement.verdict, Verdict::Valid);
+    let h = &e.judgement;
+    assert_eq!(h.results["valid?"], serde_json::Value::Bool(true));
+    // The partition happened: the history records it, and some requests were refused or timed out.
+    let history = read_history(&dir);
+    assert!(history.ops().iter().any(|o| o.f == "start-partition"));
+    assert!(history
+        .ops()
+        .iter()
+        .any(|o| matches!(o.kind, OpType::Fail | OpType::Info) && o.process.client().is_some()));
+}
+
+#[test]
+fn eventual_mode_is_not_linearizable_under_partitions_but_converges() {
+    let dir = temp_dir("eventual");
+    let e = runtime()
+        .block_on(execute(&spec("eventual", 1, 3.0), &dir, Stop::default()))
+        .expect("runs");
+    assert_eq!(section(&e, "Linearizability").verdict, Verdict::Invalid);
+    assert!(
+        e.summary.stale_reads.unwrap_or(0) > 0,
+        "stale reads are counted"
+    );
+    assert_eq!(
+        section(&e, "convergence").verdict,
+        Verdict::Valid,
+        "replicas agree after the heal"
+    );
+    assert!(e.summary.convergence_ms.is_some());
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report");
+    assert!(
+        page.contains("cannot be linearized") || page.contains("blocked"),
+        "the counterexample is on the page"
+    );
+}
+
+/// The nemesis operations and the client invocations, without times.
+fn trace(dir: &Path) -> (Vec<(String, Value)>, Vec<(String, Value, Option<Value>)>) {
+    let h = read_history(dir);
+    let nemesis = h
+        .ops()
+        .iter()
+        .filter(|o| o.process == Process::Named("nemesis".into()))
+        .map(|o| (o.f.clone(), o.value.clone()))
+        .collect();
+    let invokes = h
+        .ops()
+        .iter()
+        .filter(|o| o.kind == OpType::Invoke && o.f != "final-read")
+        .map(|o| (o.f.clone(), o.value.clone(), o.key.clone()))
+        .collect();
+    (nemesis, invokes)
+}
+
+#[test]
+fn the_same_seed_gives_the_same_faults_and_operations() {
+    let rt = runtime();
+    let (a, b, c) = (temp_dir("seed-a"), temp_dir("seed-b"), temp_dir("seed-c"));
+    rt.block_on(execute(&spec("strong", 42, 2.0), &a, Stop::default()))
+        .expect("runs");
+    rt.block_on(execute(&spec("strong", 42, 2.0), &b, Stop::default()))
+        .expect("runs");
+    rt.block_on(execute(&spec("strong", 43, 2.0), &c, Stop::default()))
+        .expect("runs");
+    let ((na, ia), (nb, ib), (nc, ic)) = (trace(&a), trace(&b), trace(&c));
+    assert_eq!(na, nb, "same seed, same faults");
+    let n = ia.len().min(ib.len());
+    assert!(n > 100, "enough operations to compare: {n}");
+    assert_eq!(
+        ia[..n],
+        ib[..n],
+        "same seed, same operations in the same order"
+    );
+    let m = ia.len().min(ic.len());
+    assert_ne!(ia[..m], ic[..m], "another seed, other operations");
+    assert!(na != nc || ia[..m] != ic[..m]);
+}
+
+fn read_history(dir: &Path) -> history::History {
+    let bytes = std::fs::read(dir.join("history.jsonl")).expect("history.jsonl");
+    history::format::read(&bytes, history::Format::Auto).expect("parses")
+}
+
+#[test]
+fn the_run_folder_holds_the_history_results_and_report() {
+    let dir = temp_dir("folder");
+    runtime()
+        .block_on(execute(&spec("eventual", 3, 1.5), &dir, Stop::default()))
+        .expect("runs");
+    for f in [
+        "history.jsonl",
+        "history.edn",
+        "results.json",
+        "results.edn",
+        "report.html",
+        "latency.svg",
+        "rate.svg",
+        "run.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} is written");
+    }
+    let jsonl = read_history(&dir);
+    let edn = history::format::read(
+        &std::fs::read(dir.join("history.edn")).expect("edn"),
+        history::Format::Auto,
+    )
+    .expect("history.edn parses");
+    assert_eq!(jsonl.len(), edn.len());
+    assert!(jsonl
+        .ops()
+        .iter()
+        .zip(edn.ops())
+        .all(|(a, b)| a.index == b.index && a.f == b.f && a.kind == b.kind));
+    let results = std::fs::read_to_string(dir.join("results.edn")).expect("results.edn");
+    assert!(results.starts_with("{:valid? "), "{results}");
+    // `checker report` rebuilds the page from the folder.
+    std::fs::remove_file(dir.join("report.html")).expect("remove");
+    let o = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .arg("report")
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert!(
+        matches!(o.status.code(), Some(0..=2)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(dir.join("report.html").is_file());
+}
+
+#[test]
+fn ctrl_c_stops_heals_and_still_reports() {
+    let dir = temp_dir("ctrl-c");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .args([
+            "run",
+            "--time-limit",
+            "60",
+            "--fault-interval",
+            "0.2",
+            "--fault-duration",
+            "50",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&dir)
+        .spawn()
+        .expect("starts");
+    // Wait until the partition has started (it is written to the streamed history).
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(dir.join("history.jsonl")).unwrap_or_default();
+        if text.contains("start-partition") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the run started and partitioned"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let code = child.wait().expect("exits").code();
+    assert!(matches!(code, Some(0..=2)), "exit code {code:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "stopped well before the 60 s time limit"
+    );
+    let h = read_history(&dir);
+    let fs: Vec<&str> = h
+        .ops()
+        .iter()
+        .filter(|o| o.process.client().is_none())
+        .map(|o| o.f.as_str())
+        .collect();
+    assert!(fs.contains(&"heal"), "the fault was healed: {fs:?}");
+    assert!(
+        !fs.contains(&"stop-partition"),
+        "it was healed by Ctrl-C, not by the schedule"
+    );
+    assert!(dir.join("report.html").is_file() && dir.join("results.json").is_file());
+}
+
+#[test]
+fn bad_arguments_are_refused_with_the_choices() {
+    let checker = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_checker"))
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let o = checker(&["run", "--workload", "frob", "--quiet"]);
+    assert_eq!(o.status.code(), Some(254));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("register, set, counter, bank"), "{err}");
+    let o = checker(&["run", "--target", "frob"]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("choose one of: sim"));
+    let o = checker(&["run", "--time-limit", "0"]);
+    assert_eq!(o.status.code(), Some(254));
+    let o = checker(&["run", "--nemesis", "partition,frob"]);
+    assert_eq!(o.status.code(), Some(254));
+    let o = checker(&["run", "--time-limit", "1", "--out", "/proc/no-such-dir/run"]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/proc/no-such-dir/run"));
+}
