@@ -1008,6 +1008,17 @@ pub(crate) type ParseFn = fn(&str, bool) -> Result<Parsed, ParseError>;
 /// with `{` when the input is large, else sequentially. A chunked parse that
 /// fails is redone sequentially, so errors and results are the same either way.
 pub(crate) fn read_with(bytes: &[u8], parse: ParseFn) -> Result<History, ParseError> {
+    let mut h = History::new();
+    let mut line_base = 0;
+    for part in parse_parts(bytes, parse)? {
+        append_part(&mut h, part, &mut line_base);
+    }
+    Ok(h)
+}
+
+/// Parses `bytes` into parts: one per chunk when the input is large and
+/// one op map per line, else one.
+fn parse_parts(bytes: &[u8], parse: ParseFn) -> Result<Vec<Parsed>, ParseError> {
     if let Some(chunks) = split_chunks(bytes) {
         let results: Vec<Option<Result<Parsed, ParseError>>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunks
@@ -1017,12 +1028,85 @@ pub(crate) fn read_with(bytes: &[u8], parse: ParseFn) -> Result<History, ParseEr
             handles.into_iter().map(|h| h.join().ok()).collect()
         });
         if results.iter().all(|r| matches!(r, Some(Ok(_)))) {
-            let parts = results.into_iter().flatten().flatten();
-            return Ok(assemble(parts));
+            return Ok(results.into_iter().flatten().flatten().collect());
         }
     }
     let text = utf8(bytes)?;
-    Ok(parse(text, true)?.history)
+    Ok(vec![parse(text, true)?])
+}
+
+/// Bytes read at a time by [`read_from`].
+const PIECE: usize = 32 << 20;
+
+/// Reads a Jepsen `history.edn` from `input` in pieces of about 32 MiB cut
+/// at line boundaries, so that a large file never sits in memory whole next
+/// to its history (a 1M-operation history: 200 MB of text). Same results
+/// and errors as [`read`] for files with one op map per line; other files
+/// are read whole. `size_hint` (the input's length in bytes, if known)
+/// lets the history be allocated once.
+pub fn read_from(input: impl std::io::Read, size_hint: usize) -> Result<History, ParseError> {
+    read_in_pieces(input, size_hint, PIECE)
+}
+
+fn read_in_pieces(
+    mut input: impl std::io::Read,
+    size_hint: usize,
+    piece_size: usize,
+) -> Result<History, ParseError> {
+    let io_error = |e: std::io::Error| ParseError {
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {e}"),
+    };
+    let mut h = History::new();
+    let mut line_base = 0u32;
+    let mut buf: Vec<u8> = Vec::with_capacity(piece_size + 4096);
+    let mut eof = false;
+    let mut first = true;
+    let mut want = piece_size;
+    while !eof || !buf.is_empty() {
+        while !eof && buf.len() < want {
+            let start = buf.len();
+            buf.resize(want.max(start + (1 << 16)), 0);
+            let n = input.read(&mut buf[start..]).map_err(io_error)?;
+            buf.truncate(start + n);
+            eof = n == 0;
+        }
+        if first && buf.first() != Some(&b'{') {
+            // Not one map per line (a vector, a list, comments): read it whole.
+            input.read_to_end(&mut buf).map_err(io_error)?;
+            return read(&buf);
+        }
+        first = false;
+        // Cut after the last line that ends before a line starting with `{`.
+        let cut = if eof {
+            buf.len()
+        } else {
+            match buf.windows(2).rposition(|w| w == b"\n{") {
+                Some(i) => i + 1,
+                None => {
+                    want = buf.len() + piece_size; // one enormous line: read more
+                    continue;
+                }
+            }
+        };
+        want = piece_size;
+        let piece: Vec<u8> = buf.drain(..cut).collect();
+        let parts = parse_parts(&piece, parse_history).map_err(|mut e| {
+            e.line = e.line.saturating_add(line_base);
+            e
+        })?;
+        if h.is_empty() {
+            // Reserve for the whole input from the first piece's density.
+            let per_byte = parts.iter().map(|p| p.history.len()).sum::<usize>() as f64
+                / piece.len().max(1) as f64;
+            h.reserve((per_byte * size_hint.max(piece.len() + buf.len()) as f64 * 1.01) as usize);
+        }
+        for part in parts {
+            append_part(&mut h, part, &mut line_base);
+        }
+    }
+    Ok(h)
 }
 
 /// Splits a large input into one chunk per core at `\n{` boundaries, or
@@ -1054,31 +1138,23 @@ fn split_chunks(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     Some(chunks)
 }
 
-/// Concatenates chunks: the first chunk's history is extended with the
-/// others', whose lines and implicit indexes are shifted.
-fn assemble(mut parts: impl Iterator<Item = Parsed>) -> History {
-    let Some(first) = parts.next() else {
-        return History::new();
-    };
-    let mut h = first.history;
-    let mut line_base = first.newlines;
-    for part in parts {
-        let base = h.len() as u64;
-        let lines: Vec<u32> = (0..part.history.len())
-            .map(|i| part.history.line(i).unwrap_or(0))
-            .collect();
-        let mut ops = part.history.into_ops();
-        for i in part.implicit {
-            if let Some(op) = ops.get_mut(i) {
-                op.index += base;
-            }
+/// Appends a parsed chunk to `h`, shifting its lines by `line_base` and
+/// its implicit indexes by the ops before it; advances `line_base`.
+fn append_part(h: &mut History, part: Parsed, line_base: &mut u32) {
+    let base = h.len() as u64;
+    let lines: Vec<u32> = (0..part.history.len())
+        .map(|i| part.history.line(i).unwrap_or(0))
+        .collect();
+    let mut ops = part.history.into_ops();
+    for i in part.implicit {
+        if let Some(op) = ops.get_mut(i) {
+            op.index += base;
         }
-        for (op, line) in ops.into_iter().zip(lines) {
-            h.push_from_line(op, line.saturating_add(line_base));
-        }
-        line_base = line_base.saturating_add(part.newlines);
     }
-    h
+    for (op, line) in ops.into_iter().zip(lines) {
+        h.push_from_line(op, line.saturating_add(*line_base));
+    }
+    *line_base = line_base.saturating_add(part.newlines);
 }
 
 /// Reads a Jepsen `history.edn`: a sequence of op maps (one per line, or
@@ -1353,5 +1429,45 @@ impl<'a> Cursor<'a> {
                 ),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod piece_tests {
+    use super::*;
+
+    fn text(lines: usize) -> String {
+        let mut s = String::new();
+        for i in 0..lines {
+            // Every third op has no :index, so implicit indexes must be shifted across pieces.
+            let index = if i % 3 == 0 {
+                String::new()
+            } else {
+                format!(", :index {i}")
+            };
+            s.push_str(&format!("{{:process {}, :type :invoke, :f :append, :key \"{}\", :value \"x {i} y\"{index}}}\n", i % 7, i % 5));
+        }
+        s
+    }
+
+    #[test]
+    fn reading_in_pieces_gives_what_reading_whole_gives() {
+        let t = text(2000);
+        let whole = read(t.as_bytes()).expect("reads");
+        for piece in [64, 1000, 4096, 1 << 20] {
+            let pieces = read_in_pieces(t.as_bytes(), t.len(), piece).expect("reads in pieces");
+            assert_eq!(pieces, whole, "piece size {piece}");
+        }
+    }
+
+    #[test]
+    fn an_error_in_a_later_piece_names_its_line_in_the_file() {
+        let mut t = text(500);
+        t.push_str("{:process 1, :type :okk, :f :append}\n");
+        t.push_str(&text(10));
+        let whole = read(t.as_bytes()).expect_err("fails");
+        let pieces = read_in_pieces(t.as_bytes(), t.len(), 256).expect_err("fails");
+        assert_eq!(pieces, whole);
+        assert_eq!(pieces.line, 501);
     }
 }

@@ -148,6 +148,36 @@ fn looks_like_history_txt(rest: &[u8]) -> bool {
     process_ok && kind.starts_with(':') && OpType::parse(kind).is_some()
 }
 
+/// Reads a history file in `format`; [`Format::Auto`] detects it first.
+/// EDN with one map per line is read in pieces ([`edn::read_from`]), so a
+/// large file never sits in memory whole next to its history. A file that
+/// cannot be opened or read is an error with line 0.
+pub fn read_file(path: &std::path::Path, format: Format) -> Result<History, ParseError> {
+    use std::io::Read;
+    let io_error = |e: std::io::Error| ParseError {
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {e}"),
+    };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut head = Vec::with_capacity(4096);
+    (&mut file)
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(io_error)?;
+    let format = if format == Format::Auto {
+        detect(&head)
+    } else {
+        format
+    };
+    if format == Format::Edn {
+        let size = file.metadata().map_or(0, |m| m.len() as usize);
+        return edn::read_from(std::io::Cursor::new(head).chain(file), size);
+    }
+    file.read_to_end(&mut head).map_err(io_error)?;
+    read(&head, format)
+}
+
 /// Reads a history in `format`; [`Format::Auto`] detects it first.
 pub fn read(bytes: &[u8], format: Format) -> Result<History, ParseError> {
     match format {

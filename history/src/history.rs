@@ -28,6 +28,12 @@ impl History {
         h
     }
 
+    /// Makes room for `additional` more events.
+    pub fn reserve(&mut self, additional: usize) {
+        self.ops.reserve(additional);
+        self.lines.reserve(additional);
+    }
+
     /// Appends an event. Its index is set to its position.
     pub fn push(&mut self, mut op: Op) {
         op.index = self.ops.len() as u64;

@@ -99,8 +99,10 @@ pub fn setup(model: &str, format: &str) -> Result<Setup, String> {
 
 /// Reads a history file, naming the file in any error.
 pub fn read(path: &Path, format: Format) -> Result<history::History, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    history::format::read(&bytes, format).map_err(|e| format!("{}: {e}", path.display()))
+    history::format::read_file(path, format).map_err(|e| match e.line {
+        0 => format!("{}: {}", path.display(), e.message),
+        _ => format!("{}: {e}", path.display()),
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
