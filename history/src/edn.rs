@@ -1060,16 +1060,17 @@ fn read_in_pieces(
     };
     let mut h = History::new();
     let mut line_base = 0u32;
-    let mut buf: Vec<u8> = Vec::with_capacity(piece_size + 4096);
+    let mut buf: Vec<u8> = Vec::with_capacity(piece_size.min(size_hint.max(1 << 16)) + 4096);
     let mut eof = false;
     let mut first = true;
     let mut want = piece_size;
     while !eof || !buf.is_empty() {
         while !eof && buf.len() < want {
-            let start = buf.len();
-            buf.resize(want.max(start + (1 << 16)), 0);
-            let n = input.read(&mut buf[start..]).map_err(io_error)?;
-            buf.truncate(start + n);
+            let missing = (want - buf.len()) as u64;
+            // Read through a limit rather than into a zeroed buffer: a small
+            // file costs only its size.
+            let mut limited = std::io::Read::take(&mut input, missing);
+            let n = std::io::Read::read_to_end(&mut limited, &mut buf).map_err(io_error)?;
             eof = n == 0;
         }
         if first && buf.first() != Some(&b'{') {

@@ -1,7 +1,7 @@
 //! [`Operation`]: an invocation paired with its completion.
 
 use crate::{History, HistoryError, Op, OpType, Process, Value};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// How an operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,7 +80,7 @@ pub fn operations(history: &History) -> Result<Vec<Operation<'_>>, HistoryError>
     let ops = history.ops();
     let mut result: Vec<Operation<'_>> = Vec::with_capacity(ops.len() / 2 + 1);
     // process id → position in `result` of its operation in flight
-    let mut in_flight: HashMap<u64, usize> = HashMap::new();
+    let mut in_flight: FxHashMap<u64, usize> = FxHashMap::default();
     for (at, op) in ops.iter().enumerate() {
         let Process::Client(p) = op.process else {
             continue;

@@ -52,6 +52,9 @@ pub struct Options {
     /// After the first partition fails, keep checking the others this long
     /// to find more counterexamples; zero stops at once.
     pub grace: Duration,
+    /// Build an [`Explanation`] for each failing partition (replaying its
+    /// prefix through the model). Off only to time the verdict alone.
+    pub explain: bool,
 }
 
 impl Default for Options {
@@ -61,6 +64,7 @@ impl Default for Options {
             memory_limit: default_memory_limit(),
             threads: 0,
             grace: Duration::ZERO,
+            explain: true,
         }
     }
 }
@@ -184,6 +188,7 @@ pub fn check<M: Model>(
                 explanation: outcome
                     .counterexample
                     .as_ref()
+                    .filter(|_| options.explain)
                     .map(|c| explain::explain(model, &p.entries, &p.sources, history, c)),
                 verdict: outcome.verdict,
                 steps: outcome.steps,
