@@ -96,6 +96,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(EXIT_BAD_INPUT);
     }
     let cells = matrix(specs, &dir)?;
+    if args.common.out.is_none() {
+        super::demo::link_latest(&dir);
+    }
     println!("\n{}", table_text(&cells));
     println!("summary: {}", dir.join("summary.html").display());
     Ok(cells
@@ -146,7 +149,6 @@ pub fn matrix(specs: Vec<Spec>, dir: &Path) -> anyhow::Result<Vec<Cell>> {
     }
     std::fs::write(dir.join("summary.md"), table_markdown(&cells, dir))?;
     std::fs::write(dir.join("summary.html"), table_html(&cells, dir))?;
-    super::demo::link_latest(dir);
     Ok(cells)
 }
 

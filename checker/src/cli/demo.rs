@@ -42,6 +42,7 @@ pub fn run() -> anyhow::Result<u8> {
     println!("  strong:   a leader that needs a majority to acknowledge every read and write");
     println!("  eventual: every replica answers at once, replicates later, last write wins\n");
     let cells = matrix(specs, &dir)?;
+    link_latest(&dir);
     println!("\n{}", table_text(&cells));
     println!("Reports: {}", dir.join("summary.html").display());
     for c in &cells {
