@@ -71,8 +71,8 @@ pub fn to_edn(analysis: &Analysis) -> String {
     edn_of_json(&to_json(analysis))
 }
 
-/// Any JSON result as Jepsen-style EDN: object keys become keywords, and
-/// `"unknown"` under `valid?` becomes `:unknown`.
+/// Any JSON result as Jepsen-style EDN: object keys become keywords (or
+/// numbers, for numeric keys), and `"unknown"` under `valid?` becomes `:unknown`.
 pub fn edn_of_json(json: &Json) -> String {
     let mut out = String::new();
     json_to_edn(&mut out, json, true);
@@ -80,8 +80,9 @@ pub fn edn_of_json(json: &Json) -> String {
     out
 }
 
-/// Writes JSON as EDN: object keys become keywords, `"unknown"` under
-/// `valid?` becomes `:unknown`.
+/// Writes JSON as EDN: object keys become keywords, or numbers when they
+/// are numbers (quantiles, integer account ids), or strings when they are
+/// neither; `"unknown"` under `valid?` becomes `:unknown`.
 fn json_to_edn(out: &mut String, v: &Json, top: bool) {
     match v {
         Json::Null => out.push_str("nil"),
@@ -104,8 +105,7 @@ fn json_to_edn(out: &mut String, v: &Json, top: bool) {
                 if i > 0 {
                     out.push_str(if top { ",\n " } else { ", " });
                 }
-                out.push(':');
-                out.push_str(k);
+                edn_key(out, k);
                 out.push(' ');
                 if k == "valid?" && item.as_str() == Some("unknown") {
                     out.push_str(":unknown");
@@ -115,5 +115,28 @@ fn json_to_edn(out: &mut String, v: &Json, top: bool) {
             }
             out.push('}');
         }
+    }
+}
+
+/// A JSON object key as an EDN map key.
+fn edn_key(out: &mut String, k: &str) {
+    let numeric = !k.is_empty()
+        && (k.parse::<i64>().is_ok()
+            || (k.parse::<f64>().is_ok_and(f64::is_finite)
+                && k.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')));
+    let keyword = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || "*+!-_?<>=".contains(c))
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "*+!-_?<>=./".contains(c));
+    if numeric {
+        out.push_str(k);
+    } else if keyword {
+        out.push(':');
+        out.push_str(k);
+    } else {
+        out.push_str(&history::Value::Str(k.to_string()).to_string());
     }
 }

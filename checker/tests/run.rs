@@ -102,8 +102,11 @@ fn eventual_mode_is_not_linearizable_under_partitions_but_converges() {
     );
 }
 
+/// (f, value) of nemesis operations and (f, value, key) of client invocations.
+type Trace = (Vec<(String, Value)>, Vec<(String, Value, Option<Value>)>);
+
 /// The nemesis operations and the client invocations, without times.
-fn trace(dir: &Path) -> (Vec<(String, Value)>, Vec<(String, Value, Option<Value>)>) {
+fn trace(dir: &Path) -> Trace {
     let h = read_history(dir);
     let nemesis = h
         .ops()

@@ -90,10 +90,7 @@ impl Report {
     /// (numeric keys such as quantiles and account ids stay numbers) and an
     /// unknown verdict is `:valid? :unknown`.
     pub fn to_edn(&self) -> String {
-        let mut out = String::new();
-        json_to_edn(&mut out, &self.to_json(), true);
-        out.push('\n');
-        out
+        crate::results::edn_of_json(&self.to_json())
     }
 }
 
@@ -280,67 +277,6 @@ pub(crate) fn interval_set_str<'a>(sorted: impl IntoIterator<Item = &'a Value>) 
     format!("#{{{}}}", parts.join(" "))
 }
 
-/// Writes JSON as EDN: object keys become keywords, or numbers when they
-/// are numbers (quantiles, integer account ids), or strings when they are
-/// neither; `"unknown"` under `valid?` becomes `:unknown`.
-fn json_to_edn(out: &mut String, v: &Json, top: bool) {
-    match v {
-        Json::Null => out.push_str("nil"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => out.push_str(&n.to_string()),
-        Json::String(s) => out.push_str(&Value::Str(s.clone()).to_string()),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                json_to_edn(out, item, false);
-            }
-            out.push(']');
-        }
-        Json::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(if top { ",\n " } else { ", " });
-                }
-                edn_key(out, k);
-                out.push(' ');
-                if k == "valid?" && item.as_str() == Some("unknown") {
-                    out.push_str(":unknown");
-                } else {
-                    json_to_edn(out, item, false);
-                }
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// A JSON object key as an EDN map key.
-fn edn_key(out: &mut String, k: &str) {
-    let numeric = !k.is_empty()
-        && (k.parse::<i64>().is_ok()
-            || (k.parse::<f64>().is_ok_and(f64::is_finite)
-                && k.bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')));
-    let keyword = k
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || "*+!-_?<>=".contains(c))
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "*+!-_?<>=./".contains(c));
-    if numeric {
-        out.push_str(k);
-    } else if keyword {
-        out.push(':');
-        out.push_str(k);
-    } else {
-        out.push_str(&Value::Str(k.to_string()).to_string());
-    }
-}
-
 /// Milliseconds from nanoseconds, truncated as Jepsen's `nanos->ms` + `long`.
 pub(crate) fn nanos_to_ms(ns: i64) -> i64 {
     ns / 1_000_000
@@ -384,15 +320,12 @@ mod tests {
 
     #[test]
     fn edn_keeps_numeric_keys_as_numbers() {
-        let mut out = String::new();
-        json_to_edn(
-            &mut out,
-            &json!({"valid?": "unknown", "m": {"0": 1, "0.5": 2, "x y": 3, "lost-count": 0}}),
-            true,
-        );
+        let out = crate::results::edn_of_json(&json!(
+            {"valid?": "unknown", "m": {"0": 1, "0.5": 2, "x y": 3, "lost-count": 0}}
+        ));
         assert_eq!(
             out,
-            "{:valid? :unknown,\n :m {0 1, 0.5 2, \"x y\" 3, :lost-count 0}}"
+            "{:valid? :unknown,\n :m {0 1, 0.5 2, \"x y\" 3, :lost-count 0}}\n"
         );
     }
 

@@ -132,85 +132,78 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     setup.options.grace = Duration::from_secs_f64(args.grace);
     setup.options.threads = args.threads;
+    let verbose = args.verbose;
     if checks::NAMES.contains(&setup.model.as_str()) {
-        return run_checks(&args, &setup);
-    }
-
-    let mut overall: Option<Verdict> = None;
-    let mut bad_input = false;
-    for path in &args.files {
-        let history = match read(path, setup.format) {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("error: {e}");
-                bad_input = true;
-                continue;
-            }
-        };
-        let analysis = match check_named(&setup.model, &history, &setup.options) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                bad_input = true;
-                continue;
-            }
-        };
-        println!("{}\t{}", path.display(), analysis.verdict);
-        if !args.quiet {
-            print_summary(&analysis);
-        }
-        if args.verbose {
-            print_partitions(&analysis);
-        }
-        if let Some(out) = &args.out {
-            let dir = if args.files.len() > 1 {
-                out.join(stem(path))
-            } else {
-                out.clone()
+        return each_file(&args, &setup, |_, history| {
+            let report = match checks::check_named(&setup.model, history) {
+                Some(r) => r.map_err(|e| e.to_string())?,
+                None => return Err(format!("no checker named `{}`", setup.model)),
             };
-            write_outputs(&dir, path, &analysis)
-                .with_context(|| format!("cannot write results to {}", dir.display()))?;
-            if !args.quiet {
-                println!("  wrote {}", dir.join("linearizability.html").display());
-            }
-        }
-        overall = Some(match overall {
-            None => analysis.verdict,
-            Some(v) => v.and(analysis.verdict),
+            Ok(Checked {
+                verdict: report.verdict.clone(),
+                text: format!("  {}: {}\n", report.checker, report.summary),
+                write: Box::new(move |dir| {
+                    write_report(dir, &report).map(|()| dir.join("results.edn"))
+                }),
+            })
         });
     }
-    if bad_input {
-        return Ok(EXIT_BAD_INPUT);
-    }
-    Ok(overall.map_or(0, |v| v.exit_code()))
+    each_file(&args, &setup, |path, history| {
+        let analysis =
+            check_named(&setup.model, history, &setup.options).map_err(|e| e.to_string())?;
+        let mut text = summary(&analysis);
+        if verbose {
+            text.push_str(&partitions(&analysis));
+        }
+        let source = path.to_path_buf();
+        Ok(Checked {
+            verdict: analysis.verdict.clone(),
+            text,
+            write: Box::new(move |dir| {
+                write_outputs(dir, &source, &analysis).map(|()| dir.join("linearizability.html"))
+            }),
+        })
+    })
 }
 
-/// `check --model NAME` for the workload checkers of [`checks`]: the same
-/// verdict line, the report's summary, and `results.json` / `results.edn`.
-fn run_checks(args: &Args, setup: &Setup) -> anyhow::Result<u8> {
+/// Writes a check's outputs into a folder; returns the main file written.
+type WriteOutputs = Box<dyn FnOnce(&Path) -> anyhow::Result<PathBuf>>;
+
+/// What checking one file gave.
+struct Checked {
+    verdict: Verdict,
+    /// Printed after the verdict line unless `--quiet`.
+    text: String,
+    /// Writes the outputs into a folder (for `--out`); returns the main file.
+    write: WriteOutputs,
+}
+
+/// Reads and checks every file: prints `FILE<TAB>verdict` and the text,
+/// writes outputs with `--out` (a subfolder per file when there are
+/// several), and returns the exit code of the worst verdict, or 254 if any
+/// file was bad input.
+fn each_file(
+    args: &Args,
+    setup: &Setup,
+    mut check: impl FnMut(&Path, &history::History) -> Result<Checked, String>,
+) -> anyhow::Result<u8> {
     let mut overall: Option<Verdict> = None;
     let mut bad_input = false;
     for path in &args.files {
-        let history = match read(path, setup.format) {
-            Ok(h) => h,
+        let checked = read(path, setup.format).and_then(|history| {
+            check(path, &history).map_err(|e| format!("{}: {e}", path.display()))
+        });
+        let checked = match checked {
+            Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
                 bad_input = true;
                 continue;
             }
         };
-        let report = match checks::check_named(&setup.model, &history) {
-            Some(Ok(r)) => r,
-            Some(Err(e)) => {
-                eprintln!("error: {}: {e}", path.display());
-                bad_input = true;
-                continue;
-            }
-            None => anyhow::bail!("no checker named `{}`", setup.model),
-        };
-        println!("{}\t{}", path.display(), report.verdict);
+        println!("{}\t{}", path.display(), checked.verdict);
         if !args.quiet {
-            println!("  {}: {}", report.checker, report.summary);
+            print!("{}", checked.text);
         }
         if let Some(out) = &args.out {
             let dir = if args.files.len() > 1 {
@@ -218,15 +211,15 @@ fn run_checks(args: &Args, setup: &Setup) -> anyhow::Result<u8> {
             } else {
                 out.clone()
             };
-            write_report(&dir, &report)
+            let written = (checked.write)(&dir)
                 .with_context(|| format!("cannot write results to {}", dir.display()))?;
             if !args.quiet {
-                println!("  wrote {}", dir.join("results.edn").display());
+                println!("  wrote {}", written.display());
             }
         }
         overall = Some(match overall {
-            None => report.verdict,
-            Some(v) => v.and(report.verdict),
+            None => checked.verdict,
+            Some(v) => v.and(checked.verdict),
         });
     }
     if bad_input {
@@ -243,12 +236,16 @@ fn write_report(dir: &Path, report: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_summary(analysis: &Analysis) {
+/// The one-line summary and the explanations of a linearizability check.
+fn summary(analysis: &Analysis) -> String {
+    use std::fmt::Write as _;
     let cause = match analysis.verdict {
         Verdict::Unknown(cause) => format!(" ({cause})"),
         _ => String::new(),
     };
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "  {}{cause}: {} operations, {} partition{}, model {}, {:.1} ms",
         match analysis.verdict {
             Verdict::Valid => "linearizable",
@@ -267,23 +264,26 @@ fn print_summary(analysis: &Analysis) {
     );
     for e in analysis.explanations() {
         for line in e.to_string().lines() {
-            println!("  {line}");
+            let _ = writeln!(out, "  {line}");
         }
     }
+    out
 }
 
-fn print_partitions(analysis: &Analysis) {
-    println!("  partition\tops\tverdict\tsteps\tconfigurations");
+/// Each partition's verdict and search statistics (`--verbose`).
+fn partitions(analysis: &Analysis) -> String {
+    let mut out = String::from("  partition\tops\tverdict\tsteps\tconfigurations\n");
     for p in &analysis.partitions {
         let key = p
             .key
             .as_ref()
             .map_or_else(|| "-".to_string(), |k| k.to_string());
-        println!(
-            "  {key}\t{}\t{:?}\t{}\t{}",
+        out.push_str(&format!(
+            "  {key}\t{}\t{:?}\t{}\t{}\n",
             p.ops, p.verdict, p.steps, p.configurations
-        );
+        ));
     }
+    out
 }
 
 fn stem(path: &Path) -> String {
