@@ -58,6 +58,9 @@ pub enum PartitionShape {
     RandomHalves,
     /// One node alone.
     IsolateOne,
+    /// Every node hears from a majority, but no two from the same one
+    /// (Jepsen's `majorities-ring`); only [`Fault::Ring`] has this shape.
+    MajorityRing,
 }
 
 /// One fault, with the nodes it hits.
@@ -69,6 +72,12 @@ pub enum Fault {
         shape: PartitionShape,
         /// The groups of node indices.
         groups: Vec<Vec<usize>>,
+    },
+    /// Messages on these directed links `(from, to)` are lost: a
+    /// partition that groups cannot express.
+    Ring {
+        /// The cut links.
+        cut: Vec<(usize, usize)>,
     },
     /// The node is crashed until the fault stops.
     Kill {
@@ -93,7 +102,7 @@ impl Fault {
     /// The `:f` of the nemesis operation that starts it (Jepsen's names).
     pub fn start_f(&self) -> &'static str {
         match self {
-            Fault::Partition { .. } => "start-partition",
+            Fault::Partition { .. } | Fault::Ring { .. } => "start-partition",
             Fault::Kill { .. } => "kill",
             Fault::Pause { .. } => "pause",
             Fault::ClockSkew { .. } => "start-clock-skew",
@@ -103,7 +112,7 @@ impl Fault {
     /// The `:f` of the nemesis operation that ends it.
     pub fn stop_f(&self) -> &'static str {
         match self {
-            Fault::Partition { .. } => "stop-partition",
+            Fault::Partition { .. } | Fault::Ring { .. } => "stop-partition",
             Fault::Kill { .. } => "restart",
             Fault::Pause { .. } => "resume",
             Fault::ClockSkew { .. } => "stop-clock-skew",
@@ -119,6 +128,7 @@ impl Fault {
                     match shape {
                         PartitionShape::RandomHalves => "halves",
                         PartitionShape::IsolateOne => "isolated",
+                        PartitionShape::MajorityRing => "majority-ring",
                     }
                     .into(),
                 ),
@@ -126,6 +136,14 @@ impl Fault {
                     groups
                         .iter()
                         .map(|g| Value::Vector(g.iter().map(|&n| node(n)).collect()))
+                        .collect(),
+                ),
+            ]),
+            Fault::Ring { cut } => Value::Vector(vec![
+                Value::Keyword("majority-ring".into()),
+                Value::Vector(
+                    cut.iter()
+                        .map(|&(a, b)| Value::Vector(vec![node(a), node(b)]))
                         .collect(),
                 ),
             ]),

@@ -98,7 +98,11 @@ impl Schedule {
                 for i in (1..nodes).rev() {
                     order.swap(i, rng.between(0, i as u64) as usize);
                 }
-                if nodes > 2 && rng.unit() < 0.5 {
+                let shape = rng.below(3);
+                if nodes > 2 && shape == 2 {
+                    return majority_ring(&order);
+                }
+                if nodes > 2 && shape == 1 {
                     let (mut small, mut big) =
                         (order[..nodes / 2].to_vec(), order[nodes / 2..].to_vec());
                     small.sort_unstable();
@@ -130,6 +134,26 @@ impl Schedule {
             }
         }
     }
+}
+
+/// Jepsen's majorities ring: in a shuffled ring, each node hears only from
+/// itself and the next `majority - 1` nodes, so every node hears from a
+/// majority and no two nodes from the same one.
+fn majority_ring(order: &[usize]) -> Fault {
+    let n = order.len();
+    let majority = n / 2 + 1;
+    let mut cut = Vec::new();
+    for (i, &to) in order.iter().enumerate() {
+        let hears: Vec<usize> = (0..majority).map(|k| order[(i + k) % n]).collect();
+        cut.extend(
+            order
+                .iter()
+                .filter(|from| !hears.contains(from))
+                .map(|&from| (from, to)),
+        );
+    }
+    cut.sort_unstable();
+    Fault::Ring { cut }
 }
 
 #[cfg(test)]
@@ -181,13 +205,36 @@ mod tests {
             )
             .plan(5, Duration::from_secs(10))
             {
-                let Fault::Partition { groups, .. } = step.fault else {
-                    panic!("partition")
+                let groups = match step.fault {
+                    Fault::Partition { groups, .. } => groups,
+                    Fault::Ring { .. } => continue,
+                    other => panic!("a partition, not {other:?}"),
                 };
                 let mut all: Vec<usize> = groups.concat();
                 all.sort_unstable();
                 assert_eq!(all, vec![0, 1, 2, 3, 4]);
                 assert!(groups[0].len() > 5 / 2, "the first group is a majority");
+            }
+        }
+    }
+
+    #[test]
+    fn in_a_majority_ring_each_node_hears_a_different_majority() {
+        for n in [3usize, 5, 7] {
+            let order: Vec<usize> = (0..n).rev().collect();
+            let Fault::Ring { cut } = majority_ring(&order) else {
+                panic!("ring")
+            };
+            let hears = |to: usize| -> Vec<usize> {
+                (0..n).filter(|&from| !cut.contains(&(from, to))).collect()
+            };
+            let mut seen = Vec::new();
+            for node in 0..n {
+                let h = hears(node);
+                assert_eq!(h.len(), n / 2 + 1, "node {node} hears a majority");
+                assert!(h.contains(&node));
+                assert!(!seen.contains(&h), "no two nodes hear the same majority");
+                seen.push(h);
             }
         }
     }

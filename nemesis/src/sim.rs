@@ -22,6 +22,7 @@ impl Nemesis for SimNemesis {
     async fn start(&self, fault: &Fault) -> Result<(), NemesisError> {
         match fault {
             Fault::Partition { groups, .. } => self.cluster.partition(groups),
+            Fault::Ring { cut } => self.cluster.cut(cut),
             Fault::Kill { node } => self.cluster.crash(*node),
             Fault::Pause { node } => self.cluster.pause(*node),
             Fault::ClockSkew { node, offset_ns } => self.cluster.skew_clock(*node, *offset_ns),
@@ -31,7 +32,7 @@ impl Nemesis for SimNemesis {
 
     async fn stop(&self, fault: &Fault) -> Result<(), NemesisError> {
         match fault {
-            Fault::Partition { .. } => self.cluster.heal(),
+            Fault::Partition { .. } | Fault::Ring { .. } => self.cluster.heal(),
             Fault::Kill { node } => self.cluster.restart(*node),
             Fault::Pause { node } => self.cluster.resume(*node),
             Fault::ClockSkew { node, .. } => self.cluster.skew_clock(*node, 0),

@@ -184,6 +184,19 @@ impl SimCluster {
         self.shared.network.nodes()
     }
 
+    /// Cuts exactly the directed links `(from, to)` listed (messages from
+    /// `from` to `to` are lost) and restores every other link; for
+    /// partitions that groups cannot express, such as a majority ring.
+    pub fn cut(&self, links: &[(usize, usize)]) {
+        let n = self.nodes();
+        let faults = self.shared.network.faults();
+        for from in 0..n {
+            for to in 0..n {
+                faults.set_cut(from, to, links.contains(&(from, to)));
+            }
+        }
+    }
+
     /// Cuts every link between replicas of different groups, both ways, and restores all other
     /// links (it replaces the previous partition). Links of a replica that is in no group are
     /// left up.
