@@ -92,12 +92,22 @@ impl Recorder {
         now
     }
 
-    /// Writes events recorded since the last flush to the file, if any.
+    /// Writes events recorded since the last flush to the file, if any
+    /// (nothing once the recording is finished).
     pub fn flush(&self) -> std::io::Result<()> {
         let mut flushed = self.flushed.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.write_fresh(&mut flushed)
+    }
+
+    /// Writes the events after `flushed` and advances it; the caller holds
+    /// the `flushed` lock, so flushes never interleave.
+    fn write_fresh(&self, flushed: &mut usize) -> std::io::Result<()> {
         let fresh: Vec<Op> = {
             let ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
-            ops[*flushed..].to_vec()
+            ops.get(*flushed..).unwrap_or_default().to_vec()
         };
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(out) = file.as_mut() {
@@ -117,8 +127,9 @@ impl Recorder {
     /// Stops streaming, flushes, and returns the history (leaving the
     /// recorder empty).
     pub fn finish(&self) -> std::io::Result<History> {
+        let mut flushed = self.flushed.lock().unwrap_or_else(|e| e.into_inner());
+        self.write_fresh(&mut flushed)?;
         self.closed.store(true, Ordering::Release);
-        self.flush()?;
         let ops = std::mem::take(&mut *self.ops.lock().unwrap_or_else(|e| e.into_inner()));
         // Indices were assigned in order from 0, so pushing keeps them.
         Ok(History::from_ops(ops))
