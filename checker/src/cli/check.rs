@@ -35,7 +35,7 @@ pub struct Args {
     /// History files (Jepsen EDN, JSON Lines, elle-cli JSON, or Jepsen log lines).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Model or checker: register, cas-register, mutex, kv, fifo-queue (linearizability);
+    /// Model or checker: register, cas-register, mutex, kv, linearizable-set, fifo-queue (linearizability);
     /// set-full, set, counter, bank, convergence, register-stats (Jepsen's workload checkers).
     #[arg(long, short, default_value = "cas-register")]
     model: String,
@@ -51,7 +51,7 @@ pub struct Args {
     /// After a partition fails, keep checking the others this many seconds to explain more failures.
     #[arg(long, value_name = "SECS", default_value = "1")]
     grace: f64,
-    /// Worker threads (default: one per core).
+    /// Worker threads; 0 means one per core.
     #[arg(long, default_value = "0")]
     threads: usize,
     /// Write results.json, results.edn and linearizability.html here
