@@ -151,32 +151,13 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
                     value: &o.invoke.value,
                 });
             }
-            "write" if o.outcome != Outcome::Fail => {
-                keys.entry(key).or_default().writes.push(Write {
-                    op: o,
-                    value: &o.invoke.value,
-                });
-            }
-            "cas" if o.outcome != Outcome::Fail => {
-                let new = match o.invoke.value.as_seq() {
-                    Some([_, new]) => new,
-                    _ => {
-                        return Err(bad_operation(
-                            history,
-                            o,
-                            false,
-                            format!(
-                                "a :cas must carry [old new] as its :value, found {} `{}`",
-                                o.invoke.value.kind(),
-                                o.invoke.value
-                            ),
-                        ))
-                    }
-                };
-                keys.entry(key)
-                    .or_default()
-                    .writes
-                    .push(Write { op: o, value: new });
+            "write" | "cas" => {
+                if let Some(value) = super::written_value(history, o)? {
+                    keys.entry(key)
+                        .or_default()
+                        .writes
+                        .push(Write { op: o, value });
+                }
             }
             _ => {}
         }

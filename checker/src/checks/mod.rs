@@ -161,6 +161,34 @@ pub(crate) fn bad_op(history: &History, position: usize, message: String) -> Che
 
 /// An error about an operation: at its completion when the completion
 /// carries the offending value, else at its invocation.
+/// The value a register operation may have written: a `:write`'s value or
+/// a `:cas`'s new value, unless it failed; `None` for anything else.
+pub(crate) fn written_value<'h>(
+    history: &History,
+    o: &Operation<'h>,
+) -> Result<Option<&'h Value>, CheckError> {
+    if o.outcome == history::Outcome::Fail {
+        return Ok(None);
+    }
+    match o.f() {
+        "write" => Ok(Some(&o.invoke.value)),
+        "cas" => match o.invoke.value.as_seq() {
+            Some([_, new]) => Ok(Some(new)),
+            _ => Err(bad_operation(
+                history,
+                o,
+                false,
+                format!(
+                    "a :cas must carry [old new] as its :value, found {} `{}`",
+                    o.invoke.value.kind(),
+                    o.invoke.value
+                ),
+            )),
+        },
+        _ => Ok(None),
+    }
+}
+
 pub(crate) fn bad_operation(
     history: &History,
     operation: &Operation<'_>,

@@ -73,7 +73,7 @@
 //! assert_eq!(report.details["stale-read-count"], 1); // the same read is stale
 //! ```
 
-use super::{bad_operation, op_json, value_json, CheckError, Report};
+use super::{op_json, value_json, CheckError, Report};
 use crate::Verdict;
 use history::{operations, History, Operation, Outcome, Value};
 use serde_json::{json, Map, Value as Json};
@@ -130,33 +130,15 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
                     source: None,
                 });
             }
-            "write" if o.outcome != Outcome::Fail => {
-                keys.entry(o.key()).or_default().writes.push(Write {
-                    op: o,
-                    value: &o.invoke.value,
-                    invoke,
-                    done,
-                });
-            }
-            "cas" if o.outcome != Outcome::Fail => {
-                let Some([_, new]) = o.invoke.value.as_seq() else {
-                    return Err(bad_operation(
-                        history,
-                        o,
-                        false,
-                        format!(
-                            "a :cas must carry [old new] as its :value, found {} `{}`",
-                            o.invoke.value.kind(),
-                            o.invoke.value
-                        ),
-                    ));
-                };
-                keys.entry(o.key()).or_default().writes.push(Write {
-                    op: o,
-                    value: new,
-                    invoke,
-                    done,
-                });
+            "write" | "cas" => {
+                if let Some(value) = super::written_value(history, o)? {
+                    keys.entry(o.key()).or_default().writes.push(Write {
+                        op: o,
+                        value,
+                        invoke,
+                        done,
+                    });
+                }
             }
             _ => {}
         }
