@@ -279,3 +279,55 @@ fn bad_arguments_are_refused_with_the_choices() {
     assert_eq!(o.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/proc/no-such-dir/run"));
 }
+
+fn workload_spec(workload: &str, consistency: &str) -> Spec {
+    let mut s = spec(consistency, 5, 2.0);
+    s.workload = workload.into();
+    s
+}
+
+#[test]
+fn set_counter_and_bank_are_valid_on_the_strong_store_under_partitions() {
+    let rt = runtime();
+    for workload in ["set", "counter", "bank"] {
+        let dir = temp_dir(&format!("strong-{workload}"));
+        let e = rt
+            .block_on(execute(
+                &workload_spec(workload, "strong"),
+                &dir,
+                Stop::default(),
+            ))
+            .expect("runs");
+        for s in &e.judgement.sections {
+            assert_eq!(
+                s.verdict,
+                Verdict::Valid,
+                "{workload}: {}: {}",
+                s.title,
+                s.summary
+            );
+        }
+        assert!(!e.judgement.sections.is_empty());
+    }
+}
+
+#[test]
+fn the_eventual_store_loses_set_adds_and_money_under_partitions() {
+    let rt = runtime();
+    for (workload, check) in [("set", "set-full"), ("bank", "bank")] {
+        let dir = temp_dir(&format!("eventual-{workload}"));
+        let e = rt
+            .block_on(execute(
+                &workload_spec(workload, "eventual"),
+                &dir,
+                Stop::default(),
+            ))
+            .expect("runs");
+        assert_eq!(
+            section(&e, check).verdict,
+            Verdict::Invalid,
+            "{workload}: {}",
+            section(&e, check).summary
+        );
+    }
+}

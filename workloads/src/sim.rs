@@ -83,9 +83,14 @@ impl Target for SimTarget {
     }
 
     async fn setup(&self, initial: &[(Value, Value)]) -> Result<(), TargetError> {
-        // Every node gets the initial data directly, so that eventual-mode
-        // replicas start identical rather than after replication.
-        for node in 0..self.cluster.nodes() {
+        // In eventual mode every node gets the initial data directly, so
+        // that replicas start identical rather than after replication; in
+        // strong mode one write reaches every replica through the leader.
+        let nodes = match self.mode {
+            Mode::Strong => 1,
+            Mode::Eventual(_) => self.cluster.nodes(),
+        };
+        for node in 0..nodes {
             let client = self.cluster.client(node);
             for (key, value) in initial {
                 let (Some(key), Some(value)) = (key.as_int(), value.as_int()) else {
@@ -102,9 +107,6 @@ impl Target for SimTarget {
                         "sim: writing initial key {key} on node {node}: {e}"
                     ))
                 })?;
-                if matches!(self.mode, Mode::Strong) {
-                    break; // one write reaches every replica through the leader
-                }
             }
         }
         Ok(())
