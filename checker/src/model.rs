@@ -102,7 +102,7 @@ impl ModelError {
         )
     }
 
-    /// "expected X for :f, found <value>".
+    /// "expected X for :f, found `value`".
     pub fn bad_value(model: &'static str, f: &str, expected: &str, found: &Value) -> ModelError {
         ModelError::new(
             model,

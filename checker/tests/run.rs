@@ -29,6 +29,8 @@ fn spec(consistency: &str, seed: u64, seconds: f64) -> Spec {
         fault_interval: Duration::from_millis(300),
         fault_duration: Duration::from_millis(1200),
         replicas: 3,
+        link_delay: (Duration::from_micros(100), Duration::from_millis(2)),
+        loss: 0.0,
         run: RunConfig {
             concurrency: 8,
             time_limit: Duration::from_secs_f64(seconds),

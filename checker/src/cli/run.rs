@@ -63,6 +63,12 @@ pub struct Common {
     /// Replicas of the sim target.
     #[arg(long, default_value = "3")]
     replicas: usize,
+    /// The sim's per-message delay on every link, in ms: MIN,MAX (uniform).
+    #[arg(long, default_value = "0.1,2", value_name = "MIN,MAX")]
+    link_delay_ms: String,
+    /// The sim's probability of losing each message (0 to 1).
+    #[arg(long, default_value = "0")]
+    loss: f64,
     /// Milliseconds after which an operation is recorded as indeterminate (info).
     #[arg(long, default_value = "500")]
     op_timeout_ms: u64,
@@ -82,6 +88,22 @@ fn seconds(name: &str, s: f64) -> Result<Duration, String> {
         Ok(Duration::from_secs_f64(s))
     } else {
         Err(format!("--{name} must be a number of seconds, got {s}"))
+    }
+}
+
+/// Parses `MIN,MAX` (or one number) in milliseconds.
+fn delay_range(text: &str) -> Result<(Duration, Duration), String> {
+    let ms = |t: &str| -> Result<Duration, String> {
+        t.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(|v| Duration::from_secs_f64(v / 1e3))
+            .ok_or_else(|| format!("--link-delay-ms takes MIN,MAX in milliseconds, got `{text}`"))
+    };
+    match text.split_once(',') {
+        Some((lo, hi)) => Ok((ms(lo)?, ms(hi)?)),
+        None => ms(text).map(|d| (d, d)),
     }
 }
 
@@ -112,6 +134,8 @@ impl Common {
             fault_interval: seconds("fault-interval", self.fault_interval)?,
             fault_duration: seconds("fault-duration", self.fault_duration)?,
             replicas: self.replicas,
+            link_delay: delay_range(&self.link_delay_ms)?,
+            loss: self.loss,
             run: RunConfig {
                 concurrency: self.concurrency,
                 time_limit: seconds("time-limit", self.time_limit)?,

@@ -40,6 +40,10 @@ pub struct Spec {
     pub fault_duration: Duration,
     /// Replicas of the sim target.
     pub replicas: usize,
+    /// The sim's per-message delay range on every link.
+    pub link_delay: (Duration, Duration),
+    /// The sim's probability of losing each message, 0 to 1.
+    pub loss: f64,
     /// How the run goes.
     pub run: RunConfig,
     /// The command line that reproduces it, for the report.
@@ -107,6 +111,17 @@ impl Spec {
                 "--concurrency must be at least 1".into(),
             ));
         }
+        if !(0.0..1.0).contains(&self.loss) {
+            return Err(SpecError::Invalid(format!(
+                "--loss must be at least 0 and below 1, got {}",
+                self.loss
+            )));
+        }
+        if self.link_delay.0 > self.link_delay.1 {
+            return Err(SpecError::Invalid(
+                "--link-delay-ms: the minimum exceeds the maximum".into(),
+            ));
+        }
         if self.replicas == 0 {
             return Err(SpecError::Invalid("--replicas must be at least 1".into()));
         }
@@ -159,7 +174,8 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     let mode = spec.mode();
     let mut sim = SimConfig::new(spec.replicas, mode);
     sim.seed = spec.run.seed;
-    sim.link_delay = (Duration::from_micros(100), Duration::from_millis(2));
+    sim.link_delay = spec.link_delay;
+    sim.loss = spec.loss;
     let cluster = Arc::new(SimCluster::start(sim));
     let shape = Shape::of(&spec.workload, options.accounts)
         .ok_or_else(|| anyhow::anyhow!("no sim shape"))?;
