@@ -148,11 +148,11 @@ pub(super) fn run<M: Model>(
         .collect();
 
     let total: usize = partitions.iter().map(|p| p.entries.len()).sum();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = if options.threads == 0 {
-        cores
-    } else {
-        options.threads
+    // Asking for the core count reads cgroup files: only when threads could help.
+    let threads = match options.threads {
+        _ if total < PARALLEL_THRESHOLD || partitions.len() < 2 => 1,
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     }
     .min(partitions.len());
     let mut results: Vec<Option<Outcome>> = (0..partitions.len()).map(|_| None).collect();
