@@ -2,7 +2,7 @@
 //!
 //! The same `register` workload runs against the embedded replicated store
 //! twice, in its strong mode and in its eventual mode, under the same
-//! network partitions (same seed), about 15 s each; the strong mode must be
+//! network partitions (same seed), 12 s each; the strong mode must be
 //! linearizable and the eventual mode is not, yet converges after the heal.
 //! Prints the comparison table and where the reports are.
 
