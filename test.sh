@@ -7,6 +7,7 @@ cd "$(dirname "$0")"
 need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v etcd >/dev/null || need_apt+=(etcd-server)   # the etcd client's tests start a real member
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -9,6 +9,7 @@
 pub mod bank;
 pub mod client;
 pub mod counter;
+pub mod etcd;
 pub mod generator;
 pub mod register;
 pub mod set;
