@@ -97,8 +97,6 @@ pub struct Recorded {
     pub history: History,
     /// Whether it was stopped early.
     pub interrupted: bool,
-    /// Time from the end of healing until all nodes' final reads agreed, if they did.
-    pub converged_after: Option<Duration>,
 }
 
 /// Why a run could not happen.
@@ -239,14 +237,12 @@ pub async fn run(
     *fault_now.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let healed = tokio::time::Instant::now();
 
-    let converged_after =
-        final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
+    final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
     bar.finish();
     let history = recorder.finish()?;
     Ok(Recorded {
         history,
         interrupted,
-        converged_after,
     })
 }
 
@@ -312,17 +308,17 @@ fn record_nemesis_result(recorder: &Recorder, f: &str, value: Value, error: Opti
 }
 
 /// Reads every final-read target from every node, round after round, until
-/// all nodes return the same values or the settle time runs out. Returns
-/// how long after healing they first agreed.
+/// all nodes return the same values or the settle time runs out. (The
+/// convergence checker measures, from the recorded reads, when they agreed.)
 async fn final_reads(
     target: &dyn Target,
     reads: &[Invocation],
     recorder: &Recorder,
     config: &RunConfig,
     healed: tokio::time::Instant,
-) -> Result<Option<Duration>, RunError> {
+) -> Result<(), RunError> {
     if reads.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
     let nodes = target.nodes().max(1);
     let mut clients = Vec::with_capacity(nodes);
@@ -361,10 +357,10 @@ async fn final_reads(
             .iter()
             .all(|v| v == &seen[0] && v.iter().all(Option::is_some));
         if agreed {
-            return Ok(Some(healed.elapsed()));
+            return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Ok(None);
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
