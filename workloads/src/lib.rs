@@ -11,6 +11,7 @@ pub mod client;
 pub mod counter;
 pub mod etcd;
 pub mod generator;
+pub mod postgres;
 pub mod register;
 pub mod set;
 pub mod sim;

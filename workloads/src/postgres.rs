@@ -1,0 +1,217 @@
+//! PostgreSQL (and CockroachDB, which speaks its protocol) as a [`Target`]
+//! for the `bank` workload: accounts in one table, transfers and reads in
+//! SERIALIZABLE transactions.
+//!
+//! A transaction the server aborts (serialization failure `40001`,
+//! deadlock `40P01`) or that finds too little money definitely did not
+//! happen: `fail`. An error while committing, or a lost connection, leaves
+//! it unknown: `info`.
+
+use crate::client::{Client, Completion, Target, TargetError};
+use crate::generator::Invocation;
+use async_trait::async_trait;
+use history::Value;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client as Connection, NoTls};
+
+/// A PostgreSQL-protocol database reached at `url` (e.g.
+/// `host=127.0.0.1 port=5432 user=postgres`, or a `postgresql://` URL).
+pub struct PostgresTarget {
+    url: String,
+}
+
+impl PostgresTarget {
+    /// A target for the bank at `url`.
+    pub fn new(url: &str) -> PostgresTarget {
+        PostgresTarget {
+            url: url.to_string(),
+        }
+    }
+
+    async fn connect(&self) -> Result<Connection, TargetError> {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
+            .await
+            .map_err(|e| TargetError::Setup(format!("cannot connect to {}: {e}", self.url)))?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+}
+
+#[async_trait]
+impl Target for PostgresTarget {
+    fn name(&self) -> String {
+        "postgres".into()
+    }
+
+    fn nodes(&self) -> usize {
+        1
+    }
+
+    fn supports(&self, f: &str) -> Result<(), TargetError> {
+        match f {
+            "transfer" | "read" | "final-read" => Ok(()),
+            other => Err(TargetError::Unsupported {
+                target: self.name(),
+                f: other.into(),
+                hint: "the postgres target runs the bank workload".into(),
+            }),
+        }
+    }
+
+    async fn open(&self, _node: usize) -> Result<Box<dyn Client>, TargetError> {
+        Ok(Box::new(PostgresClient {
+            db: self.connect().await?,
+        }))
+    }
+
+    async fn setup(&self, initial: &[(Value, Value)]) -> Result<(), TargetError> {
+        let db = self.connect().await?;
+        let fail =
+            |e: tokio_postgres::Error| TargetError::Setup(format!("setting up the accounts: {e}"));
+        db.batch_execute(
+            "CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL); \
+             DELETE FROM accounts;",
+        )
+        .await
+        .map_err(fail)?;
+        for (id, balance) in initial {
+            let (Some(id), Some(balance)) = (id.as_int(), balance.as_int()) else {
+                return Err(TargetError::Setup(format!(
+                    "accounts must be integers, got {id} {balance}"
+                )));
+            };
+            db.execute(
+                "INSERT INTO accounts (id, balance) VALUES ($1, $2)",
+                &[&id, &balance],
+            )
+            .await
+            .map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+struct PostgresClient {
+    db: Connection,
+}
+
+/// How a transaction ended without a result.
+enum Aborted {
+    /// It definitely did not take effect.
+    Definitely(String),
+    /// It may have.
+    Maybe(String),
+}
+
+fn aborted(e: tokio_postgres::Error, committing: bool) -> Aborted {
+    let code = e.code().cloned();
+    if code == Some(SqlState::T_R_SERIALIZATION_FAILURE)
+        || code == Some(SqlState::T_R_DEADLOCK_DETECTED)
+    {
+        return Aborted::Definitely(format!("aborted: {e}"));
+    }
+    if committing || e.is_closed() || code.is_none() {
+        Aborted::Maybe(e.to_string())
+    } else {
+        Aborted::Definitely(e.to_string())
+    }
+}
+
+impl PostgresClient {
+    async fn transfer(&self, op: &Invocation) -> Result<Completion, Aborted> {
+        let field = |k: &str| op.value.get(k).and_then(Value::as_int);
+        let (Some(from), Some(to), Some(amount)) = (field("from"), field("to"), field("amount"))
+        else {
+            return Err(Aborted::Definitely(format!(
+                "expected {{:from :to :amount}}, got {}",
+                op.value
+            )));
+        };
+        let q = |e| aborted(e, false);
+        self.db
+            .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            .await
+            .map_err(q)?;
+        let row = self
+            .db
+            .query_one("SELECT balance FROM accounts WHERE id = $1", &[&from])
+            .await;
+        let balance: i64 = match row {
+            Ok(r) => r.get(0),
+            Err(e) => {
+                let _ = self.db.batch_execute("ROLLBACK").await;
+                return Err(q(e));
+            }
+        };
+        if balance < amount {
+            self.db.batch_execute("ROLLBACK").await.map_err(q)?;
+            return Ok(Completion::fail(op.value.clone(), "insufficient-funds"));
+        }
+        for (id, delta) in [(from, -amount), (to, amount)] {
+            if let Err(e) = self
+                .db
+                .execute(
+                    "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
+                    &[&id, &delta],
+                )
+                .await
+            {
+                let _ = self.db.batch_execute("ROLLBACK").await;
+                return Err(q(e));
+            }
+        }
+        self.db
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| aborted(e, true))?;
+        Ok(Completion::ok(op.value.clone()))
+    }
+
+    async fn read(&self) -> Result<Completion, Aborted> {
+        let q = |e| aborted(e, false);
+        self.db
+            .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY")
+            .await
+            .map_err(q)?;
+        let rows = match self
+            .db
+            .query("SELECT id, balance FROM accounts ORDER BY id", &[])
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = self.db.batch_execute("ROLLBACK").await;
+                return Err(q(e));
+            }
+        };
+        self.db.batch_execute("COMMIT").await.map_err(q)?;
+        let balances: Vec<(Value, Value)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    Value::Int(r.get::<_, i64>(0)),
+                    Value::Int(r.get::<_, i64>(1)),
+                )
+            })
+            .collect();
+        Ok(Completion::ok(Value::Map(balances)))
+    }
+}
+
+#[async_trait]
+impl Client for PostgresClient {
+    async fn invoke(&self, op: &Invocation) -> Completion {
+        let result = match op.f.as_str() {
+            "transfer" => self.transfer(op).await,
+            "read" | "final-read" => self.read().await,
+            f => Err(Aborted::Definitely(format!(
+                "the postgres target has no :{f}"
+            ))),
+        };
+        match result {
+            Ok(c) => c,
+            Err(Aborted::Definitely(e)) => Completion::fail(op.value.clone(), &e),
+            Err(Aborted::Maybe(e)) => Completion::info(op.value.clone(), &e),
+        }
+    }
+}
