@@ -2,15 +2,14 @@
 //! by `test.sh`): compare-and-set semantics, and the register workload
 //! judged linearizable on a single member.
 
-use checker::linearizable::Options;
-use checker::run::judge::judge;
-use checker::run::{run, RunConfig, Stop};
+mod servers;
+
 use checker::Verdict;
 use history::{OpType, Value};
-use std::net::TcpListener;
+use servers::{free_port, run_and_judge, wait_until, why};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use workloads::etcd::EtcdTarget;
 use workloads::{Invocation, Target};
 
@@ -34,14 +33,6 @@ impl Drop for Etcd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 impl Etcd {
@@ -77,20 +68,13 @@ impl Etcd {
             _dir: TempDir(dir),
         };
         // Wait until it serves (polling its health endpoint).
-        let started = Instant::now();
-        loop {
-            let health = Command::new("curl")
+        wait_until("etcd", || {
+            Command::new("curl")
                 .args(["-sf", &format!("{}/health", etcd.url)])
-                .output();
-            if health.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("true")) {
-                return etcd;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "etcd did not become healthy"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("true"))
+        });
+        etcd
     }
 }
 
@@ -177,39 +161,18 @@ fn the_register_workload_on_one_member_is_linearizable() {
             serializable,
             Duration::from_secs(5),
         ));
-        let workload =
-            workloads::by_name("register", &workloads::Options::default()).expect("workload");
-        let checks = workload.checks.clone();
-        let config = RunConfig {
-            concurrency: 4,
-            time_limit: Duration::from_secs(2),
-            rate: Some(200.0),
-            seed: 3,
-            op_timeout: Duration::from_secs(5),
-            settle: Duration::from_secs(5),
-            history_path: None,
-            progress: false,
-        };
-        let recorded = runtime()
-            .block_on(run(target, workload, None, &config, Stop::default()))
-            .expect("runs");
-        let ok = recorded
-            .history
+        let (history, judgement) = run_and_judge(target, "register", 4, 2, 200.0);
+        let ok = history
             .ops()
             .iter()
             .filter(|o| o.kind == OpType::Ok)
             .count();
         assert!(ok > 50, "the workload ran against etcd: {ok} ok");
-        let judgement = judge(&checks, &recorded.history, &Options::default());
-        let why: Vec<String> = judgement
-            .sections
-            .iter()
-            .map(|s| format!("{}: {} {}", s.title, s.verdict, s.summary))
-            .collect();
         assert_eq!(
             judgement.verdict,
             Verdict::Valid,
-            "serializable: {serializable}: {why:?}"
+            "serializable: {serializable}: {:?}",
+            why(&judgement)
         );
     }
 }

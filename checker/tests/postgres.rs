@@ -2,16 +2,14 @@
 //! by `test.sh`), started privately on a free port: the bank workload's
 //! SERIALIZABLE transfers keep the total and every balance non-negative.
 
-use checker::linearizable::Options;
-use checker::run::judge::judge;
-use checker::run::{run, RunConfig, Stop};
+mod servers;
+
 use checker::Verdict;
 use history::OpType;
-use std::net::TcpListener;
+use servers::{free_port, run_and_judge, wait_until, why};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use workloads::postgres::PostgresTarget;
 use workloads::Target;
 
@@ -66,11 +64,7 @@ impl Postgres {
             .status()
             .expect("initdb (test.sh installs Debian's postgresql)");
         assert!(init.success(), "initdb failed");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = free_port();
         let child = as_postgres(&format!("{BIN}/postgres"))
             .arg("-D")
             .arg(&data)
@@ -87,14 +81,7 @@ impl Postgres {
             .spawn()
             .expect("postgres");
         let pg = Postgres { child, dir, port };
-        let started = Instant::now();
-        while !ready(&pg.dir, port) {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "postgres did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until("postgres", || ready(&pg.dir, port));
         pg
     }
 
@@ -119,43 +106,18 @@ fn ready(dir: &Path, port: u16) -> bool {
 fn the_bank_keeps_its_total_under_serializable_transfers() {
     let pg = Postgres::start();
     let target: Arc<dyn Target> = Arc::new(PostgresTarget::new(&pg.url()));
-    let workload = workloads::by_name("bank", &workloads::Options::default()).expect("workload");
-    let checks = workload.checks.clone();
-    let config = RunConfig {
-        concurrency: 6,
-        time_limit: Duration::from_secs(3),
-        rate: Some(300.0),
-        seed: 4,
-        op_timeout: Duration::from_secs(5),
-        settle: Duration::from_secs(5),
-        history_path: None,
-        progress: false,
+    let (history, judgement) = run_and_judge(target, "bank", 6, 3, 300.0);
+    let ok = |f: &str| {
+        history
+            .ops()
+            .iter()
+            .filter(|o| o.f == f && o.kind == OpType::Ok)
+            .count()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let recorded = rt
-        .block_on(run(target, workload, None, &config, Stop::default()))
-        .expect("runs");
-    let ops = recorded.history.ops();
-    let transfers = ops
-        .iter()
-        .filter(|o| o.f == "transfer" && o.kind == OpType::Ok)
-        .count();
-    let reads = ops
-        .iter()
-        .filter(|o| o.f == "read" && o.kind == OpType::Ok)
-        .count();
+    let (transfers, reads) = (ok("transfer"), ok("read"));
     assert!(
         transfers > 50 && reads > 20,
         "the workload ran: {transfers} transfers, {reads} reads"
     );
-    let judgement = judge(&checks, &recorded.history, &Options::default());
-    let why: Vec<String> = judgement
-        .sections
-        .iter()
-        .map(|s| format!("{}: {}", s.title, s.summary))
-        .collect();
-    assert_eq!(judgement.verdict, Verdict::Valid, "{why:?}");
+    assert_eq!(judgement.verdict, Verdict::Valid, "{:?}", why(&judgement));
 }

@@ -134,14 +134,4 @@ impl Recorder {
         // Indices were assigned in order from 0, so pushing keeps them.
         Ok(History::from_ops(ops))
     }
-
-    /// Events recorded so far.
-    pub fn len(&self) -> usize {
-        self.ops.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
