@@ -9,6 +9,8 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v etcd >/dev/null || need_apt+=(etcd-server)   # the etcd client's tests start a real member
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_apt+=(postgresql-15)   # the PostgreSQL client's tests start a private server
+command -v iptables >/dev/null || need_apt+=(iptables)    # partitions of the real clusters (one network namespace per node)
+command -v ip >/dev/null || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

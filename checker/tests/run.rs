@@ -41,6 +41,7 @@ fn spec(consistency: &str, seed: u64, seconds: f64) -> Spec {
             history_path: None,
             progress: false,
         },
+        lab: Default::default(),
         command: "test".into(),
     }
 }

@@ -1,11 +1,19 @@
 //! Faults: the [`Nemesis`] trait, concrete [`Fault`]s, seeded
-//! [`schedule`]s, and the faults of the embedded target ([`sim`]).
+//! [`schedule`]s, the faults of the embedded target ([`sim`]), and real
+//! clusters on one machine ([`cluster`]: one network namespace per node)
+//! with their faults ([`local`]: iptables partitions, kill -9, SIGSTOP).
 //!
 //! A nemesis starts and stops faults and can heal everything it did.
 //! Healing is idempotent; the runner calls [`Nemesis::heal_all`] at the
 //! end of every run, on Ctrl-C, and on error.
 
+pub mod cluster;
+pub mod command;
 pub mod fault;
+pub mod iptables;
+pub mod local;
+pub mod netns;
+pub mod process;
 pub mod schedule;
 pub mod sim;
 

@@ -35,6 +35,24 @@ impl EtcdTarget {
             timeout,
         }
     }
+
+    /// A client of the member `node`.
+    fn client(&self, node: usize) -> Result<EtcdClient, TargetError> {
+        let endpoint = self
+            .endpoints
+            .get(node)
+            .ok_or_else(|| TargetError::Setup(format!("etcd has no member {node}")))?
+            .clone();
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .build()
+            .map_err(|e| TargetError::Setup(format!("etcd client: {e}")))?;
+        Ok(EtcdClient {
+            http,
+            endpoint,
+            serializable: self.serializable,
+        })
+    }
 }
 
 #[async_trait]
@@ -64,30 +82,35 @@ impl Target for EtcdTarget {
     }
 
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError> {
-        let endpoint = self
-            .endpoints
-            .get(node)
-            .ok_or_else(|| TargetError::Setup(format!("etcd has no member {node}")))?
-            .clone();
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .build()
-            .map_err(|e| TargetError::Setup(format!("etcd client: {e}")))?;
-        Ok(Box::new(EtcdClient {
-            http,
-            endpoint,
-            serializable: self.serializable,
-        }))
+        Ok(Box::new(self.client(node)?))
     }
-
+    /// Deletes every register a previous run left (registers start as
+    /// `nil`), through the first member that answers.
     async fn setup(&self, initial: &[(Value, Value)]) -> Result<(), TargetError> {
-        if initial.is_empty() {
-            Ok(())
-        } else {
-            Err(TargetError::Setup(
+        if !initial.is_empty() {
+            return Err(TargetError::Setup(
                 "the etcd target takes no initial data".into(),
-            ))
+            ));
         }
+        // The range [register/, register0) is every key with the prefix.
+        let body = json!({"key": B64.encode(PREFIX), "range_end": B64.encode("register0")});
+        let mut errors = Vec::new();
+        for node in 0..self.endpoints.len() {
+            match self
+                .client(node)?
+                .post("/v3/kv/deleterange", body.clone())
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(Failure::NotSent(e) | Failure::Unknown(e)) => {
+                    errors.push(format!("{}: {e}", self.endpoints[node]))
+                }
+            }
+        }
+        Err(TargetError::Setup(format!(
+            "cannot clear the registers of earlier runs: {}",
+            errors.join("; ")
+        )))
     }
 }
 
@@ -97,10 +120,13 @@ struct EtcdClient {
     serializable: bool,
 }
 
+/// The prefix of every register's etcd key.
+const PREFIX: &str = "register/";
+
 /// The etcd key of a register key.
 fn key_of(op: &Invocation) -> String {
     B64.encode(format!(
-        "register/{}",
+        "{PREFIX}{}",
         op.key
             .as_ref()
             .map_or_else(|| "0".to_string(), Value::to_string)

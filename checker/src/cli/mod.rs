@@ -5,6 +5,7 @@
 
 mod bench;
 mod check;
+mod cluster;
 mod compare;
 mod demo;
 mod report;
@@ -41,6 +42,10 @@ enum Command {
     Compare(compare::Args),
     /// Rebuild a run's report.html from its folder.
     Report(report::Args),
+    /// Start, stop and inspect real clusters on this machine (etcd, postgres), one namespace per node.
+    Cluster(cluster::Args),
+    /// Undo faults the lab left behind (`checker nemesis heal`).
+    Nemesis(cluster::NemesisArgs),
     /// Time checks in-process (parsing excluded), for comparisons with other checkers.
     Bench(bench::Args),
 }
@@ -62,6 +67,8 @@ pub fn main() -> ExitCode {
         Some(Command::Compare(args)) => compare::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Cluster(args)) => cluster::run(args),
+        Some(Command::Nemesis(args)) => cluster::nemesis(args),
     });
     match run {
         Ok(Ok(code)) => ExitCode::from(code),

@@ -2,8 +2,9 @@
 //! report folder under `results/`.
 
 use super::EXIT_BAD_INPUT;
-use checker::run::spec::{execute, Executed, Spec};
+use checker::run::spec::{execute, Executed, Lab, Spec};
 use checker::run::{RunConfig, Stop};
+use nemesis::netns::Net;
 use nemesis::FaultKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use system::sim::ConflictPolicy;
   checker run --workload register --target sim --consistency strong --nemesis partition
   checker run --workload register --target sim --consistency eventual --nemesis partition,clock --time-limit 30
   checker run --workload bank --target sim --nemesis all --seed 7 --out results/bank-run
+  checker cluster up etcd && checker run --target etcd-serializable --nemesis partition,kill
 
 Writes results/<time>-<workload>-<target>-<consistency>/ with history.jsonl, history.edn,
 results.json, results.edn, report.html, latency.svg and rate.svg; results/latest points at it.
@@ -23,7 +25,8 @@ pub struct Args {
     /// Workload: register, set, counter, bank.
     #[arg(long, short, default_value = "register")]
     workload: String,
-    /// System under test: sim (the embedded replicated store).
+    /// System under test: sim (the embedded replicated store), or a real cluster started with
+    /// `checker cluster up`: etcd, etcd-serializable (reads served locally), postgres.
     #[arg(long, short, default_value = "sim")]
     target: String,
     /// Consistency of the target: strong or eventual.
@@ -63,6 +66,9 @@ pub struct Common {
     /// Replicas of the sim target.
     #[arg(long, default_value = "3")]
     replicas: usize,
+    /// The lab's state folder, where `checker cluster up` put the real targets' clusters.
+    #[arg(long, default_value = ".lab")]
+    state: PathBuf,
     /// The sim's per-message delay on every link, in ms: MIN,MAX (uniform).
     #[arg(long, default_value = "0.1,2", value_name = "MIN,MAX")]
     link_delay_ms: String,
@@ -146,6 +152,10 @@ impl Common {
                 history_path: None,
                 progress: !self.quiet,
             },
+            lab: Lab {
+                net: Net::from_env().map_err(|e| e.to_string())?,
+                state: self.state.clone(),
+            },
             command: std::env::args().collect::<Vec<_>>().join(" "),
         };
         spec.validate().map_err(|e| e.to_string())?;
@@ -190,6 +200,8 @@ pub fn runtime_with_stop() -> anyhow::Result<(tokio::runtime::Runtime, Stop)> {
             eprintln!("\nstopping: healing faults, then checking what was recorded (Ctrl-C again to abort)");
             on_signal.stop();
             if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("aborting: healing faults first");
+                nemesis::local::heal_active();
                 std::process::exit(130);
             }
         }
@@ -218,10 +230,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let (rt, stop) = runtime_with_stop()?;
     eprintln!(
-        "running {} on {} ({}), nemesis {}, {:.0} s, {} processes, seed {}",
+        "running {} on {}, nemesis {}, {:.0} s, {} processes, seed {}",
         spec.workload,
-        spec.target,
-        spec.consistency,
+        spec.title(),
         spec.nemesis_name(),
         spec.run.time_limit.as_secs_f64(),
         spec.run.concurrency,

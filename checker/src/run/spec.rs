@@ -8,6 +8,9 @@ use super::output::{self, Summary};
 use super::{run, RunConfig, Stop};
 use crate::linearizable::Options;
 use crate::report::RunInfo;
+use nemesis::cluster::{self, Cluster};
+use nemesis::local::LocalNemesis;
+use nemesis::netns::Net;
 use nemesis::{FaultKind, Nemesis, Schedule};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,8 +19,39 @@ use system::sim::{ConflictPolicy, Mode, SimCluster, SimConfig};
 use workloads::sim::{Shape, SimTarget};
 use workloads::Target;
 
-/// The targets `--target` accepts.
-pub const TARGETS: &[&str] = &["sim"];
+/// The targets `--target` accepts: the embedded `sim`, and real clusters
+/// brought up by `checker cluster up`.
+pub const TARGETS: &[&str] = &["sim", "etcd", "etcd-serializable", "postgres"];
+
+/// Where the lab's real clusters live (`checker cluster up` puts them
+/// there; runs against real targets find them there).
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// The lab's network.
+    pub net: Net,
+    /// The lab's state folder.
+    pub state: PathBuf,
+}
+
+impl Default for Lab {
+    /// The defaults of `checker cluster`: `lab0`, 10.47.0.0/24, `.lab`.
+    fn default() -> Lab {
+        Lab {
+            net: Net::default(),
+            state: PathBuf::from(".lab"),
+        }
+    }
+}
+
+/// The cluster kind behind a real target name (`etcd-serializable` runs
+/// on `etcd`), or `None` for the sim.
+pub fn cluster_of(target: &str) -> Option<&'static str> {
+    match target {
+        "etcd" | "etcd-serializable" => Some("etcd"),
+        "postgres" => Some("postgres"),
+        _ => None,
+    }
+}
 /// The consistency modes `--consistency` accepts.
 pub const CONSISTENCY: &[&str] = &["strong", "eventual"];
 
@@ -46,6 +80,8 @@ pub struct Spec {
     pub loss: f64,
     /// How the run goes.
     pub run: RunConfig,
+    /// Where real targets' clusters are.
+    pub lab: Lab,
     /// The command line that reproduces it, for the report.
     pub command: String,
 }
@@ -125,6 +161,17 @@ impl Spec {
         if self.replicas == 0 {
             return Err(SpecError::Invalid("--replicas must be at least 1".into()));
         }
+        if let Some(kind) = self
+            .nemesis
+            .iter()
+            .find(|k| cluster_of(&self.target).is_some() && !LocalNemesis::supports(**k))
+        {
+            return Err(SpecError::Invalid(format!(
+                "--nemesis {} is not supported on {} yet (only on the sim); choose from partition, kill, pause",
+                kind.name(),
+                self.target
+            )));
+        }
         if !self.nemesis.is_empty() && self.fault_duration.is_zero() {
             return Err(SpecError::Invalid(
                 "--fault-duration must be more than 0 seconds".into(),
@@ -133,9 +180,23 @@ impl Spec {
         Ok(())
     }
 
-    /// `<workload>-<target>-<consistency>`, for folder names.
+    /// `<workload>-<target>-<consistency>` (`<workload>-<target>` for real
+    /// targets, whose consistency is the target's own), for folder names.
     pub fn name(&self) -> String {
-        format!("{}-{}-{}", self.workload, self.target, self.consistency)
+        if cluster_of(&self.target).is_some() {
+            format!("{}-{}", self.workload, self.target)
+        } else {
+            format!("{}-{}-{}", self.workload, self.target, self.consistency)
+        }
+    }
+
+    /// `etcd`, or `sim (strong)`: the target as titles name it.
+    pub fn title(&self) -> String {
+        if cluster_of(&self.target).is_some() {
+            self.target.clone()
+        } else {
+            format!("{} ({})", self.target, self.consistency)
+        }
     }
 
     fn mode(&self) -> Mode {
@@ -171,20 +232,7 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         .ok_or_else(|| anyhow::anyhow!("unknown workload"))?;
     let checks = workload.checks.clone();
 
-    let mode = spec.mode();
-    let mut sim = SimConfig::new(spec.replicas, mode);
-    sim.seed = spec.run.seed;
-    sim.link_delay = spec.link_delay;
-    sim.loss = spec.loss;
-    let cluster = Arc::new(SimCluster::start(sim));
-    let shape = Shape::of(&spec.workload, options.accounts)
-        .ok_or_else(|| anyhow::anyhow!("no sim shape"))?;
-    let target: Arc<dyn Target> = Arc::new(SimTarget::new(
-        Arc::clone(&cluster),
-        mode,
-        shape,
-        spec.run.op_timeout,
-    ));
+    let system = open(spec, &options)?;
     let nemesis = (!spec.nemesis.is_empty()).then(|| {
         let schedule = Schedule::every(
             spec.nemesis.clone(),
@@ -192,12 +240,10 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
             spec.fault_duration,
             spec.run.seed,
         );
-        let plan = schedule.plan(target.nodes(), spec.run.time_limit);
-        (
-            Arc::new(nemesis::sim::SimNemesis::new(Arc::clone(&cluster))) as Arc<dyn Nemesis>,
-            plan,
-        )
+        let plan = schedule.plan(system.fault_nodes, spec.run.time_limit);
+        (Arc::clone(&system.nemesis), plan)
     });
+    let target = Arc::clone(&system.target);
 
     let mut config = spec.run.clone();
     config.history_path = Some(dir.join("history.jsonl"));
@@ -214,21 +260,14 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     let judgement = judge(&checks, &recorded.history, &options);
     let info = RunInfo {
         title: format!(
-            "{} on {} ({}), nemesis {}",
+            "{} on {}, nemesis {}",
             spec.workload,
-            spec.target,
-            spec.consistency,
+            system.title,
             spec.nemesis_name()
         ),
         workload: spec.workload.clone(),
-        target: format!("{} ({} replicas)", spec.target, spec.replicas),
-        consistency: match mode {
-            Mode::Strong => "strong (majority-acknowledged leader)".into(),
-            Mode::Eventual(ConflictPolicy::Lww) => {
-                "eventual (last write wins on hybrid logical clocks)".into()
-            }
-            Mode::Eventual(ConflictPolicy::Siblings) => "eventual (vector-clock siblings)".into(),
-        },
+        target: system.description.clone(),
+        consistency: system.consistency.clone(),
         nemesis: spec.nemesis_name(),
         seed: spec.run.seed,
         concurrency: spec.run.concurrency,
@@ -243,13 +282,126 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         &dir.join("report.html"),
     );
     output::write(dir, &info, &judgement, &recorded.history, &summary)?;
-    if let Ok(cluster) = Arc::try_unwrap(cluster) {
-        cluster.shutdown().await;
+    if let Some(sim) = system.sim {
+        if let Ok(sim) = Arc::try_unwrap(sim) {
+            sim.shutdown().await;
+        }
     }
     Ok(Executed {
         judgement,
         summary,
         dir: dir.to_path_buf(),
         interrupted: recorded.interrupted,
+    })
+}
+
+/// The system under test of a spec, opened: the embedded sim (started
+/// here) or a real cluster (which must be up already).
+struct System {
+    target: Arc<dyn Target>,
+    nemesis: Arc<dyn Nemesis>,
+    /// How many nodes faults choose from (a PostgreSQL target has one
+    /// client endpoint, the primary, but faults hit all three nodes).
+    fault_nodes: usize,
+    /// The sim, to shut down after the run.
+    sim: Option<Arc<SimCluster>>,
+    /// `etcd`, `sim (strong)`: for titles.
+    title: String,
+    /// What it is, for reports.
+    description: String,
+    /// What consistency it promises, for reports.
+    consistency: String,
+}
+
+fn open(spec: &Spec, options: &workloads::Options) -> anyhow::Result<System> {
+    let Some(kind) = cluster_of(&spec.target) else {
+        return open_sim(spec, options);
+    };
+    let server = cluster::server(kind).ok_or_else(|| anyhow::anyhow!("no server {kind}"))?;
+    let cluster = Arc::new(Cluster::new(server, spec.lab.net.clone(), &spec.lab.state));
+    if !cluster.is_up() {
+        anyhow::bail!(
+            "the {kind} cluster is not up (state in {}); start it with `checker cluster up {kind}`",
+            spec.lab.state.display()
+        );
+    }
+    if !spec.nemesis.is_empty() {
+        nemesis::netns::require_root("injecting faults into a real cluster")?;
+    }
+    let nodes = cluster.nodes();
+    let (target, description, consistency): (Arc<dyn Target>, String, String) = match spec
+        .target
+        .as_str()
+    {
+        "etcd" | "etcd-serializable" => {
+            let serializable = spec.target == "etcd-serializable";
+            let endpoints = (0..nodes)
+                .map(|n| cluster::etcd::client_url(&cluster, n))
+                .collect();
+            (
+                Arc::new(workloads::etcd::EtcdTarget::new(
+                    endpoints,
+                    serializable,
+                    spec.run.op_timeout,
+                )),
+                format!("etcd ({nodes} members, one network namespace each)"),
+                if serializable {
+                    "serializable reads (answered by any member, possibly stale); writes through raft".into()
+                } else {
+                    "linearizable (reads and writes through raft)".into()
+                },
+            )
+        }
+        _ => (
+            Arc::new(workloads::postgres::PostgresTarget::new(
+                &cluster::postgres::url(&cluster, 0),
+            )),
+            format!(
+                "PostgreSQL 15 (primary and {} streaming standbys)",
+                nodes - 1
+            ),
+            "SERIALIZABLE transactions on the primary; commits synchronous to one standby".into(),
+        ),
+    };
+    Ok(System {
+        target,
+        nemesis: Arc::new(LocalNemesis::new(Arc::clone(&cluster))),
+        fault_nodes: nodes,
+        sim: None,
+        title: spec.title(),
+        description,
+        consistency,
+    })
+}
+
+fn open_sim(spec: &Spec, options: &workloads::Options) -> anyhow::Result<System> {
+    let mode = spec.mode();
+    let mut sim = SimConfig::new(spec.replicas, mode);
+    sim.seed = spec.run.seed;
+    sim.link_delay = spec.link_delay;
+    sim.loss = spec.loss;
+    let cluster = Arc::new(SimCluster::start(sim));
+    let shape = Shape::of(&spec.workload, options.accounts)
+        .ok_or_else(|| anyhow::anyhow!("no sim shape"))?;
+    let target: Arc<dyn Target> = Arc::new(SimTarget::new(
+        Arc::clone(&cluster),
+        mode,
+        shape,
+        spec.run.op_timeout,
+    ));
+    Ok(System {
+        fault_nodes: target.nodes(),
+        target,
+        nemesis: Arc::new(nemesis::sim::SimNemesis::new(Arc::clone(&cluster))),
+        sim: Some(cluster),
+        title: spec.title(),
+        description: format!("{} ({} replicas)", spec.target, spec.replicas),
+        consistency: match mode {
+            Mode::Strong => "strong (majority-acknowledged leader)".into(),
+            Mode::Eventual(ConflictPolicy::Lww) => {
+                "eventual (last write wins on hybrid logical clocks)".into()
+            }
+            Mode::Eventual(ConflictPolicy::Siblings) => "eventual (vector-clock siblings)".into(),
+        },
     })
 }

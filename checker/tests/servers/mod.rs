@@ -1,11 +1,17 @@
 //! What the tests against real servers share: free ports, waiting for a
 //! server to serve, and running a workload without faults then judging it.
 
+#![allow(dead_code)] // each test binary uses a part of it
+
 use checker::linearizable::Options;
 use checker::run::judge::{judge, Judgement};
 use checker::run::{run, RunConfig, Stop};
 use history::History;
+use nemesis::cluster::{self, Cluster};
+use nemesis::netns::Net;
+use nemesis::{Nemesis, Plan};
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workloads::Target;
@@ -20,14 +26,66 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `ready` every 100 ms until it holds; fails the test after 30 s.
-pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, ready: impl FnMut() -> bool) {
+    wait_for(what, Duration::from_secs(30), ready);
+}
+
+/// Polls `ready` every 100 ms until it holds; fails the test after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let started = Instant::now();
     while !ready() {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{what} did not become ready in 30 s"
+            started.elapsed() < limit,
+            "{what} did not happen within {} s",
+            limit.as_secs()
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The tests' own lab network, apart from the user's (`lab`, 10.47.0.x),
+/// as `CHECKER_LAB_NET` gives it to the `checker` binary.
+pub const TEST_NET: &str = "labt/10.47.1";
+
+/// A real cluster of `server` on the tests' network, brought up here and
+/// torn down (servers, namespaces, bridge, data) on drop, even when the
+/// test fails.
+pub struct Lab {
+    pub cluster: Arc<Cluster>,
+    pub state: PathBuf,
+}
+
+impl Lab {
+    pub fn up(server: &str) -> Lab {
+        let net = Net {
+            prefix: "labt".into(),
+            subnet: [10, 47, 1],
+        };
+        let state =
+            std::env::temp_dir().join(format!("checker-lab-{server}-{}", std::process::id()));
+        let cluster = Arc::new(Cluster::new(
+            cluster::server(server).expect("known server"),
+            net,
+            &state,
+        ));
+        // A previous run that was killed may have left this cluster.
+        cluster
+            .down()
+            .expect("clean start (needs root: the lab creates network namespaces)");
+        let lab = Lab { cluster, state };
+        if let Err(e) = lab.cluster.up() {
+            panic!("{server} cluster did not come up: {e}");
+        }
+        lab
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Err(e) = self.cluster.down() {
+            eprintln!("tearing the test cluster down failed: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 
@@ -40,6 +98,18 @@ pub fn run_and_judge(
     seconds: u64,
     rate: f64,
 ) -> (History, Judgement) {
+    run_with_faults(target, workload, concurrency, seconds, rate, None)
+}
+
+/// [`run_and_judge`] with faults injected by `nemesis` along `plan`.
+pub fn run_with_faults(
+    target: Arc<dyn Target>,
+    workload: &str,
+    concurrency: usize,
+    seconds: u64,
+    rate: f64,
+    faults: Option<(Arc<dyn Nemesis>, Plan)>,
+) -> (History, Judgement) {
     let workload = workloads::by_name(workload, &workloads::Options::default()).expect("workload");
     let checks = workload.checks.clone();
     let config = RunConfig {
@@ -47,7 +117,7 @@ pub fn run_and_judge(
         time_limit: Duration::from_secs(seconds),
         rate: Some(rate),
         seed: 3,
-        op_timeout: Duration::from_secs(5),
+        op_timeout: Duration::from_secs(if faults.is_some() { 1 } else { 5 }),
         settle: Duration::from_secs(5),
         history_path: None,
         progress: false,
@@ -57,7 +127,7 @@ pub fn run_and_judge(
         .build()
         .expect("runtime");
     let recorded = rt
-        .block_on(run(target, workload, None, &config, Stop::default()))
+        .block_on(run(target, workload, faults, &config, Stop::default()))
         .expect("runs");
     let judgement = judge(&checks, &recorded.history, &Options::default());
     (recorded.history, judgement)

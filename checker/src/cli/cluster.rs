@@ -1,0 +1,185 @@
+//! `checker cluster up|down|status|logs` and `checker nemesis heal`: real
+//! servers on this machine, one network namespace per node.
+
+use nemesis::cluster::{self, Cluster, SERVERS};
+use nemesis::netns::Net;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::EXIT_BAD_INPUT;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  checker cluster up etcd          # three etcd members, 10.47.0.11-13, one namespace each
+  checker cluster status all
+  checker cluster logs postgres --node 2 --lines 100
+  checker cluster down all
+
+Each node is a real server in its own network namespace on the bridge lab0 (10.47.0.0/24), so
+iptables partitions cut the servers' own traffic. State and logs live under .lab/<server>/n<i>/.
+Needs root. `up` is idempotent: running nodes are left as they are.")]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Create the namespaces, start the servers, wait until they are ready.
+    Up(Which),
+    /// Stop the servers, delete their namespaces and data (logs stay).
+    Down(Which),
+    /// Show each node: address, process, ready, paused, partition rules.
+    Status(Which),
+    /// Print the last lines of each node's log.
+    Logs {
+        #[command(flatten)]
+        which: Which,
+        /// Only this node (1-based).
+        #[arg(long)]
+        node: Option<usize>,
+        /// How many lines per node.
+        #[arg(long, default_value = "30")]
+        lines: usize,
+    },
+}
+
+#[derive(clap::Args)]
+struct Which {
+    /// etcd, postgres, or all.
+    server: String,
+    /// The lab's state folder.
+    #[arg(long, default_value = ".lab")]
+    state: PathBuf,
+}
+
+impl Which {
+    fn clusters(&self) -> Result<Vec<Cluster>, String> {
+        let net = Net::from_env().map_err(|e| e.to_string())?;
+        let names: Vec<&str> = if self.server == "all" {
+            SERVERS.to_vec()
+        } else {
+            vec![self.server.as_str()]
+        };
+        names
+            .into_iter()
+            .map(|name| {
+                cluster::server(name)
+                    .map(|s| Cluster::new(s, net.clone(), &self.state))
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown server `{name}`; choose one of: {}, all",
+                            SERVERS.join(", ")
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Runs `checker cluster …`.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let which = match &args.action {
+        Action::Up(w) | Action::Down(w) | Action::Status(w) => w,
+        Action::Logs { which, .. } => which,
+    };
+    let clusters = match which.clusters() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    for cluster in &clusters {
+        match &args.action {
+            Action::Up(_) => {
+                let started = Instant::now();
+                eprintln!("{}: starting {} nodes…", cluster.name(), cluster.nodes());
+                cluster.up()?;
+                let addresses: Vec<String> = cluster
+                    .hosts()
+                    .iter()
+                    .map(|h| h.address.to_string())
+                    .collect();
+                println!(
+                    "{}: up in {:.1} s at {}",
+                    cluster.name(),
+                    started.elapsed().as_secs_f64(),
+                    addresses.join(", ")
+                );
+            }
+            Action::Down(_) => {
+                cluster.down()?;
+                println!("{}: down", cluster.name());
+            }
+            Action::Status(_) => {
+                println!("{}:", cluster.name());
+                for node in cluster.status()? {
+                    let process = match node.pid {
+                        Some(pid) if node.paused => format!("paused (pid {pid})"),
+                        Some(pid) => format!("running (pid {pid})"),
+                        None => "not running".into(),
+                    };
+                    println!(
+                        "  n{}  {:<12} {:<11} {:<24} {}{}",
+                        node.node + 1,
+                        node.host.address,
+                        node.host.namespace,
+                        process,
+                        if node.ready { "ready" } else { "not ready" },
+                        if node.rules > 0 {
+                            format!(", {} partition rule(s)", node.rules)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+            }
+            Action::Logs { node, lines, .. } => {
+                for n in 0..cluster.nodes() {
+                    if node.is_some_and(|k| k != n + 1) {
+                        continue;
+                    }
+                    let log = cluster.log(n);
+                    println!("==> {} <==", log.display());
+                    println!("{}", nemesis::process::tail(&log, *lines));
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  checker nemesis heal             # after a crash or kill -9 of a run
+
+Removes every partition rule in the lab's namespaces, resumes paused servers and restarts crashed
+ones. Runs heal on their own at the end of every run, on Ctrl-C and on error; this is for the rest.")]
+pub struct NemesisArgs {
+    #[command(subcommand)]
+    action: NemesisAction,
+}
+
+#[derive(clap::Subcommand)]
+enum NemesisAction {
+    /// Undo every fault the lab left behind.
+    Heal {
+        /// The lab's state folder.
+        #[arg(long, default_value = ".lab")]
+        state: PathBuf,
+    },
+}
+
+/// Runs `checker nemesis …`.
+pub fn nemesis(args: NemesisArgs) -> anyhow::Result<u8> {
+    let NemesisAction::Heal { state } = args.action;
+    let done = cluster::heal_lab(&Net::from_env()?, &state)?;
+    if done.is_empty() {
+        println!("nothing to heal");
+    }
+    for line in done {
+        println!("{line}");
+    }
+    Ok(0)
+}
