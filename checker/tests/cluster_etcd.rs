@@ -14,8 +14,8 @@ mod servers;
 use checker::Verdict;
 use nemesis::cluster::etcd::{self, MemberStatus};
 use nemesis::local::LocalNemesis;
-use nemesis::{Fault, Nemesis, PartitionShape, Plan, Step};
-use servers::{run_with_faults, wait_for, why, Lab};
+use nemesis::{Fault, Nemesis};
+use servers::{isolate, plan, run_with_faults, wait_for, why, Lab};
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::etcd::EtcdTarget;
@@ -38,29 +38,6 @@ fn agreed_leader(lab: &Lab) -> Option<usize> {
     } else {
         None
     }
-}
-
-fn isolate(node: usize) -> Fault {
-    Fault::Partition {
-        shape: PartitionShape::IsolateOne,
-        groups: vec![vec![node], (0..3).filter(|&n| n != node).collect()],
-    }
-}
-
-/// Each fault from `start_s` to `stop_s` seconds into the run.
-fn plan(faults: &[(f64, f64, Fault)]) -> Plan {
-    let mut plan: Plan = faults
-        .iter()
-        .flat_map(|(start, stop, fault)| {
-            [(*start, true), (*stop, false)].map(|(at, start)| Step {
-                at_ns: (at * 1e9) as u64,
-                fault: fault.clone(),
-                start,
-            })
-        })
-        .collect();
-    plan.sort_by_key(|s| s.at_ns);
-    plan
 }
 
 fn target(lab: &Lab, serializable: bool) -> Arc<dyn Target> {

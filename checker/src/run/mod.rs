@@ -14,7 +14,11 @@
 //! undone and recorded), and final reads (every node read until they agree
 //! or the settle time runs out). A timeout or an indeterminate error is
 //! recorded as `info` and retires the process: a fresh id
-//! (`process + concurrency`) takes its place, as in Jepsen. Stopping early
+//! (`process + concurrency`) takes its place with a fresh client, as in
+//! Jepsen (the old connection may be stuck in the abandoned operation, a
+//! half-done transaction say, which must not leak into the next one); an
+//! operation that finds no client because the node cannot be reached
+//! fails, as it definitely did not happen. Stopping early
 //! (Ctrl-C) ends the main phase at once, and healing and final reads still
 //! happen.
 
@@ -173,7 +177,9 @@ pub async fn run(
 
     let mut workers = Vec::with_capacity(config.concurrency);
     for worker in 0..config.concurrency {
-        let client = target.open(worker % target.nodes().max(1)).await?;
+        let node = worker % target.nodes().max(1);
+        let mut client = Some(target.open(node).await?);
+        let target = Arc::clone(&target);
         let (source, recorder, stop) = (Arc::clone(&source), Arc::clone(&recorder), stop.clone());
         let (concurrency, timeout) = (config.concurrency as u64, config.op_timeout);
         workers.push(tokio::spawn(async move {
@@ -200,10 +206,21 @@ pub async fn run(
                 };
                 match next {
                     Next::Op(op) => {
+                        if client.is_none() {
+                            client = reopen(&*target, node, timeout).await;
+                        }
+                        let Some(open) = &client else {
+                            let mut failed =
+                                event(process, &op, OpType::Fail, op.value.clone(), &[]);
+                            failed.error = Some(Value::Keyword("no-connection".into()));
+                            recorder.record(failed);
+                            continue;
+                        };
                         let (kind, _) =
-                            complete(&*client, &recorder, process, &op, timeout, &[]).await;
+                            complete(&**open, &recorder, process, &op, timeout, &[]).await;
                         if kind == OpType::Info {
                             process += concurrency; // retired, as in Jepsen
+                            client = reopen(&*target, node, timeout).await;
                         }
                     }
                     Next::Wait(at) => {
@@ -265,6 +282,19 @@ fn event(
         error: None,
         extra: extra.to_vec(),
     }
+}
+
+/// A fresh client for `node`, or `None` if it cannot be had within
+/// `timeout` (a paused server may never answer).
+async fn reopen(
+    target: &dyn Target,
+    node: usize,
+    timeout: Duration,
+) -> Option<Box<dyn workloads::Client>> {
+    tokio::time::timeout(timeout, target.open(node))
+        .await
+        .ok()
+        .and_then(Result::ok)
 }
 
 /// Performs `op`, whose invocation is recorded, and records its

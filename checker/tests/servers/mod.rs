@@ -9,7 +9,7 @@ use checker::run::{run, RunConfig, Stop};
 use history::History;
 use nemesis::cluster::{self, Cluster};
 use nemesis::netns::Net;
-use nemesis::{Nemesis, Plan};
+use nemesis::{Fault, Nemesis, PartitionShape, Plan, Step};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,4 +140,28 @@ pub fn why(judgement: &Judgement) -> Vec<String> {
         .iter()
         .map(|s| format!("{}: {} {}", s.title, s.verdict, s.summary))
         .collect()
+}
+
+/// A partition with `node` alone and the other two of three together.
+pub fn isolate(node: usize) -> Fault {
+    Fault::Partition {
+        shape: PartitionShape::IsolateOne,
+        groups: vec![vec![node], (0..3).filter(|&n| n != node).collect()],
+    }
+}
+
+/// A plan with each fault from `start` to `stop` seconds into the run.
+pub fn plan(faults: &[(f64, f64, Fault)]) -> Plan {
+    let mut plan: Plan = faults
+        .iter()
+        .flat_map(|(start, stop, fault)| {
+            [(*start, true), (*stop, false)].map(|(at, start)| Step {
+                at_ns: (at * 1e9) as u64,
+                fault: fault.clone(),
+                start,
+            })
+        })
+        .collect();
+    plan.sort_by_key(|s| s.at_ns);
+    plan
 }
