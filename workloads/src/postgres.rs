@@ -1,6 +1,8 @@
 //! PostgreSQL (and CockroachDB, which speaks its protocol) as a [`Target`]
-//! for the `bank` workload: accounts in one table, transfers and reads in
-//! SERIALIZABLE transactions.
+//! for the `bank` workload (accounts in one table, transfers and reads in
+//! SERIALIZABLE transactions) and the `register` workload (one row per
+//! register; a read, a write as an upsert, a cas as a conditional update,
+//! each one statement).
 //!
 //! A transaction the server aborts (serialization failure `40001`,
 //! deadlock `40P01`) or that finds too little money definitely did not
@@ -49,7 +51,7 @@ impl Target for PostgresTarget {
 
     fn supports(&self, f: &str) -> Result<(), TargetError> {
         match f {
-            "transfer" | "read" | "final-read" => Ok(()),
+            "transfer" | "read" | "write" | "cas" | "final-read" => Ok(()),
             other => Err(TargetError::Unsupported {
                 target: self.name(),
                 f: other.into(),
@@ -70,7 +72,9 @@ impl Target for PostgresTarget {
             |e: tokio_postgres::Error| TargetError::Setup(format!("setting up the accounts: {e}"));
         db.batch_execute(
             "CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL); \
-             DELETE FROM accounts;",
+             DELETE FROM accounts; \
+             CREATE TABLE IF NOT EXISTS registers (id BIGINT PRIMARY KEY, value BIGINT NOT NULL); \
+             DELETE FROM registers;",
         )
         .await
         .map_err(fail)?;
@@ -118,6 +122,73 @@ fn aborted(e: tokio_postgres::Error, committing: bool) -> Aborted {
 }
 
 impl PostgresClient {
+    /// A register operation, one autocommitted statement on the row of
+    /// `op.key`.
+    async fn register(&self, op: &Invocation) -> Result<Completion, Aborted> {
+        let int = |v: Option<&Value>, what: &str| {
+            v.and_then(Value::as_int).ok_or_else(|| {
+                Aborted::Definitely(format!("registers hold integers; bad {what} in {op:?}"))
+            })
+        };
+        let id = int(op.key.as_ref(), "key")?;
+        let q = |e| aborted(e, false);
+        match op.f.as_str() {
+            "write" => {
+                let value = int(Some(&op.value), "value")?;
+                self.db
+                    .execute(
+                        "INSERT INTO registers (id, value) VALUES ($1, $2) \
+                         ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value",
+                        &[&id, &value],
+                    )
+                    .await
+                    .map_err(q)?;
+                Ok(Completion::ok(op.value.clone()))
+            }
+            "cas" => {
+                let Some([old, new]) = op.value.as_seq() else {
+                    return Err(Aborted::Definitely(format!(
+                        "expected [old new] for :cas, got {}",
+                        op.value
+                    )));
+                };
+                let new = int(Some(new), "new value")?;
+                let changed = if old.is_nil() {
+                    self.db
+                        .execute(
+                            "INSERT INTO registers (id, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                            &[&id, &new],
+                        )
+                        .await
+                } else {
+                    let old = int(Some(old), "old value")?;
+                    self.db
+                        .execute(
+                            "UPDATE registers SET value = $3 WHERE id = $1 AND value = $2",
+                            &[&id, &old, &new],
+                        )
+                        .await
+                }
+                .map_err(q)?;
+                Ok(if changed == 1 {
+                    Completion::ok(op.value.clone())
+                } else {
+                    Completion::fail(op.value.clone(), "cas-mismatch")
+                })
+            }
+            _ => {
+                let row = self
+                    .db
+                    .query_opt("SELECT value FROM registers WHERE id = $1", &[&id])
+                    .await
+                    .map_err(q)?;
+                Ok(Completion::ok(
+                    row.map_or(Value::Nil, |r| Value::Int(r.get::<_, i64>(0))),
+                ))
+            }
+        }
+    }
+
     async fn transfer(&self, op: &Invocation) -> Result<Completion, Aborted> {
         let field = |k: &str| op.value.get(k).and_then(Value::as_int);
         let (Some(from), Some(to), Some(amount)) = (field("from"), field("to"), field("amount"))
@@ -203,6 +274,8 @@ impl Client for PostgresClient {
     async fn invoke(&self, op: &Invocation) -> Completion {
         let result = match op.f.as_str() {
             "transfer" => self.transfer(op).await,
+            "read" | "final-read" if op.key.is_some() => self.register(op).await,
+            "write" | "cas" => self.register(op).await,
             "read" | "final-read" => self.read().await,
             f => Err(Aborted::Definitely(format!(
                 "the postgres target has no :{f}"

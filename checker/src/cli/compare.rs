@@ -5,7 +5,7 @@ use super::run::{print_run, runtime_with_stop, writable, Common};
 use super::EXIT_BAD_INPUT;
 use checker::html::escape;
 use checker::run::output::Summary;
-use checker::run::spec::{execute, Spec};
+use checker::run::spec::{cluster_of, execute, Spec};
 use checker::Verdict;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
   checker compare                                   # register on sim, strong vs eventual, under partitions
   checker compare --consistency strong,eventual --nemesis partition,none,clock --time-limit 15
   checker compare --workload set --nemesis partition,kill
+  checker cluster up all && checker compare --targets sim,etcd,etcd-serializable,postgres --nemesis partition,kill
 
 One cell per (target, consistency, nemesis); `a+b` in --nemesis injects both kinds in one cell.
 Writes results/compare-<time>/summary.md and summary.html, with each run's folder beside them.")]
@@ -22,7 +23,8 @@ pub struct Args {
     /// Workload: register, set, counter, bank.
     #[arg(long, short, default_value = "register")]
     workload: String,
-    /// Targets, comma-separated.
+    /// Targets, comma-separated: sim, and real clusters started with `checker cluster up`
+    /// (etcd, etcd-serializable, postgres).
     #[arg(long, default_value = "sim")]
     targets: String,
     /// Consistency modes, comma-separated.
@@ -60,9 +62,16 @@ pub fn specs(
 ) -> Result<Vec<Spec>, String> {
     let mut specs = Vec::new();
     for target in list(targets) {
-        for mode in list(modes) {
+        let modes = list(modes);
+        // A real target has the consistency it has: one cell per nemesis.
+        let modes = if cluster_of(&target).is_some() {
+            &modes[..modes.len().min(1)]
+        } else {
+            &modes[..]
+        };
+        for mode in modes {
             for nemesis in list(nemeses) {
-                specs.push(common.spec(workload, &target, &mode, &nemesis.replace('+', ","))?);
+                specs.push(common.spec(workload, &target, mode, &nemesis.replace('+', ","))?);
             }
         }
     }
@@ -132,11 +141,10 @@ pub fn matrix(specs: Vec<Spec>, dir: &Path) -> anyhow::Result<Vec<Cell>> {
             spec.nemesis_name().replace(',', "+")
         ));
         eprintln!(
-            "[{}/{total}] {} on {} ({}), nemesis {}, {:.0} s",
+            "[{}/{total}] {} on {}, nemesis {}, {:.0} s",
             i + 1,
             spec.workload,
-            spec.target,
-            spec.consistency,
+            spec.title(),
             spec.nemesis_name(),
             spec.run.time_limit.as_secs_f64()
         );
@@ -171,7 +179,11 @@ fn row(c: &Cell) -> [String; 11] {
     let opt = |v: Option<u64>| v.map_or_else(|| "–".to_string(), |n| n.to_string());
     [
         c.spec.target.clone(),
-        c.spec.consistency.clone(),
+        if cluster_of(&c.spec.target).is_some() {
+            "(its own)".into()
+        } else {
+            c.spec.consistency.clone()
+        },
         c.spec.nemesis_name(),
         match s.verdict.as_str() {
             "true" => "valid".into(),
