@@ -20,33 +20,56 @@ use tokio_postgres::{Client as Connection, NoTls};
 /// `host=127.0.0.1 port=5432 user=postgres`, or a `postgresql://` URL).
 pub struct PostgresTarget {
     url: String,
+    /// Where reads go instead, one server per node (hot standbys).
+    read_urls: Vec<String>,
 }
 
 impl PostgresTarget {
-    /// A target for the bank at `url`.
+    /// A target at `url`: every operation on that server.
     pub fn new(url: &str) -> PostgresTarget {
         PostgresTarget {
             url: url.to_string(),
+            read_urls: Vec::new(),
+        }
+    }
+
+    /// A target that writes at `url` and reads at `read_urls[node]`, as an
+    /// application that spreads reads over replicas does. A hot standby
+    /// cannot run SERIALIZABLE transactions, so reads there are REPEATABLE
+    /// READ snapshots of whatever the standby has replayed.
+    pub fn with_reads_from(url: &str, read_urls: Vec<String>) -> PostgresTarget {
+        PostgresTarget {
+            url: url.to_string(),
+            read_urls,
         }
     }
 
     async fn connect(&self) -> Result<Connection, TargetError> {
-        let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
-            .await
-            .map_err(|e| TargetError::Setup(format!("cannot connect to {}: {e}", self.url)))?;
-        tokio::spawn(connection);
-        Ok(client)
+        connect(&self.url).await
     }
+}
+
+async fn connect(url: &str) -> Result<Connection, TargetError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| TargetError::Setup(format!("cannot connect to {url}: {e}")))?;
+    tokio::spawn(connection);
+    Ok(client)
 }
 
 #[async_trait]
 impl Target for PostgresTarget {
     fn name(&self) -> String {
-        "postgres".into()
+        if self.read_urls.is_empty() {
+            "postgres"
+        } else {
+            "postgres-standby-reads"
+        }
+        .into()
     }
 
     fn nodes(&self) -> usize {
-        1
+        self.read_urls.len().max(1)
     }
 
     fn supports(&self, f: &str) -> Result<(), TargetError> {
@@ -55,14 +78,19 @@ impl Target for PostgresTarget {
             other => Err(TargetError::Unsupported {
                 target: self.name(),
                 f: other.into(),
-                hint: "the postgres target runs the bank workload".into(),
+                hint: "the postgres target runs the bank and register workloads".into(),
             }),
         }
     }
 
-    async fn open(&self, _node: usize) -> Result<Box<dyn Client>, TargetError> {
+    async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError> {
+        let reader = match self.read_urls.get(node) {
+            Some(url) => Some(connect(url).await?),
+            None => None,
+        };
         Ok(Box::new(PostgresClient {
             db: self.connect().await?,
+            reader,
         }))
     }
 
@@ -97,6 +125,8 @@ impl Target for PostgresTarget {
 
 struct PostgresClient {
     db: Connection,
+    /// A standby that serves the reads, if not the primary.
+    reader: Option<Connection>,
 }
 
 /// How a transaction ended without a result.
@@ -178,7 +208,9 @@ impl PostgresClient {
             }
             _ => {
                 let row = self
-                    .db
+                    .reader
+                    .as_ref()
+                    .unwrap_or(&self.db)
                     .query_opt("SELECT value FROM registers WHERE id = $1", &[&id])
                     .await
                     .map_err(q)?;
@@ -240,22 +272,22 @@ impl PostgresClient {
 
     async fn read(&self) -> Result<Completion, Aborted> {
         let q = |e| aborted(e, false);
-        self.db
-            .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY")
-            .await
-            .map_err(q)?;
-        let rows = match self
-            .db
+        let (db, begin) = match &self.reader {
+            Some(standby) => (standby, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            None => (&self.db, "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"),
+        };
+        db.batch_execute(begin).await.map_err(q)?;
+        let rows = match db
             .query("SELECT id, balance FROM accounts ORDER BY id", &[])
             .await
         {
             Ok(rows) => rows,
             Err(e) => {
-                let _ = self.db.batch_execute("ROLLBACK").await;
+                let _ = db.batch_execute("ROLLBACK").await;
                 return Err(q(e));
             }
         };
-        self.db.batch_execute("COMMIT").await.map_err(q)?;
+        db.batch_execute("COMMIT").await.map_err(q)?;
         let balances: Vec<(Value, Value)> = rows
             .iter()
             .map(|r| {

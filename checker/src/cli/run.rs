@@ -26,7 +26,8 @@ pub struct Args {
     #[arg(long, short, default_value = "register")]
     workload: String,
     /// System under test: sim (the embedded replicated store), or a real cluster started with
-    /// `checker cluster up`: etcd, etcd-serializable (reads served locally), postgres.
+    /// `checker cluster up`: etcd, etcd-serializable (reads served locally), postgres,
+    /// postgres-standby-reads (reads spread over the standbys).
     #[arg(long, short, default_value = "sim")]
     target: String,
     /// Consistency of the target: strong or eventual.

@@ -21,7 +21,13 @@ use workloads::Target;
 
 /// The targets `--target` accepts: the embedded `sim`, and real clusters
 /// brought up by `checker cluster up`.
-pub const TARGETS: &[&str] = &["sim", "etcd", "etcd-serializable", "postgres"];
+pub const TARGETS: &[&str] = &[
+    "sim",
+    "etcd",
+    "etcd-serializable",
+    "postgres",
+    "postgres-standby-reads",
+];
 
 /// Where the lab's real clusters live (`checker cluster up` puts them
 /// there; runs against real targets find them there).
@@ -48,7 +54,7 @@ impl Default for Lab {
 pub fn cluster_of(target: &str) -> Option<&'static str> {
     match target {
         "etcd" | "etcd-serializable" => Some("etcd"),
-        "postgres" => Some("postgres"),
+        "postgres" | "postgres-standby-reads" => Some("postgres"),
         _ => None,
     }
 }
@@ -352,7 +358,7 @@ fn open(spec: &Spec, options: &workloads::Options) -> anyhow::Result<System> {
                 },
             )
         }
-        _ => (
+        "postgres" => (
             Arc::new(workloads::postgres::PostgresTarget::new(
                 &cluster::postgres::url(&cluster, 0),
             )),
@@ -361,6 +367,21 @@ fn open(spec: &Spec, options: &workloads::Options) -> anyhow::Result<System> {
                 nodes - 1
             ),
             "SERIALIZABLE transactions on the primary; commits synchronous to one standby".into(),
+        ),
+        _ => (
+            Arc::new(workloads::postgres::PostgresTarget::with_reads_from(
+                &cluster::postgres::url(&cluster, 0),
+                (0..nodes)
+                    .map(|n| cluster::postgres::url(&cluster, n))
+                    .collect(),
+            )),
+            format!(
+                "PostgreSQL 15 (primary and {} streaming standbys)",
+                nodes - 1
+            ),
+            "writes on the primary (synchronous to one standby's disk, not its replay); \
+             reads spread over all three nodes"
+                .into(),
         ),
     };
     Ok(System {
