@@ -8,6 +8,7 @@
 //! probed; a [`Cluster`] does the rest the same way for every kind.
 
 pub mod etcd;
+pub mod kafka;
 pub mod postgres;
 pub mod probe;
 
@@ -30,8 +31,10 @@ pub trait Server: Send + Sync {
     fn nodes(&self) -> usize {
         3
     }
-    /// Whether what it needs is installed; the error names the setup step.
-    fn check_installed(&self) -> Result<(), NemesisError>;
+    /// Whether what it needs is installed, fetching what the lab can fetch
+    /// itself into `cluster`'s state (Kafka's jars); the error names the
+    /// setup step.
+    fn check_installed(&self, cluster: &Cluster) -> Result<(), NemesisError>;
     /// Prepares `node`'s data folder before its first start (the nodes
     /// before it are already up when [`Server::one_by_one`] holds).
     fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError>;
@@ -56,12 +59,13 @@ pub fn server(name: &str) -> Option<Box<dyn Server>> {
     match name {
         "etcd" => Some(Box::new(etcd::Etcd)),
         "postgres" => Some(Box::new(postgres::Postgres)),
+        "kafka" => Some(Box::new(kafka::Kafka)),
         _ => None,
     }
 }
 
 /// The names [`server`] accepts.
-pub const SERVERS: &[&str] = &["etcd", "postgres"];
+pub const SERVERS: &[&str] = &["etcd", "postgres", "kafka"];
 
 /// The state of one node, as [`Cluster::status`] sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,11 +130,15 @@ impl Cluster {
         (0..self.nodes()).map(|n| self.host(n)).collect()
     }
 
+    /// The folder of this kind's clusters (`.lab/etcd`): the nodes'
+    /// folders, and what they share.
+    pub fn kind_dir(&self) -> PathBuf {
+        self.state.join(self.server.name())
+    }
+
     /// `node`'s folder (`.lab/etcd/n1`).
     pub fn dir(&self, node: usize) -> PathBuf {
-        self.state
-            .join(self.server.name())
-            .join(format!("n{}", node + 1))
+        self.kind_dir().join(format!("n{}", node + 1))
     }
 
     /// `node`'s data folder.
@@ -161,7 +169,7 @@ impl Cluster {
     /// is up stays as it is.
     pub fn up(&self) -> Result<(), NemesisError> {
         netns::require_root(&format!("starting the {} cluster", self.name()))?;
-        self.server.check_installed()?;
+        self.server.check_installed(self)?;
         self.net.ensure_bridge()?;
         let started = Instant::now();
         for node in 0..self.nodes() {
