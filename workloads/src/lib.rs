@@ -5,12 +5,14 @@
 //! - [`workload`]: a workload = generator + initial data + final reads + checks;
 //!   [`register`], [`set`], [`counter`], [`bank`].
 //! - [`sim`]: the embedded replicated store as a target.
+//! - [`etcd`], [`postgres`], [`kafka`]: real clusters as targets.
 
 pub mod bank;
 pub mod client;
 pub mod counter;
 pub mod etcd;
 pub mod generator;
+pub mod kafka;
 pub mod postgres;
 pub mod register;
 pub mod set;
