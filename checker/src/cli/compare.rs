@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, short, default_value = "register")]
     workload: String,
     /// Targets, comma-separated: sim, and real clusters started with `checker cluster up`
-    /// (etcd, etcd-serializable, postgres).
+    /// (etcd, etcd-serializable, postgres, postgres-standby-reads, kafka-acks-all, kafka-acks-1).
     #[arg(long, default_value = "sim")]
     targets: String,
     /// Consistency modes, comma-separated.

@@ -27,6 +27,8 @@ pub const TARGETS: &[&str] = &[
     "etcd-serializable",
     "postgres",
     "postgres-standby-reads",
+    "kafka-acks-all",
+    "kafka-acks-1",
 ];
 
 /// Where the lab's real clusters live (`checker cluster up` puts them
@@ -55,6 +57,7 @@ pub fn cluster_of(target: &str) -> Option<&'static str> {
     match target {
         "etcd" | "etcd-serializable" => Some("etcd"),
         "postgres" | "postgres-standby-reads" => Some("postgres"),
+        "kafka-acks-all" | "kafka-acks-1" => Some("kafka"),
         _ => None,
     }
 }
@@ -355,6 +358,36 @@ fn open(spec: &Spec, options: &workloads::Options) -> anyhow::Result<System> {
                     "serializable reads (answered by any member, possibly stale); writes through raft".into()
                 } else {
                     "linearizable (reads and writes through raft)".into()
+                },
+            )
+        }
+        "kafka-acks-all" | "kafka-acks-1" => {
+            let acks = if spec.target == "kafka-acks-all" {
+                workloads::kafka::Acks::All
+            } else {
+                workloads::kafka::Acks::One
+            };
+            let brokers = (0..nodes)
+                .map(|n| cluster::kafka::bootstrap(&cluster, n))
+                .collect();
+            (
+                Arc::new(workloads::kafka::KafkaTarget::new(
+                    brokers,
+                    acks,
+                    spec.run.op_timeout,
+                )),
+                format!(
+                    "Kafka 4.4 KRaft ({nodes} brokers, each also a controller; a fresh topic of {} partitions, replication factor {}, min.insync.replicas 2)",
+                    workloads::kafka::PARTITIONS,
+                    workloads::kafka::REPLICATION
+                ),
+                match acks {
+                    workloads::kafka::Acks::All => {
+                        "acks=all, idempotent producer: acknowledged once every in-sync replica (at least 2) has the record".into()
+                    }
+                    workloads::kafka::Acks::One => {
+                        "acks=1, no idempotence: acknowledged once the leader has the record (a new leader may truncate it; retries may duplicate it)".into()
+                    }
                 },
             )
         }
