@@ -110,8 +110,6 @@ pub fn run_with_faults(
     rate: f64,
     faults: Option<(Arc<dyn Nemesis>, Plan)>,
 ) -> (History, Judgement) {
-    let workload = workloads::by_name(workload, &workloads::Options::default()).expect("workload");
-    let checks = workload.checks.clone();
     let config = RunConfig {
         concurrency,
         time_limit: Duration::from_secs(seconds),
@@ -122,12 +120,25 @@ pub fn run_with_faults(
         history_path: None,
         progress: false,
     };
+    run_with_config(target, workload, &config, faults)
+}
+
+/// [`run_with_faults`] with the run's settings given (slow servers need
+/// longer operation timeouts and settle times).
+pub fn run_with_config(
+    target: Arc<dyn Target>,
+    workload: &str,
+    config: &RunConfig,
+    faults: Option<(Arc<dyn Nemesis>, Plan)>,
+) -> (History, Judgement) {
+    let workload = workloads::by_name(workload, &workloads::Options::default()).expect("workload");
+    let checks = workload.checks.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let recorded = rt
-        .block_on(run(target, workload, faults, &config, Stop::default()))
+        .block_on(run(target, workload, faults, config, Stop::default()))
         .expect("runs");
     let judgement = judge(&checks, &recorded.history, &Options::default());
     (recorded.history, judgement)
