@@ -11,6 +11,10 @@ command -v etcd >/dev/null || need_apt+=(etcd-server)   # the etcd client's test
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_apt+=(postgresql-15)   # the PostgreSQL client's tests start a private server
 command -v iptables >/dev/null || need_apt+=(iptables)    # partitions of the real clusters (one network namespace per node)
 command -v ip >/dev/null || need_apt+=(iproute2)
+command -v cmake >/dev/null || need_apt+=(cmake)          # rdkafka builds librdkafka from source
+dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt+=(libcurl4-openssl-dev)   # librdkafka's build includes curl/curl.h
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)   # the Kafka cluster test runs the brokers from Maven Central jars
+command -v mvn >/dev/null || need_apt+=(maven)             # resolves those jars into ~/.m2 (tools/kafka/pom.xml)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
