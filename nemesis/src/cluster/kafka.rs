@@ -518,7 +518,7 @@ mod tests {
         body.extend_from_slice(&0i16.to_be_bytes());
         body.extend_from_slice(&0i32.to_be_bytes());
         body.extend_from_slice(&2i32.to_be_bytes()); // leader
-        for ids in [[2, 1, 3].as_slice(), &[2, 1]] {
+        for ids in [[2i32, 1, 3].as_slice(), &[2, 1]] {
             body.extend_from_slice(&(ids.len() as i32).to_be_bytes());
             for id in ids {
                 body.extend_from_slice(&id.to_be_bytes());
