@@ -14,12 +14,16 @@
 //!   leader has it, which a leader change may then truncate; retries may
 //!   write it twice.
 //!
-//! How an `add` ended comes from librdkafka's own persistence status of
-//! the record (`rd_kafka_message_status`): delivered is `ok`; *not
-//! persisted* (rejected before any broker could have written it, or never
-//! sent before its delivery timeout) is `fail`; *possibly persisted* (a
-//! request was in flight when it timed out or the connection dropped) is
-//! `info`.
+//! An `add` is `ok` once delivered, `fail` if librdkafka refused to queue
+//! it, and `info` for every delivery error. librdkafka's persistence
+//! status (`rd_kafka_message_status`) is not proof enough for `fail`: in
+//! a run with partitions and a crash, an add that failed on *not
+//! persisted* (`MessageTimedOut`) was read back afterwards. A likely
+//! path: librdkafka counts a `NOT_LEADER_OR_FOLLOWER` reply as not
+//! persisted, but a broker also sends it for a record it had appended,
+//! and its followers copied, when its leadership moved while it waited
+//! for the acks. The status is kept in the error (`librdkafka: not
+//! persisted`), so histories show what librdkafka claimed.
 //!
 //! A read asks each partition's leader for its high watermark, then reads
 //! every partition from its first offset up to it. During a run that is
@@ -322,10 +326,8 @@ fn wait_in_sync(config: ClientConfig, topic: &str) -> Result<(), String> {
 enum Delivered {
     /// Written at this partition and offset.
     Written(i32, i64),
-    /// Definitely not written.
-    NotPersisted(String),
-    /// Perhaps written.
-    Unknown(String),
+    /// Not delivered: the error, with librdkafka's persistence status.
+    Failed(String),
 }
 
 /// The producer's context: hands each record's outcome, with its
@@ -344,12 +346,14 @@ impl ProducerContext for Delivery {
                 // SAFETY: the message is valid for the whole callback, and
                 // the status function only reads it.
                 let status = unsafe { rd_kafka_message_status(message.ptr()) };
-                match status {
-                    rd_kafka_msg_status_t::RD_KAFKA_MSG_STATUS_NOT_PERSISTED => {
-                        Delivered::NotPersisted(error.to_string())
+                let claim = match status {
+                    rd_kafka_msg_status_t::RD_KAFKA_MSG_STATUS_NOT_PERSISTED => "not persisted",
+                    rd_kafka_msg_status_t::RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED => {
+                        "possibly persisted"
                     }
-                    _ => Delivered::Unknown(error.to_string()),
-                }
+                    rd_kafka_msg_status_t::RD_KAFKA_MSG_STATUS_PERSISTED => "persisted",
+                };
+                Delivered::Failed(format!("{error} (librdkafka: {claim})"))
             }
         };
         // The add may have given up waiting (the runner timed it out).
@@ -411,8 +415,8 @@ impl KafkaClient {
                 self.shared.acknowledged(partition, offset);
                 Completion::ok(op.value.clone())
             }
-            Ok(Delivered::NotPersisted(e)) => Completion::fail(op.value.clone(), &e),
-            Ok(Delivered::Unknown(e)) => Completion::info(op.value.clone(), &e),
+            // Never proof that it was not written: see the module docs.
+            Ok(Delivered::Failed(e)) => Completion::info(op.value.clone(), &e),
             Err(_) => Completion::info(op.value.clone(), "producer-gone"),
         }
     }
