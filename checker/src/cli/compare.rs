@@ -254,7 +254,7 @@ fn relative(path: &Path, dir: &Path) -> String {
 fn table_markdown(cells: &[Cell], dir: &Path) -> String {
     let mut out = String::from("# Comparison\n\n");
     let _ = writeln!(out, "| {} | report |", HEADER.join(" | "));
-    let _ = writeln!(out, "|{}|---|", "---|".repeat(HEADER.len()));
+    let _ = writeln!(out, "|{}---|", "---|".repeat(HEADER.len()));
     for c in cells {
         let _ = writeln!(
             out,
