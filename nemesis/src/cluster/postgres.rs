@@ -40,6 +40,27 @@ fn as_postgres(program: &str) -> Command {
     command
 }
 
+/// PostgreSQL runs as the `postgres` user, which must be able to walk to
+/// its data folder: every folder above it must be searchable by others.
+fn reachable_by_others(dir: &Path) -> Result<(), NemesisError> {
+    use std::os::unix::fs::PermissionsExt;
+    for folder in dir.ancestors().skip(1) {
+        let Ok(meta) = std::fs::metadata(folder) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o001 == 0 {
+            return Err(NemesisError(format!(
+                "PostgreSQL runs as the postgres user, which cannot enter {} (mode {:o}); \
+                 put the lab's state folder (--state) where it can, or `chmod o+x {}`",
+                folder.display(),
+                meta.permissions().mode() & 0o777,
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn append(path: &Path, text: &str) -> Result<(), NemesisError> {
     std::fs::OpenOptions::new()
         .append(true)
@@ -73,6 +94,7 @@ impl Server for Postgres {
 
     fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError> {
         let dir = cluster.dir(node);
+        reachable_by_others(&dir)?;
         let data = cluster.data_dir(node);
         let _ = std::fs::remove_dir_all(&data);
         run(Command::new("chown").arg("postgres:postgres").arg(&dir))?;
