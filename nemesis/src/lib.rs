@@ -1,7 +1,8 @@
 //! Faults: the [`Nemesis`] trait, concrete [`Fault`]s, seeded
 //! [`schedule`]s, the faults of the embedded target ([`sim`]), and real
 //! clusters on one machine ([`cluster`]: one network namespace per node)
-//! with their faults ([`local`]: iptables partitions, kill -9, SIGSTOP).
+//! with their faults ([`local`]: iptables partitions, kill -9, SIGSTOP, clock
+//! skew through [`faketime`]).
 //!
 //! A nemesis starts and stops faults and can heal everything it did.
 //! Healing is idempotent; the runner calls [`Nemesis::heal_all`] at the
@@ -9,6 +10,7 @@
 
 pub mod cluster;
 pub mod command;
+pub mod faketime;
 pub mod fault;
 pub mod iptables;
 pub mod local;

@@ -12,7 +12,7 @@ pub mod postgres;
 pub mod probe;
 
 use crate::netns::{self, Host, Net};
-use crate::{iptables, process, NemesisError};
+use crate::{faketime, iptables, process, NemesisError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -43,6 +43,13 @@ pub trait Server: Send + Sync {
     /// Whether each node must be ready before the next one starts
     /// (standbys copy the primary; Cassandra nodes join one at a time).
     fn one_by_one(&self) -> bool {
+        false
+    }
+    /// Whether it reads the clock through libc, so it runs under
+    /// libfaketime and the `clock` fault can skew it (not Go binaries).
+    /// Such a server's [`Server::command`] runs its program under
+    /// `env` [`faketime::env`]`(cluster.clock_file(node))`.
+    fn fakes_clock(&self) -> bool {
         false
     }
     /// How long a whole cluster may take to become ready.
@@ -162,6 +169,9 @@ impl Cluster {
     pub fn up(&self) -> Result<(), NemesisError> {
         netns::require_root(&format!("starting the {} cluster", self.name()))?;
         self.server.check_installed()?;
+        if self.server.fakes_clock() {
+            faketime::library()?;
+        }
         self.net.ensure_bridge()?;
         let started = Instant::now();
         for node in 0..self.nodes() {
@@ -234,6 +244,9 @@ impl Cluster {
         if let Some(dir) = inner.get_current_dir() {
             command.current_dir(dir);
         }
+        if self.server.fakes_clock() {
+            faketime::ensure(&self.clock_file(node))?;
+        }
         process::spawn(&mut command, &self.log(node), &self.pid_file(node))
     }
 
@@ -270,6 +283,30 @@ impl Cluster {
         }
     }
 
+    /// Whether the `clock` fault can skew this kind of server.
+    pub fn fakes_clock(&self) -> bool {
+        self.server.fakes_clock()
+    }
+
+    /// The file that holds `node`'s clock offset; a server that
+    /// [`Server::fakes_clock`] starts its program under
+    /// [`faketime::env`] of this file.
+    pub fn clock_file(&self, node: usize) -> PathBuf {
+        self.dir(node).join("clock-offset")
+    }
+
+    /// Moves `node`'s wall clock by `offset_ns` (0 puts it back); the
+    /// server sees it within a second.
+    pub fn skew_clock(&self, node: usize, offset_ns: i64) -> Result<(), NemesisError> {
+        if !self.server.fakes_clock() {
+            return Err(NemesisError(format!(
+                "clock skew is not supported on {} (libfaketime cannot move a Go binary's clock)",
+                self.name()
+            )));
+        }
+        faketime::set(&self.clock_file(node), offset_ns)
+    }
+
     /// Cuts every link between different groups of nodes.
     pub fn partition(&self, groups: &[Vec<usize>]) -> Result<(), NemesisError> {
         iptables::partition(&self.hosts(), groups)
@@ -299,6 +336,9 @@ impl Cluster {
         self.heal_network()?;
         for node in 0..self.nodes() {
             self.resume(node)?;
+            if self.server.fakes_clock() && self.clock_file(node).exists() {
+                self.skew_clock(node, 0)?;
+            }
             if self.dir(node).join("prepared").exists() {
                 self.restart(node)?;
             }
@@ -377,6 +417,14 @@ pub fn heal_lab(net: &Net, state: &Path) -> Result<Vec<String>, NemesisError> {
         for node in 0..cluster.nodes() {
             if !cluster.dir(node).join("prepared").exists() {
                 continue;
+            }
+            if cluster.fakes_clock() && cluster.clock_file(node).exists() {
+                let skewed = std::fs::read_to_string(cluster.clock_file(node))
+                    .is_ok_and(|t| t.trim() != faketime::offset_text(0));
+                if skewed {
+                    cluster.skew_clock(node, 0)?;
+                    done.push(format!("reset the clock of {name} n{}", node + 1));
+                }
             }
             match cluster.pid(node) {
                 Some(pid) if process::stopped(pid) => {

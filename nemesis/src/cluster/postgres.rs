@@ -9,6 +9,7 @@
 
 use super::{Cluster, Server};
 use crate::command::run;
+use crate::faketime;
 use crate::NemesisError;
 use std::io::Write;
 use std::path::Path;
@@ -145,8 +146,16 @@ impl Server for Postgres {
     }
 
     fn command(&self, cluster: &Cluster, node: usize) -> Command {
-        let mut command = as_postgres("postgres");
+        let mut command = Command::new("setpriv");
         command
+            .args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "env",
+            ])
+            .args(faketime::env(&cluster.clock_file(node)))
+            .arg(format!("{BIN}/postgres"))
             .arg("-D")
             .arg(cluster.data_dir(node))
             .args([
@@ -175,6 +184,10 @@ impl Server for Postgres {
     }
 
     fn one_by_one(&self) -> bool {
+        true
+    }
+
+    fn fakes_clock(&self) -> bool {
         true
     }
 }
