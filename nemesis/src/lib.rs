@@ -38,4 +38,9 @@ pub trait Nemesis: Send + Sync {
     async fn stop(&self, fault: &Fault) -> Result<(), NemesisError>;
     /// Undoes every fault this nemesis may have left. Idempotent.
     async fn heal_all(&self) -> Result<(), NemesisError>;
+    /// The node that leads now, if the target can tell (for
+    /// [`Fault::IsolateLeader`]); `None` by default.
+    async fn leader(&self) -> Result<Option<usize>, NemesisError> {
+        Ok(None)
+    }
 }

@@ -84,6 +84,9 @@ impl Nemesis for LocalNemesis {
         self.blocking(move |cluster| match &fault {
             Fault::Partition { groups, .. } => cluster.partition(groups),
             Fault::Ring { cut } => cluster.cut(cut),
+            Fault::IsolateLeader { .. } => Err(NemesisError(
+                "isolate-leader reaches the nemesis only once resolved to a partition".into(),
+            )),
             Fault::Kill { node } => cluster.kill(*node),
             Fault::Pause { node } => cluster.pause(*node),
             Fault::ClockSkew { node, offset_ns } => cluster.skew_clock(*node, *offset_ns),
@@ -94,7 +97,9 @@ impl Nemesis for LocalNemesis {
     async fn stop(&self, fault: &Fault) -> Result<(), NemesisError> {
         let fault = fault.clone();
         self.blocking(move |cluster| match &fault {
-            Fault::Partition { .. } | Fault::Ring { .. } => cluster.heal_network(),
+            Fault::Partition { .. } | Fault::Ring { .. } | Fault::IsolateLeader { .. } => {
+                cluster.heal_network()
+            }
             Fault::Kill { node } => cluster.restart(*node),
             Fault::Pause { node } => cluster.resume(*node),
             Fault::ClockSkew { node, .. } => cluster.skew_clock(*node, 0),
@@ -104,5 +109,12 @@ impl Nemesis for LocalNemesis {
 
     async fn heal_all(&self) -> Result<(), NemesisError> {
         self.blocking(|cluster| cluster.heal_all()).await
+    }
+
+    async fn leader(&self) -> Result<Option<usize>, NemesisError> {
+        let cluster = Arc::clone(&self.cluster);
+        tokio::task::spawn_blocking(move || cluster.leader())
+            .await
+            .map_err(|e| NemesisError(format!("nemesis task failed: {e}")))
     }
 }

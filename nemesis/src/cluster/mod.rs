@@ -52,6 +52,10 @@ pub trait Server: Send + Sync {
     fn fakes_clock(&self) -> bool {
         false
     }
+    /// The node that leads now, if this kind has a leader and can tell.
+    fn leader(&self, _cluster: &Cluster) -> Option<usize> {
+        None
+    }
     /// How long a whole cluster may take to become ready.
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(60)
@@ -281,6 +285,11 @@ impl Cluster {
             Some(pid) => process::signal(pid, libc::SIGCONT),
             None => Ok(()),
         }
+    }
+
+    /// The node that leads now, if the server kind can tell.
+    pub fn leader(&self) -> Option<usize> {
+        self.server.leader(self)
     }
 
     /// Whether the `clock` fault can skew this kind of server.

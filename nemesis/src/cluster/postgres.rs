@@ -190,4 +190,9 @@ impl Server for Postgres {
     fn fakes_clock(&self) -> bool {
         true
     }
+
+    /// The primary; standbys never take over here (no failover manager).
+    fn leader(&self, _cluster: &Cluster) -> Option<usize> {
+        Some(0)
+    }
 }
