@@ -171,6 +171,12 @@ impl Cluster {
     /// running, and waits until all are ready. Idempotent: a cluster that
     /// is up stays as it is.
     pub fn up(&self) -> Result<(), NemesisError> {
+        self.up_reporting(&mut |_| {})
+    }
+
+    /// [`Cluster::up`], telling `report` what happens (`n1 started`,
+    /// `n1 ready after 12.3 s`): JVM servers take tens of seconds.
+    pub fn up_reporting(&self, report: &mut dyn FnMut(&str)) -> Result<(), NemesisError> {
         netns::require_root(&format!("starting the {} cluster", self.name()))?;
         self.server.check_installed()?;
         if self.server.fakes_clock() {
@@ -178,6 +184,7 @@ impl Cluster {
         }
         self.net.ensure_bridge()?;
         let started = Instant::now();
+        let mut waiting = Vec::new();
         for node in 0..self.nodes() {
             self.net.add_host(&self.host(node))?;
             if self.pid(node).is_some() {
@@ -194,12 +201,17 @@ impl Cluster {
                 })?;
             }
             self.start(node)?;
+            report(&format!("n{} started", node + 1));
             if self.server.one_by_one() {
                 self.wait_ready(node, started)?;
+                report(&ready_after(node, started));
+            } else {
+                waiting.push(node);
             }
         }
-        for node in 0..self.nodes() {
+        for node in waiting {
             self.wait_ready(node, started)?;
+            report(&ready_after(node, started));
         }
         Ok(())
     }
@@ -400,6 +412,14 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+fn ready_after(node: usize, since: Instant) -> String {
+    format!(
+        "n{} ready after {:.1} s",
+        node + 1,
+        since.elapsed().as_secs_f64()
+    )
 }
 
 /// Undoes every fault the lab may have left on this machine, whatever
