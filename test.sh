@@ -11,6 +11,7 @@ command -v etcd >/dev/null || need_apt+=(etcd-server)   # the etcd client's test
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_apt+=(postgresql-15)   # the PostgreSQL client's tests start a private server
 command -v iptables >/dev/null || need_apt+=(iptables)    # partitions of the real clusters (one network namespace per node)
 command -v ip >/dev/null || need_apt+=(iproute2)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need_apt+=(faketime)   # clock skew on real servers
 command -v cmake >/dev/null || need_apt+=(cmake)          # rdkafka builds librdkafka from source
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt+=(libcurl4-openssl-dev)   # librdkafka's build includes curl/curl.h
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)   # the Kafka cluster test runs the brokers from Maven Central jars

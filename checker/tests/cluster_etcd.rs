@@ -106,7 +106,7 @@ fn etcd_cluster_under_real_faults() {
         (1.0, 4.0, isolate(0)),
         (5.0, 8.0, Fault::Kill { node: 1 }),
         (9.0, 11.0, Fault::Pause { node: 2 }),
-        (12.0, 15.0, isolate(2)),
+        (12.0, 15.0, Fault::IsolateLeader { nodes: 3 }),
     ]);
     let (history, judgement) = run_with_faults(
         target(&lab, false),
@@ -125,6 +125,25 @@ fn etcd_cluster_under_real_faults() {
     assert!(
         nemesis_ops >= 8,
         "the faults were recorded: {nemesis_ops} nemesis ops"
+    );
+    let failed: Vec<String> = history
+        .ops()
+        .iter()
+        .filter(|o| o.process.client().is_none() && o.error.is_some())
+        .map(|o| format!("{} {} {:?}", o.f, o.value, o.error))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "every fault started, the leader found: {failed:?}"
+    );
+    let leader_cut = history.ops().iter().any(|o| {
+        o.f == "start-partition"
+            && o.time >= 12_000_000_000
+            && o.value.to_string().contains("isolated")
+    });
+    assert!(
+        leader_cut,
+        "the leader's isolation was recorded as the partition it became"
     );
     let healed = cluster.status().expect("status");
     assert!(

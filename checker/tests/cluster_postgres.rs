@@ -6,7 +6,8 @@
 //! synchronous to one standby, stall while the primary is cut off from
 //! both standbys and go through when one standby is reachable); and the
 //! bank workload's SERIALIZABLE transfers keep the total under partitions,
-//! a crash of the primary and pauses.
+//! a crash of the primary, pauses and clock skew; and libfaketime moves a
+//! running server's clock.
 
 mod servers;
 
@@ -18,6 +19,23 @@ use servers::{isolate, plan, run_with_faults, why, Lab};
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::postgres::PostgresTarget;
+
+/// How far the server's wall clock is ahead of ours, in seconds.
+async fn clock_ahead(url: &str) -> f64 {
+    let (db, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    let row = db
+        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+        .await
+        .expect("clock_timestamp");
+    let ours = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    row.get::<_, f64>(0) - ours
+}
 
 /// Whether an insert on the primary commits within 3 s.
 async fn commits(url: &str, n: i64) -> bool {
@@ -65,6 +83,19 @@ fn postgres_cluster_under_real_faults() {
         "one standby reachable confirms commits"
     );
     cluster.heal_network().expect("heal");
+
+    // Clock skew through libfaketime reaches the running server: an hour
+    // ahead, then back, without a restart.
+    cluster.skew_clock(0, 3_600_000_000_000).expect("skew");
+    servers::wait_for(
+        "the primary's clock an hour ahead",
+        Duration::from_secs(10),
+        || (rt.block_on(clock_ahead(&url)) - 3600.0).abs() < 60.0,
+    );
+    cluster.heal_all().expect("heal");
+    servers::wait_for("the primary's clock back", Duration::from_secs(10), || {
+        rt.block_on(clock_ahead(&url)).abs() < 60.0
+    });
     drop(rt);
 
     // The bank's total holds under partitions, a crash of the primary and
@@ -75,6 +106,14 @@ fn postgres_cluster_under_real_faults() {
         (4.0, 6.0, Fault::Kill { node: 0 }),
         (7.0, 9.0, Fault::Pause { node: 1 }),
         (10.0, 12.0, isolate(2)),
+        (
+            10.0,
+            12.0,
+            Fault::ClockSkew {
+                node: 0,
+                offset_ns: -30_000_000_000,
+            },
+        ),
     ]);
     let target = Arc::new(PostgresTarget::new(&url));
     let (history, judgement) = run_with_faults(target, "bank", 6, 13, 200.0, Some((nemesis, plan)));

@@ -334,3 +334,38 @@ fn the_eventual_store_loses_set_adds_and_money_under_partitions() {
         );
     }
 }
+
+#[test]
+fn partition_leader_cuts_off_whoever_leads_or_says_why_not() {
+    let rt = runtime();
+    for (consistency, leads) in [("strong", true), ("eventual", false)] {
+        let mut s = spec(consistency, 5, 2.0);
+        s.nemesis = vec![FaultKind::PartitionLeader];
+        let dir = temp_dir(&format!("leader-{consistency}"));
+        rt.block_on(execute(&s, &dir, Stop::default()))
+            .expect("runs");
+        let history = read_history(&dir);
+        let starts: Vec<&history::Op> = history
+            .ops()
+            .iter()
+            .filter(|o| o.f == "start-partition")
+            .collect();
+        assert!(!starts.is_empty(), "{consistency}: the fault was tried");
+        // Each start is two events: the attempt, then its outcome.
+        let failed = starts.iter().filter(|o| o.error.is_some()).count();
+        if leads {
+            // The strong store's leader is node 0: n1 alone, every time.
+            assert_eq!(failed, 0, "{starts:?}");
+            assert!(starts
+                .iter()
+                .all(|o| o.value.to_string().contains("[\"n1\"]]")));
+        } else {
+            assert_eq!(
+                failed * 2,
+                starts.len(),
+                "the eventual store has no leader: {starts:?}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -13,6 +13,10 @@ pub enum FaultKind {
     Pause,
     /// Move a node's clock, then put it back.
     Clock,
+    /// Cut the current leader off from the other nodes (where the target
+    /// can tell who leads: the sim's strong mode, etcd, PostgreSQL's
+    /// primary). Not part of `all`.
+    PartitionLeader,
 }
 
 impl FaultKind {
@@ -31,6 +35,7 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
             FaultKind::Clock => "clock",
+            FaultKind::PartitionLeader => "partition-leader",
         }
     }
 
@@ -43,9 +48,13 @@ impl FaultKind {
         }
         text.split(',')
             .map(|name| {
-                FaultKind::ALL.into_iter().find(|k| k.name() == name.trim()).ok_or_else(|| {
-                    format!("unknown nemesis `{name}`; choose none, all, or a comma-separated list of partition, kill, pause, clock")
-                })
+                FaultKind::ALL
+                    .into_iter()
+                    .chain([FaultKind::PartitionLeader])
+                    .find(|k| k.name() == name.trim())
+                    .ok_or_else(|| {
+                        format!("unknown nemesis `{name}`; choose none, all, or a comma-separated list of partition, partition-leader, kill, pause, clock")
+                    })
             })
             .collect()
     }
@@ -89,6 +98,13 @@ pub enum Fault {
         /// The node.
         node: usize,
     },
+    /// Whichever node leads when the fault starts is cut off from the
+    /// other `nodes - 1`; the runner asks the nemesis who leads
+    /// ([`crate::Nemesis::leader`]) and records the partition it became.
+    IsolateLeader {
+        /// How many nodes there are.
+        nodes: usize,
+    },
     /// The node's clock is off by `offset_ns` until the fault stops.
     ClockSkew {
         /// The node.
@@ -99,10 +115,20 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// `node` alone, the other `nodes - 1` together.
+    pub fn isolating(node: usize, nodes: usize) -> Fault {
+        Fault::Partition {
+            shape: PartitionShape::IsolateOne,
+            groups: vec![(0..nodes).filter(|&n| n != node).collect(), vec![node]],
+        }
+    }
+
     /// The `:f` of the nemesis operation that starts it (Jepsen's names).
     pub fn start_f(&self) -> &'static str {
         match self {
-            Fault::Partition { .. } | Fault::Ring { .. } => "start-partition",
+            Fault::Partition { .. } | Fault::Ring { .. } | Fault::IsolateLeader { .. } => {
+                "start-partition"
+            }
             Fault::Kill { .. } => "kill",
             Fault::Pause { .. } => "pause",
             Fault::ClockSkew { .. } => "start-clock-skew",
@@ -112,7 +138,9 @@ impl Fault {
     /// The `:f` of the nemesis operation that ends it.
     pub fn stop_f(&self) -> &'static str {
         match self {
-            Fault::Partition { .. } | Fault::Ring { .. } => "stop-partition",
+            Fault::Partition { .. } | Fault::Ring { .. } | Fault::IsolateLeader { .. } => {
+                "stop-partition"
+            }
             Fault::Kill { .. } => "restart",
             Fault::Pause { .. } => "resume",
             Fault::ClockSkew { .. } => "stop-clock-skew",
@@ -147,6 +175,7 @@ impl Fault {
                         .collect(),
                 ),
             ]),
+            Fault::IsolateLeader { .. } => Value::Vector(vec![Value::Keyword("leader".into())]),
             Fault::Kill { node: n } | Fault::Pause { node: n } => node(*n),
             Fault::ClockSkew { node: n, offset_ns } => Value::Vector(vec![
                 node(*n),

@@ -19,15 +19,26 @@ pub fn cut(from: &Host, to: &Host) -> Result<(), NemesisError> {
 
 /// Cuts every link between different groups, both ways.
 pub fn partition(hosts: &[Host], groups: &[Vec<usize>]) -> Result<(), NemesisError> {
+    for (from, to) in links_between(hosts.len(), groups) {
+        cut(&hosts[from], &hosts[to])?;
+    }
+    Ok(())
+}
+
+/// The directed links `(from, to)` among `nodes` nodes that join different
+/// groups. A node in no group is alone.
+pub fn links_between(nodes: usize, groups: &[Vec<usize>]) -> Vec<(usize, usize)> {
     let group_of = |node: usize| groups.iter().position(|g| g.contains(&node));
-    for (a, from) in hosts.iter().enumerate() {
-        for (b, to) in hosts.iter().enumerate() {
-            if a != b && group_of(a) != group_of(b) {
-                cut(from, to)?;
+    let mut links = Vec::new();
+    for a in 0..nodes {
+        for b in 0..nodes {
+            let joined = group_of(a).is_some() && group_of(a) == group_of(b);
+            if a != b && !joined {
+                links.push((a, b));
             }
         }
     }
-    Ok(())
+    links
 }
 
 /// Removes every rule the lab put in `host`'s namespace. Idempotent.
@@ -40,4 +51,21 @@ pub fn heal(host: &Host) -> Result<(), NemesisError> {
 pub fn rules(host: &Host) -> Result<usize, NemesisError> {
     let listing = run(in_ns(&host.namespace, "iptables").args(["-S", "INPUT"]))?;
     Ok(listing.lines().filter(|l| l.starts_with("-A ")).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::links_between;
+
+    #[test]
+    fn a_partition_cuts_both_ways_between_groups_only() {
+        let links = links_between(3, &[vec![0], vec![1, 2]]);
+        assert_eq!(links, vec![(0, 1), (0, 2), (1, 0), (2, 0)]);
+        assert_eq!(links_between(3, &[vec![0, 1, 2]]), vec![]);
+    }
+
+    #[test]
+    fn a_node_in_no_group_is_alone() {
+        assert_eq!(links_between(2, &[vec![0]]), vec![(0, 1), (1, 0)]);
+    }
 }

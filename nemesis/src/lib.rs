@@ -1,7 +1,8 @@
 //! Faults: the [`Nemesis`] trait, concrete [`Fault`]s, seeded
 //! [`schedule`]s, the faults of the embedded target ([`sim`]), and real
 //! clusters on one machine ([`cluster`]: one network namespace per node)
-//! with their faults ([`local`]: iptables partitions, kill -9, SIGSTOP).
+//! with their faults ([`local`]: iptables partitions, kill -9, SIGSTOP, clock
+//! skew through [`faketime`]).
 //!
 //! A nemesis starts and stops faults and can heal everything it did.
 //! Healing is idempotent; the runner calls [`Nemesis::heal_all`] at the
@@ -9,6 +10,7 @@
 
 pub mod cluster;
 pub mod command;
+pub mod faketime;
 pub mod fault;
 pub mod iptables;
 pub mod local;
@@ -36,4 +38,9 @@ pub trait Nemesis: Send + Sync {
     async fn stop(&self, fault: &Fault) -> Result<(), NemesisError>;
     /// Undoes every fault this nemesis may have left. Idempotent.
     async fn heal_all(&self) -> Result<(), NemesisError>;
+    /// The node that leads now, if the target can tell (for
+    /// [`Fault::IsolateLeader`]); `None` by default.
+    async fn leader(&self) -> Result<Option<usize>, NemesisError> {
+        Ok(None)
+    }
 }

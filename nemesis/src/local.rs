@@ -1,8 +1,8 @@
 //! Faults on a real [`Cluster`] on this machine: partitions as iptables
 //! rules in the nodes' namespaces, crashes as SIGKILL and restart, pauses
-//! as SIGSTOP and SIGCONT.
+//! as SIGSTOP and SIGCONT, clock skew through libfaketime.
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Server};
 use crate::{Fault, FaultKind, Nemesis, NemesisError};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex, Weak};
@@ -47,11 +47,11 @@ impl LocalNemesis {
         LocalNemesis { cluster }
     }
 
-    /// Whether it can inject faults of `kind`; clock skew needs libfaketime,
-    /// which only shifts programs that read the clock through libc (not Go
-    /// binaries such as etcd) and is not wired up yet.
-    pub fn supports(kind: FaultKind) -> bool {
-        kind != FaultKind::Clock
+    /// Whether faults of `kind` can hit servers of `server`'s kind: clock
+    /// skew needs libfaketime, which only moves programs that read the
+    /// clock through libc (not Go binaries such as etcd).
+    pub fn supports(server: &dyn Server, kind: FaultKind) -> bool {
+        kind != FaultKind::Clock || server.fakes_clock()
     }
 
     /// Runs a blocking cluster operation off the async workers.
@@ -84,12 +84,12 @@ impl Nemesis for LocalNemesis {
         self.blocking(move |cluster| match &fault {
             Fault::Partition { groups, .. } => cluster.partition(groups),
             Fault::Ring { cut } => cluster.cut(cut),
+            Fault::IsolateLeader { .. } => Err(NemesisError(
+                "isolate-leader reaches the nemesis only once resolved to a partition".into(),
+            )),
             Fault::Kill { node } => cluster.kill(*node),
             Fault::Pause { node } => cluster.pause(*node),
-            Fault::ClockSkew { .. } => Err(NemesisError(format!(
-                "clock skew is not supported on {} (libfaketime cannot move a Go binary's clock)",
-                cluster.name()
-            ))),
+            Fault::ClockSkew { node, offset_ns } => cluster.skew_clock(*node, *offset_ns),
         })
         .await
     }
@@ -97,15 +97,24 @@ impl Nemesis for LocalNemesis {
     async fn stop(&self, fault: &Fault) -> Result<(), NemesisError> {
         let fault = fault.clone();
         self.blocking(move |cluster| match &fault {
-            Fault::Partition { .. } | Fault::Ring { .. } => cluster.heal_network(),
+            Fault::Partition { .. } | Fault::Ring { .. } | Fault::IsolateLeader { .. } => {
+                cluster.heal_network()
+            }
             Fault::Kill { node } => cluster.restart(*node),
             Fault::Pause { node } => cluster.resume(*node),
-            Fault::ClockSkew { .. } => Ok(()),
+            Fault::ClockSkew { node, .. } => cluster.skew_clock(*node, 0),
         })
         .await
     }
 
     async fn heal_all(&self) -> Result<(), NemesisError> {
         self.blocking(|cluster| cluster.heal_all()).await
+    }
+
+    async fn leader(&self) -> Result<Option<usize>, NemesisError> {
+        let cluster = Arc::clone(&self.cluster);
+        tokio::task::spawn_blocking(move || cluster.leader())
+            .await
+            .map_err(|e| NemesisError(format!("nemesis task failed: {e}")))
     }
 }

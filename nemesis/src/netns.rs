@@ -52,9 +52,14 @@ impl Net {
 
     /// [`Net::default`], or what [`Net::ENV`] says (`PREFIX/A.B.C`).
     pub fn from_env() -> Result<Net, NemesisError> {
-        let Ok(text) = std::env::var(Net::ENV) else {
-            return Ok(Net::default());
-        };
+        match std::env::var(Net::ENV) {
+            Ok(text) => Net::parse(&text),
+            Err(_) => Ok(Net::default()),
+        }
+    }
+
+    /// Parses `PREFIX/A.B.C` (`labt/10.47.1`).
+    pub fn parse(text: &str) -> Result<Net, NemesisError> {
         let bad = || {
             NemesisError(format!(
                 "{} must look like `labt/10.47.1` (a name prefix of up to 6 letters, then the first three octets of a /24), got `{text}`",
@@ -241,5 +246,35 @@ pub fn require_root(what: &str) -> Result<(), NemesisError> {
         Err(NemesisError(format!(
             "{what} needs root (network namespaces, veth links and iptables rules); run it as root, e.g. with sudo"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Net;
+
+    #[test]
+    fn parses_a_prefix_and_a_range() {
+        let net = Net::parse("labt/10.47.1").expect("valid");
+        assert_eq!(net.bridge(), "labt0");
+        assert_eq!(net.bridge_address().to_string(), "10.47.1.1");
+        assert_eq!(net.host("etcd2", 12).namespace, "labt-etcd2");
+        assert_eq!(net.host("etcd2", 12).address.to_string(), "10.47.1.12");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_use() {
+        for bad in [
+            "",
+            "labt",
+            "labt/10.47",
+            "labt/10.47.1.2",
+            "la-bt/10.47.1",
+            "toolongx/10.0.0",
+            "labt/300.1.1",
+        ] {
+            let error = Net::parse(bad).expect_err(bad).to_string();
+            assert!(error.contains("CHECKER_LAB_NET"), "{error}");
+        }
     }
 }

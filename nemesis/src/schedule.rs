@@ -112,14 +112,10 @@ impl Schedule {
                         groups: vec![big, small],
                     }
                 } else {
-                    let mut rest: Vec<usize> = (0..nodes).filter(|&n| n != node).collect();
-                    rest.sort_unstable();
-                    Fault::Partition {
-                        shape: PartitionShape::IsolateOne,
-                        groups: vec![rest, vec![node]],
-                    }
+                    Fault::isolating(node, nodes)
                 }
             }
+            FaultKind::PartitionLeader => Fault::IsolateLeader { nodes },
             FaultKind::Kill => Fault::Kill { node },
             FaultKind::Pause => Fault::Pause { node },
             FaultKind::Clock => {

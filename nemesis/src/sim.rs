@@ -23,6 +23,11 @@ impl Nemesis for SimNemesis {
         match fault {
             Fault::Partition { groups, .. } => self.cluster.partition(groups),
             Fault::Ring { cut } => self.cluster.cut(cut),
+            Fault::IsolateLeader { .. } => {
+                return Err(NemesisError(
+                    "isolate-leader reaches the nemesis only once resolved to a partition".into(),
+                ))
+            }
             Fault::Kill { node } => self.cluster.crash(*node),
             Fault::Pause { node } => self.cluster.pause(*node),
             Fault::ClockSkew { node, offset_ns } => self.cluster.skew_clock(*node, *offset_ns),
@@ -32,7 +37,9 @@ impl Nemesis for SimNemesis {
 
     async fn stop(&self, fault: &Fault) -> Result<(), NemesisError> {
         match fault {
-            Fault::Partition { .. } | Fault::Ring { .. } => self.cluster.heal(),
+            Fault::Partition { .. } | Fault::Ring { .. } | Fault::IsolateLeader { .. } => {
+                self.cluster.heal()
+            }
             Fault::Kill { node } => self.cluster.restart(*node),
             Fault::Pause { node } => self.cluster.resume(*node),
             Fault::ClockSkew { node, .. } => self.cluster.skew_clock(*node, 0),
@@ -43,5 +50,9 @@ impl Nemesis for SimNemesis {
     async fn heal_all(&self) -> Result<(), NemesisError> {
         self.cluster.heal_all();
         Ok(())
+    }
+
+    async fn leader(&self) -> Result<Option<usize>, NemesisError> {
+        Ok(self.cluster.leader())
     }
 }

@@ -94,33 +94,65 @@ impl Target for PostgresTarget {
         }))
     }
 
+    /// Creates the tables, empties them (a previous run's rows, or the
+    /// transactions it left waiting, must not leak into this one) and
+    /// writes the accounts, in one transaction, retried when the server
+    /// aborts it for a conflict.
     async fn setup(&self, initial: &[(Value, Value)]) -> Result<(), TargetError> {
-        let db = self.connect().await?;
-        let fail =
-            |e: tokio_postgres::Error| TargetError::Setup(format!("setting up the accounts: {e}"));
-        db.batch_execute(
-            "CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL); \
-             DELETE FROM accounts; \
-             CREATE TABLE IF NOT EXISTS registers (id BIGINT PRIMARY KEY, value BIGINT NOT NULL); \
-             DELETE FROM registers;",
-        )
-        .await
-        .map_err(fail)?;
+        let mut accounts = Vec::with_capacity(initial.len());
         for (id, balance) in initial {
             let (Some(id), Some(balance)) = (id.as_int(), balance.as_int()) else {
                 return Err(TargetError::Setup(format!(
                     "accounts must be integers, got {id} {balance}"
                 )));
             };
-            db.execute(
-                "INSERT INTO accounts (id, balance) VALUES ($1, $2)",
-                &[&id, &balance],
-            )
-            .await
-            .map_err(fail)?;
+            accounts.push((id, balance));
         }
-        Ok(())
+        let db = self.connect().await?;
+        let mut attempt = 0;
+        loop {
+            match fill(&db, &accounts).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 10 && retryable(&e) => {
+                    let _ = db.batch_execute("ROLLBACK").await;
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => {
+                    return Err(TargetError::Setup(format!(
+                        "setting up the tables: {}",
+                        describe(&e)
+                    )))
+                }
+            }
+        }
     }
+}
+
+async fn fill(db: &Connection, accounts: &[(i64, i64)]) -> Result<(), tokio_postgres::Error> {
+    db.batch_execute(
+        "BEGIN; \
+         CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL); \
+         CREATE TABLE IF NOT EXISTS registers (id BIGINT PRIMARY KEY, value BIGINT NOT NULL); \
+         TRUNCATE accounts, registers;",
+    )
+    .await?;
+    for (id, balance) in accounts {
+        db.execute(
+            "INSERT INTO accounts (id, balance) VALUES ($1, $2)",
+            &[id, balance],
+        )
+        .await?;
+    }
+    db.batch_execute("COMMIT").await
+}
+
+/// Whether the server aborted for a conflict, so trying again may work.
+fn retryable(e: &tokio_postgres::Error) -> bool {
+    let code = e.code();
+    code == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+        || code == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+        || code == Some(&SqlState::UNIQUE_VIOLATION) // two CREATE TABLE IF NOT EXISTS racing
 }
 
 struct PostgresClient {
@@ -137,17 +169,26 @@ enum Aborted {
     Maybe(String),
 }
 
+/// The server's message and SQLSTATE when there is one (the error's own
+/// text is only "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}: {})", e, db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
 fn aborted(e: tokio_postgres::Error, committing: bool) -> Aborted {
     let code = e.code().cloned();
     if code == Some(SqlState::T_R_SERIALIZATION_FAILURE)
         || code == Some(SqlState::T_R_DEADLOCK_DETECTED)
     {
-        return Aborted::Definitely(format!("aborted: {e}"));
+        return Aborted::Definitely(format!("aborted: {}", describe(&e)));
     }
     if committing || e.is_closed() || code.is_none() {
-        Aborted::Maybe(e.to_string())
+        Aborted::Maybe(describe(&e))
     } else {
-        Aborted::Definitely(e.to_string())
+        Aborted::Definitely(describe(&e))
     }
 }
 

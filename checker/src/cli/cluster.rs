@@ -95,7 +95,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             Action::Up(_) => {
                 let started = Instant::now();
                 eprintln!("{}: starting {} nodes…", cluster.name(), cluster.nodes());
-                cluster.up()?;
+                let name = cluster.name();
+                cluster.up_reporting(&mut |event| eprintln!("{name}: {event}"))?;
                 let addresses: Vec<String> = cluster
                     .hosts()
                     .iter()

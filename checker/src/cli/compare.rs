@@ -148,12 +148,29 @@ pub fn matrix(specs: Vec<Spec>, dir: &Path) -> anyhow::Result<Vec<Cell>> {
             spec.nemesis_name(),
             spec.run.time_limit.as_secs_f64()
         );
-        let executed = rt.block_on(execute(&spec, &cell_dir, stop.clone()))?;
-        print_run(&executed);
-        cells.push(Cell {
-            spec,
-            summary: executed.summary,
-        });
+        // A cell that cannot run (a cluster that is down, a setup that
+        // fails) is reported in the table; the rest of the matrix runs.
+        let summary = match rt.block_on(execute(&spec, &cell_dir, stop.clone())) {
+            Ok(executed) => {
+                print_run(&executed);
+                executed.summary
+            }
+            Err(e) => {
+                eprintln!("  error: {e:#}");
+                Summary {
+                    verdict: "unknown".into(),
+                    anomalies: vec![format!("did not run: {e}")],
+                    stale_reads: None,
+                    lost_writes: None,
+                    convergence_ms: None,
+                    p50_ms: 0.0,
+                    p99_ms: 0.0,
+                    ops_per_s: 0.0,
+                    report: cell_dir.join("report.html"),
+                }
+            }
+        };
+        cells.push(Cell { spec, summary });
     }
     std::fs::write(dir.join("summary.md"), table_markdown(&cells, dir))?;
     std::fs::write(dir.join("summary.html"), table_html(&cells, dir))?;
@@ -237,7 +254,7 @@ fn relative(path: &Path, dir: &Path) -> String {
 fn table_markdown(cells: &[Cell], dir: &Path) -> String {
     let mut out = String::from("# Comparison\n\n");
     let _ = writeln!(out, "| {} | report |", HEADER.join(" | "));
-    let _ = writeln!(out, "|{}|---|", "---|".repeat(HEADER.len()));
+    let _ = writeln!(out, "|{}---|", "---|".repeat(HEADER.len()));
     for c in cells {
         let _ = writeln!(
             out,

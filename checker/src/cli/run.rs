@@ -34,7 +34,8 @@ pub struct Args {
     /// Consistency of the target: strong or eventual.
     #[arg(long, short, default_value = "strong")]
     consistency: String,
-    /// Faults: none, all, or a comma-separated list of partition, kill, pause, clock.
+    /// Faults: none, all (partition, kill, pause, clock), or a comma-separated list of those and
+    /// partition-leader (cut off whichever node leads: sim strong, etcd, postgres).
     #[arg(long, short, default_value = "partition")]
     nemesis: String,
     #[command(flatten)]

@@ -29,7 +29,7 @@ pub mod recorder;
 pub mod spec;
 
 use history::{History, Op, OpType, Process, Value};
-use nemesis::{Nemesis, Plan};
+use nemesis::{Fault, Nemesis, Plan};
 use recorder::Recorder;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -148,12 +148,45 @@ pub async fn run(
             Arc::clone(&fault_now),
         );
         tokio::spawn(async move {
-            for step in plan {
+            // The partition an `IsolateLeader` became when it started.
+            let mut leader_cut: Option<Fault> = None;
+            for mut step in plan {
                 if stop
                     .sleep_until(started + Duration::from_nanos(step.at_ns))
                     .await
                 {
                     break;
+                }
+                if let Fault::IsolateLeader { nodes } = step.fault {
+                    let resolved = if step.start {
+                        match nemesis.leader().await {
+                            Ok(Some(leader)) => Ok(Fault::isolating(leader, nodes)),
+                            Ok(None) => Err("no node leads now, or the target cannot tell".into()),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    } else {
+                        leader_cut.take().ok_or_else(String::new)
+                    };
+                    match resolved {
+                        Ok(fault) => {
+                            leader_cut = step.start.then(|| fault.clone());
+                            step.fault = fault;
+                        }
+                        Err(why) => {
+                            // Recorded as a failed start; its stop is moot.
+                            if step.start {
+                                let value = step.fault.describe();
+                                record_nemesis(&recorder, step.fault.start_f(), value.clone());
+                                record_nemesis_result(
+                                    &recorder,
+                                    step.fault.start_f(),
+                                    value,
+                                    Some(why),
+                                );
+                            }
+                            continue;
+                        }
+                    }
                 }
                 let f = if step.start {
                     step.fault.start_f()

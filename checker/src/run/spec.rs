@@ -170,16 +170,18 @@ impl Spec {
         if self.replicas == 0 {
             return Err(SpecError::Invalid("--replicas must be at least 1".into()));
         }
-        if let Some(kind) = self
-            .nemesis
-            .iter()
-            .find(|k| cluster_of(&self.target).is_some() && !LocalNemesis::supports(**k))
-        {
-            return Err(SpecError::Invalid(format!(
-                "--nemesis {} is not supported on {} yet (only on the sim); choose from partition, kill, pause",
-                kind.name(),
-                self.target
-            )));
+        if let Some(server) = cluster_of(&self.target).and_then(cluster::server) {
+            if let Some(kind) = self
+                .nemesis
+                .iter()
+                .find(|k| !LocalNemesis::supports(&*server, **k))
+            {
+                return Err(SpecError::Invalid(format!(
+                    "--nemesis {} is not supported on {} (libfaketime cannot move a Go binary's clock); choose from partition, kill, pause",
+                    kind.name(),
+                    self.target
+                )));
+            }
         }
         if !self.nemesis.is_empty() && self.fault_duration.is_zero() {
             return Err(SpecError::Invalid(

@@ -119,6 +119,18 @@ impl Server for Etcd {
         command
     }
 
+    /// The member the others agree leads (asked of every member; one that
+    /// does not answer, isolated or paused, does not count against it).
+    fn leader(&self, cluster: &Cluster) -> Option<usize> {
+        let all: Vec<Option<MemberStatus>> =
+            (0..cluster.nodes()).map(|n| status(cluster, n)).collect();
+        let leads = |n: usize| all[n].as_ref().is_some_and(MemberStatus::leads);
+        let leader = (0..cluster.nodes()).find(|&n| leads(n))?;
+        let id = &all[leader].as_ref()?.member;
+        let followed = all.iter().flatten().filter(|s| &s.leader == id).count();
+        (followed * 2 > cluster.nodes()).then_some(leader)
+    }
+
     fn ready(&self, cluster: &Cluster, node: usize) -> bool {
         let addr = SocketAddr::new(cluster.host(node).address.into(), CLIENT_PORT);
         probe::http(addr, "GET", "/health", "", Duration::from_secs(1))

@@ -13,7 +13,7 @@ pub mod postgres;
 pub mod probe;
 
 use crate::netns::{self, Host, Net};
-use crate::{iptables, process, NemesisError};
+use crate::{faketime, iptables, process, NemesisError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -47,6 +47,17 @@ pub trait Server: Send + Sync {
     /// (standbys copy the primary; Cassandra nodes join one at a time).
     fn one_by_one(&self) -> bool {
         false
+    }
+    /// Whether it reads the clock through libc, so it runs under
+    /// libfaketime and the `clock` fault can skew it (not Go binaries).
+    /// Such a server's [`Server::command`] runs its program under
+    /// `env` [`faketime::env`]`(cluster.clock_file(node))`.
+    fn fakes_clock(&self) -> bool {
+        false
+    }
+    /// The node that leads now, if this kind has a leader and can tell.
+    fn leader(&self, _cluster: &Cluster) -> Option<usize> {
+        None
     }
     /// How long a whole cluster may take to become ready.
     fn ready_timeout(&self) -> Duration {
@@ -168,10 +179,20 @@ impl Cluster {
     /// running, and waits until all are ready. Idempotent: a cluster that
     /// is up stays as it is.
     pub fn up(&self) -> Result<(), NemesisError> {
+        self.up_reporting(&mut |_| {})
+    }
+
+    /// [`Cluster::up`], telling `report` what happens (`n1 started`,
+    /// `n1 ready after 12.3 s`): JVM servers take tens of seconds.
+    pub fn up_reporting(&self, report: &mut dyn FnMut(&str)) -> Result<(), NemesisError> {
         netns::require_root(&format!("starting the {} cluster", self.name()))?;
         self.server.check_installed(self)?;
+        if self.server.fakes_clock() {
+            faketime::library()?;
+        }
         self.net.ensure_bridge()?;
         let started = Instant::now();
+        let mut waiting = Vec::new();
         for node in 0..self.nodes() {
             self.net.add_host(&self.host(node))?;
             if self.pid(node).is_some() {
@@ -188,12 +209,17 @@ impl Cluster {
                 })?;
             }
             self.start(node)?;
+            report(&format!("n{} started", node + 1));
             if self.server.one_by_one() {
                 self.wait_ready(node, started)?;
+                report(&ready_after(node, started));
+            } else {
+                waiting.push(node);
             }
         }
-        for node in 0..self.nodes() {
+        for node in waiting {
             self.wait_ready(node, started)?;
+            report(&ready_after(node, started));
         }
         Ok(())
     }
@@ -242,6 +268,9 @@ impl Cluster {
         if let Some(dir) = inner.get_current_dir() {
             command.current_dir(dir);
         }
+        if self.server.fakes_clock() {
+            faketime::ensure(&self.clock_file(node))?;
+        }
         process::spawn(&mut command, &self.log(node), &self.pid_file(node))
     }
 
@@ -278,6 +307,35 @@ impl Cluster {
         }
     }
 
+    /// The node that leads now, if the server kind can tell.
+    pub fn leader(&self) -> Option<usize> {
+        self.server.leader(self)
+    }
+
+    /// Whether the `clock` fault can skew this kind of server.
+    pub fn fakes_clock(&self) -> bool {
+        self.server.fakes_clock()
+    }
+
+    /// The file that holds `node`'s clock offset; a server that
+    /// [`Server::fakes_clock`] starts its program under
+    /// [`faketime::env`] of this file.
+    pub fn clock_file(&self, node: usize) -> PathBuf {
+        self.dir(node).join("clock-offset")
+    }
+
+    /// Moves `node`'s wall clock by `offset_ns` (0 puts it back); the
+    /// server sees it within a second.
+    pub fn skew_clock(&self, node: usize, offset_ns: i64) -> Result<(), NemesisError> {
+        if !self.server.fakes_clock() {
+            return Err(NemesisError(format!(
+                "clock skew is not supported on {} (libfaketime cannot move a Go binary's clock)",
+                self.name()
+            )));
+        }
+        faketime::set(&self.clock_file(node), offset_ns)
+    }
+
     /// Cuts every link between different groups of nodes.
     pub fn partition(&self, groups: &[Vec<usize>]) -> Result<(), NemesisError> {
         iptables::partition(&self.hosts(), groups)
@@ -307,6 +365,9 @@ impl Cluster {
         self.heal_network()?;
         for node in 0..self.nodes() {
             self.resume(node)?;
+            if self.server.fakes_clock() && self.clock_file(node).exists() {
+                self.skew_clock(node, 0)?;
+            }
             if self.dir(node).join("prepared").exists() {
                 self.restart(node)?;
             }
@@ -361,6 +422,14 @@ impl Cluster {
     }
 }
 
+fn ready_after(node: usize, since: Instant) -> String {
+    format!(
+        "n{} ready after {:.1} s",
+        node + 1,
+        since.elapsed().as_secs_f64()
+    )
+}
+
 /// Undoes every fault the lab may have left on this machine, whatever
 /// run left it: flushes the partition rules of every namespace of the
 /// lab's, resumes paused nodes and restarts crashed ones of every cluster
@@ -385,6 +454,14 @@ pub fn heal_lab(net: &Net, state: &Path) -> Result<Vec<String>, NemesisError> {
         for node in 0..cluster.nodes() {
             if !cluster.dir(node).join("prepared").exists() {
                 continue;
+            }
+            if cluster.fakes_clock() && cluster.clock_file(node).exists() {
+                let skewed = std::fs::read_to_string(cluster.clock_file(node))
+                    .is_ok_and(|t| t.trim() != faketime::offset_text(0));
+                if skewed {
+                    cluster.skew_clock(node, 0)?;
+                    done.push(format!("reset the clock of {name} n{}", node + 1));
+                }
             }
             match cluster.pid(node) {
                 Some(pid) if process::stopped(pid) => {

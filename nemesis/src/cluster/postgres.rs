@@ -9,6 +9,7 @@
 
 use super::{Cluster, Server};
 use crate::command::run;
+use crate::faketime;
 use crate::NemesisError;
 use std::io::Write;
 use std::path::Path;
@@ -38,6 +39,27 @@ fn as_postgres(program: &str) -> Command {
         .args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
         .arg(format!("{BIN}/{program}"));
     command
+}
+
+/// PostgreSQL runs as the `postgres` user, which must be able to walk to
+/// its data folder: every folder above it must be searchable by others.
+fn reachable_by_others(dir: &Path) -> Result<(), NemesisError> {
+    use std::os::unix::fs::PermissionsExt;
+    for folder in dir.ancestors().skip(1) {
+        let Ok(meta) = std::fs::metadata(folder) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o001 == 0 {
+            return Err(NemesisError(format!(
+                "PostgreSQL runs as the postgres user, which cannot enter {} (mode {:o}); \
+                 put the lab's state folder (--state) where it can, or `chmod o+x {}`",
+                folder.display(),
+                meta.permissions().mode() & 0o777,
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn append(path: &Path, text: &str) -> Result<(), NemesisError> {
@@ -73,6 +95,7 @@ impl Server for Postgres {
 
     fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError> {
         let dir = cluster.dir(node);
+        reachable_by_others(&dir)?;
         let data = cluster.data_dir(node);
         let _ = std::fs::remove_dir_all(&data);
         run(Command::new("chown").arg("postgres:postgres").arg(&dir))?;
@@ -123,8 +146,16 @@ impl Server for Postgres {
     }
 
     fn command(&self, cluster: &Cluster, node: usize) -> Command {
-        let mut command = as_postgres("postgres");
+        let mut command = Command::new("setpriv");
         command
+            .args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "env",
+            ])
+            .args(faketime::env(&cluster.clock_file(node)))
+            .arg(format!("{BIN}/postgres"))
             .arg("-D")
             .arg(cluster.data_dir(node))
             .args([
@@ -154,5 +185,14 @@ impl Server for Postgres {
 
     fn one_by_one(&self) -> bool {
         true
+    }
+
+    fn fakes_clock(&self) -> bool {
+        true
+    }
+
+    /// The primary; standbys never take over here (no failover manager).
+    fn leader(&self, _cluster: &Cluster) -> Option<usize> {
+        Some(0)
     }
 }

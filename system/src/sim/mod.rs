@@ -105,6 +105,7 @@ struct Shared {
 /// them.
 #[derive(Debug)]
 pub struct SimCluster {
+    mode: Mode,
     shared: Arc<Shared>,
     controls: Vec<mpsc::UnboundedSender<Control>>,
     nodes: Vec<JoinHandle<()>>,
@@ -152,6 +153,7 @@ impl SimCluster {
             nodes.push(tokio::spawn(node.run(config.tick)));
         }
         SimCluster {
+            mode: config.mode,
             shared,
             controls,
             nodes,
@@ -177,6 +179,12 @@ impl SimCluster {
             client: self.shared.next_client.fetch_add(1, Ordering::Relaxed),
             seq: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The node that leads: node 0 in strong mode (its leader never moves),
+    /// none in eventual mode.
+    pub fn leader(&self) -> Option<usize> {
+        matches!(self.mode, Mode::Strong).then_some(0)
     }
 
     /// How many replicas the cluster has.
