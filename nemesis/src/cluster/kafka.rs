@@ -220,7 +220,9 @@ pub struct TopicMetadata {
 pub struct Metadata {
     /// The cluster id it belongs to.
     pub cluster_id: Option<String>,
-    /// The active controller's id (-1: none known).
+    /// The controller id it gives clients. In KRaft mode that is some
+    /// live broker, not the quorum's leader (clients never talk to the
+    /// controllers), so it tells nothing about leadership.
     pub controller: i32,
     /// The ids of the brokers it considers alive (registered, unfenced).
     pub brokers: Vec<i32>,
