@@ -28,6 +28,15 @@
 //! that linearizes it first fails, the configuration fails, and the search
 //! backtracks past it without trying the alternatives.
 //!
+//! Models may also say that a state can never again allow an operation
+//! as long as only "forward" operations happen ([`Model::never_allows`];
+//! for `kv`, a get that saw `"ab"` once the string is `"ac"` and only
+//! appends may come before the get). A configuration in which a completed
+//! candidate is such an operation, and in which no other kind of operation
+//! that is still pending could go before it (none was called before its
+//! return), has no linearization: the search abandons it at once rather
+//! than trying every order of the operations around it.
+//!
 //! The search is resumable: [`Search::run`] does a bounded number of steps
 //! and can be called again, so that many partitions can share a few threads
 //! fairly and stop as soon as one of them fails.
@@ -127,6 +136,15 @@ pub struct Search<'a, M: Model> {
     candidates: Vec<u32>,
     /// Whether each operation is read-only, as the model says.
     read_only: Vec<bool>,
+    /// The operations that are neither read-only nor forward
+    /// ([`Model::is_forward`]) and not yet linearized, in call order: a
+    /// list linked through `reset_next`/`reset_prev` over operation
+    /// indices, whose head is the extra node `entries.len()`. Linearizing
+    /// unlinks and undoing relinks, in stack order (dancing links).
+    reset_next: Vec<u32>,
+    reset_prev: Vec<u32>,
+    /// Whether to look for hopeless operations: the partition has forward ones.
+    prune: bool,
     /// The order in which candidates are tried: read-only operations
     /// first, then by call.
     priority: Vec<u64>,
@@ -179,6 +197,23 @@ impl<'a, M: Model> Search<'a, M> {
         let width = n.div_ceil(64).max(1);
         let states = States::new(model, n);
         let read_only: Vec<bool> = entries.iter().map(|e| model.is_read_only(&e.op)).collect();
+        // The reset list, in call order (entries are sorted by call). Without
+        // forward operations only read-only ones could precede a hopeless
+        // one, and stepping finds that out anyway: then there is no list,
+        // and no pruning.
+        let forward: Vec<bool> = entries.iter().map(|e| model.is_forward(&e.op)).collect();
+        let prune = forward.iter().any(|&f| f);
+        let resets: Vec<u32> = (0..n as u32)
+            .filter(|&i| prune && !read_only[i as usize] && !forward[i as usize])
+            .collect();
+        let mut reset_next = vec![NIL; n + 1];
+        let mut reset_prev = vec![NIL; n + 1];
+        let mut last = n as u32;
+        for &op in &resets {
+            reset_next[last as usize] = op;
+            reset_prev[op as usize] = last;
+            last = op;
+        }
         let priority = entries
             .iter()
             .zip(&read_only)
@@ -187,6 +222,9 @@ impl<'a, M: Model> Search<'a, M> {
         let mut search = Search {
             model,
             read_only,
+            reset_next,
+            reset_prev,
+            prune,
             priority,
             frames: Vec::new(),
             candidates: Vec::new(),
@@ -288,6 +326,9 @@ impl<'a, M: Model> Search<'a, M> {
         } else {
             self.node_op[node as usize]
         };
+        if self.hopeless(start) {
+            self.candidates.truncate(start);
+        }
         let priority = &self.priority;
         self.candidates[start..].sort_unstable_by_key(|&op| priority[op as usize]);
         let end = self.candidates.len() as u32;
@@ -297,6 +338,29 @@ impl<'a, M: Model> Search<'a, M> {
             next: start as u32,
             blocker,
         });
+    }
+
+    /// Whether a completed candidate (from `candidates[start..]`) can never
+    /// be linearized from the current configuration: only forward
+    /// operations may still precede it, and the model says that none of
+    /// them can lead to a state that allows it (module docs).
+    fn hopeless(&self, start: usize) -> bool {
+        if !self.prune {
+            return false;
+        }
+        // The earliest call of a pending operation that is not forward:
+        // only operations that return before it are protected from resets.
+        let head = self.reset_next[self.entries.len()];
+        let horizon = if head == NIL {
+            usize::MAX
+        } else {
+            self.entries[head as usize].call
+        };
+        let state = self.states.get(self.state);
+        self.candidates[start..].iter().any(|&op| {
+            let entry = &self.entries[op as usize];
+            entry.ret.is_some_and(|ret| ret < horizon) && self.model.never_allows(state, &entry.op)
+        })
     }
 
     /// The current configuration has no linearization: undo the operation
@@ -351,6 +415,13 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     fn lift(&mut self, op: u32) {
+        if self.reset_prev[op as usize] != NIL {
+            let (p, n) = (self.reset_prev[op as usize], self.reset_next[op as usize]);
+            self.reset_next[p as usize] = n;
+            if n != NIL {
+                self.reset_prev[n as usize] = p;
+            }
+        }
         self.unlink(self.call_node[op as usize]);
         let ret = self.ret_node[op as usize];
         if ret != NIL {
@@ -366,6 +437,13 @@ impl<'a, M: Model> Search<'a, M> {
             self.remaining += 1;
         }
         self.relink(self.call_node[op as usize]);
+        if self.reset_prev[op as usize] != NIL {
+            let (p, n) = (self.reset_prev[op as usize], self.reset_next[op as usize]);
+            self.reset_next[p as usize] = op;
+            if n != NIL {
+                self.reset_prev[n as usize] = op;
+            }
+        }
     }
 
     /// Steps taken so far.
