@@ -32,10 +32,13 @@
 //! as long as only "forward" operations happen ([`Model::never_allows`];
 //! for `kv`, a get that saw `"ab"` once the string is `"ac"` and only
 //! appends may come before the get). A configuration in which a completed
-//! candidate is such an operation, and in which no other kind of operation
-//! that is still pending could go before it (none was called before its
-//! return), has no linearization: the search abandons it at once rather
-//! than trying every order of the operations around it.
+//! operation not yet linearized is such an operation, and in which no other
+//! kind of operation that is still pending could go before it (none was
+//! called before its return), has no linearization: the search abandons it
+//! at once rather than trying every order of the operations around it. All
+//! such operations are looked at, not only the candidates: a get called
+//! after an append returned must see it, and is hopeless as soon as the
+//! append is linearized, not only once the get becomes a candidate.
 //!
 //! The search is resumable: [`Search::run`] does a bounded number of steps
 //! and can be called again, so that many partitions can share a few threads
@@ -326,7 +329,7 @@ impl<'a, M: Model> Search<'a, M> {
         } else {
             self.node_op[node as usize]
         };
-        if self.hopeless(start) {
+        if self.hopeless() {
             self.candidates.truncate(start);
         }
         let priority = &self.priority;
@@ -340,16 +343,26 @@ impl<'a, M: Model> Search<'a, M> {
         });
     }
 
-    /// Whether a completed candidate (from `candidates[start..]`) can never
-    /// be linearized from the current configuration: only forward
-    /// operations may still precede it, and the model says that none of
-    /// them can lead to a state that allows it (module docs).
-    fn hopeless(&self, start: usize) -> bool {
+    /// Whether some completed operation not yet linearized can never be:
+    /// only forward operations may still precede it, and the model says
+    /// that none of them can lead to a state that allows it (module docs).
+    fn hopeless(&self) -> bool {
         if !self.prune {
             return false;
         }
-        // The earliest call of a pending operation that is not forward:
-        // only operations that return before it are protected from resets.
+        // After a read-only operation nothing changed that the answer depends
+        // on (the state, and the pending resets), and the parent configuration
+        // was not hopeless.
+        if self
+            .stack
+            .last()
+            .is_some_and(|l| self.read_only[l.op as usize])
+        {
+            return false;
+        }
+        // The earliest call of a pending operation that is not forward: only
+        // operations that return before it are protected from resets, and
+        // their calls come before it too.
         let head = self.reset_next[self.entries.len()];
         let horizon = if head == NIL {
             usize::MAX
@@ -357,10 +370,22 @@ impl<'a, M: Model> Search<'a, M> {
             self.entries[head as usize].call
         };
         let state = self.states.get(self.state);
-        self.candidates[start..].iter().any(|&op| {
-            let entry = &self.entries[op as usize];
-            entry.ret.is_some_and(|ret| ret < horizon) && self.model.never_allows(state, &entry.op)
-        })
+        let mut node = self.next[0];
+        while node != NIL {
+            if self.node_call[node as usize] {
+                let entry = &self.entries[self.node_op[node as usize] as usize];
+                if entry.call > horizon {
+                    break;
+                }
+                if entry.ret.is_some_and(|ret| ret < horizon)
+                    && self.model.never_allows(state, &entry.op)
+                {
+                    return true;
+                }
+            }
+            node = self.next[node as usize];
+        }
+        false
     }
 
     /// The current configuration has no linearization: undo the operation
