@@ -94,8 +94,9 @@ struct Frame {
     end: u32,
     /// The next candidate to try.
     next: u32,
-    /// The first pending return: the operation that must be linearized
-    /// before anything after it.
+    /// The operation to blame if the configuration fails: the first
+    /// pending return (it must be linearized before anything after it), or
+    /// the operation that made the configuration hopeless.
     blocker: u32,
 }
 
@@ -324,13 +325,16 @@ impl<'a, M: Model> Search<'a, M> {
         }
         // open_frame runs only while a completed operation is pending, and
         // its return is in the list, so the walk stopped at a return.
-        let blocker = if node == NIL {
+        let mut blocker = if node == NIL {
             NIL
         } else {
             self.node_op[node as usize]
         };
-        if self.hopeless() {
+        // A hopeless configuration has no candidates worth trying, and the
+        // hopeless operation is the one to blame in a counterexample.
+        if let Some(op) = self.hopeless() {
             self.candidates.truncate(start);
+            blocker = op;
         }
         let priority = &self.priority;
         self.candidates[start..].sort_unstable_by_key(|&op| priority[op as usize]);
@@ -343,12 +347,12 @@ impl<'a, M: Model> Search<'a, M> {
         });
     }
 
-    /// Whether some completed operation not yet linearized can never be:
+    /// A completed operation not yet linearized that never can be, if any:
     /// only forward operations may still precede it, and the model says
     /// that none of them can lead to a state that allows it (module docs).
-    fn hopeless(&self) -> bool {
+    fn hopeless(&self) -> Option<u32> {
         if !self.prune {
-            return false;
+            return None;
         }
         // After a read-only operation nothing changed that the answer depends
         // on (the state, and the pending resets), and the parent configuration
@@ -358,7 +362,7 @@ impl<'a, M: Model> Search<'a, M> {
             .last()
             .is_some_and(|l| self.read_only[l.op as usize])
         {
-            return false;
+            return None;
         }
         // The earliest call of a pending operation that is not forward: only
         // operations that return before it are protected from resets, and
@@ -380,12 +384,12 @@ impl<'a, M: Model> Search<'a, M> {
                 if entry.ret.is_some_and(|ret| ret < horizon)
                     && self.model.never_allows(state, &entry.op)
                 {
-                    return true;
+                    return Some(self.node_op[node as usize]);
                 }
             }
             node = self.next[node as usize];
         }
-        false
+        None
     }
 
     /// The current configuration has no linearization: undo the operation
