@@ -381,8 +381,8 @@ impl<'a, M: Model> Search<'a, M> {
         }
         // After a read-only operation nothing changed that the answer depends
         // on (the state, and the pending resets), and the parent configuration
-        // was not hopeless (or not looked at, before the first backtrack:
-        // then a hopeless one is cut one step later).
+        // was not hopeless (or was opened before pruning started: then a
+        // hopeless one is cut one step later).
         if self
             .stack
             .last()
