@@ -56,6 +56,29 @@ pub trait Model: Send + Sync {
         false
     }
 
+    /// Whether `op` can only move the state *forward*, in the order that
+    /// [`Model::never_allows`] reasons about (for `kv`: an append only
+    /// lengthens the string, a put can replace it by anything). Read-only
+    /// operations count as forward whatever this says. The default, false,
+    /// is always safe: it only forgoes pruning.
+    fn is_forward(&self, _op: &Self::Op) -> bool {
+        false
+    }
+
+    /// Whether `op` is impossible in `state` *and* in every state that a
+    /// sequence of forward operations ([`Model::is_forward`], read-only
+    /// ones) can lead to from `state`.
+    ///
+    /// An optional hint for pruning: when a completed operation can never
+    /// be linearized again, because only forward operations may still
+    /// precede it, the search abandons the configuration at once instead
+    /// of trying every order of the operations around it. It must be
+    /// certain: a wrong `true` could make a linearizable history look
+    /// non-linearizable. The default, false, never prunes.
+    fn never_allows(&self, _state: &Self::State, _op: &Self::Op) -> bool {
+        false
+    }
+
     /// The independent object an operation belongs to, for P-compositional
     /// checking: operations on different partitions are checked separately.
     /// The default splits by the history's `:key`.

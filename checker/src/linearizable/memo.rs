@@ -77,6 +77,12 @@ impl<M: Model> States<M> {
         id
     }
 
+    /// The state with id `id`.
+    #[inline]
+    pub fn get(&self, id: StateId) -> &M::State {
+        &self.states[id as usize]
+    }
+
     /// The state after operation number `op` (`model_op`) from `state`,
     /// computing and caching it on first use.
     #[inline]

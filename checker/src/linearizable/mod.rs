@@ -29,6 +29,8 @@ mod explain;
 mod memo;
 mod schedule;
 pub mod search;
+#[cfg(test)]
+mod tests;
 
 pub use explain::{Candidate, ExplainedOp, Explanation, Step};
 

@@ -73,6 +73,20 @@ impl Model for Kv {
         matches!(op, KvOp::Get(_))
     }
 
+    /// An append only lengthens the string; a put can replace it by anything.
+    fn is_forward(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Append(_))
+    }
+
+    /// Appends only lengthen the string, so a get that saw `v` is possible
+    /// from `state` on only if `state` is a prefix of `v`.
+    fn never_allows(&self, state: &Arc<str>, op: &KvOp) -> bool {
+        match op {
+            KvOp::Get(Some(v)) => !v.starts_with(&**state),
+            _ => false,
+        }
+    }
+
     fn describe_op(&self, op: &KvOp) -> String {
         match op {
             KvOp::Get(None) => "get → ?".into(),
