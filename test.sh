@@ -9,6 +9,8 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v etcd >/dev/null || need_apt+=(etcd-server)   # the etcd client's tests start a real member
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_apt+=(postgresql-15)   # the PostgreSQL client's tests start a private server
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)   # the Cassandra cluster's nodes run from Maven Central's jars
+command -v mvn >/dev/null || need_apt+=(maven)   # resolves those jars into ~/.m2 (tools/cassandra/pom.xml)
 command -v iptables >/dev/null || need_apt+=(iptables)    # partitions of the real clusters (one network namespace per node)
 command -v ip >/dev/null || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -46,7 +46,7 @@ enum Action {
 
 #[derive(clap::Args)]
 struct Which {
-    /// etcd, postgres, or all.
+    /// etcd, postgres, cassandra, or all.
     server: String,
     /// The lab's state folder.
     #[arg(long, default_value = ".lab")]

@@ -77,7 +77,7 @@ impl Server for Etcd {
         11
     }
 
-    fn check_installed(&self) -> Result<(), NemesisError> {
+    fn check_installed(&self, _cluster: &Cluster) -> Result<(), NemesisError> {
         crate::command::run(Command::new("etcd").arg("--version")).map(|_| ())
     }
 

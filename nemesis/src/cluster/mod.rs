@@ -7,6 +7,7 @@
 //! A [`Server`] says how one kind of server is prepared, started and
 //! probed; a [`Cluster`] does the rest the same way for every kind.
 
+pub mod cassandra;
 pub mod etcd;
 pub mod postgres;
 pub mod probe;
@@ -31,7 +32,9 @@ pub trait Server: Send + Sync {
         3
     }
     /// Whether what it needs is installed; the error names the setup step.
-    fn check_installed(&self) -> Result<(), NemesisError>;
+    /// Runs before anything starts, so it may also fetch what the lab
+    /// keeps under `cluster`'s state (Cassandra's classpath).
+    fn check_installed(&self, cluster: &Cluster) -> Result<(), NemesisError>;
     /// Prepares `node`'s data folder before its first start (the nodes
     /// before it are already up when [`Server::one_by_one`] holds).
     fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError>;
@@ -56,12 +59,13 @@ pub fn server(name: &str) -> Option<Box<dyn Server>> {
     match name {
         "etcd" => Some(Box::new(etcd::Etcd)),
         "postgres" => Some(Box::new(postgres::Postgres)),
+        "cassandra" => Some(Box::new(cassandra::Cassandra)),
         _ => None,
     }
 }
 
 /// The names [`server`] accepts.
-pub const SERVERS: &[&str] = &["etcd", "postgres"];
+pub const SERVERS: &[&str] = &["etcd", "postgres", "cassandra"];
 
 /// The state of one node, as [`Cluster::status`] sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,11 +130,15 @@ impl Cluster {
         (0..self.nodes()).map(|n| self.host(n)).collect()
     }
 
+    /// The folder of this kind's state (`.lab/etcd`): the nodes' folders
+    /// and what they share.
+    pub fn kind_dir(&self) -> PathBuf {
+        self.state.join(self.server.name())
+    }
+
     /// `node`'s folder (`.lab/etcd/n1`).
     pub fn dir(&self, node: usize) -> PathBuf {
-        self.state
-            .join(self.server.name())
-            .join(format!("n{}", node + 1))
+        self.kind_dir().join(format!("n{}", node + 1))
     }
 
     /// `node`'s data folder.
@@ -161,7 +169,7 @@ impl Cluster {
     /// is up stays as it is.
     pub fn up(&self) -> Result<(), NemesisError> {
         netns::require_root(&format!("starting the {} cluster", self.name()))?;
-        self.server.check_installed()?;
+        self.server.check_installed(self)?;
         self.net.ensure_bridge()?;
         let started = Instant::now();
         for node in 0..self.nodes() {

@@ -61,7 +61,7 @@ impl Server for Postgres {
         21
     }
 
-    fn check_installed(&self) -> Result<(), NemesisError> {
+    fn check_installed(&self, _cluster: &Cluster) -> Result<(), NemesisError> {
         if Path::new(&format!("{BIN}/postgres")).exists() {
             Ok(())
         } else {
