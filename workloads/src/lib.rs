@@ -7,6 +7,7 @@
 //! - [`sim`]: the embedded replicated store as a target.
 
 pub mod bank;
+pub mod cassandra;
 pub mod client;
 pub mod counter;
 pub mod etcd;
