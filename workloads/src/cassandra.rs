@@ -1,6 +1,8 @@
 //! Apache Cassandra as a [`Target`] for the `register` workload, over CQL
 //! with the pure-Rust `scylla` driver: one row per register in a table of
-//! a keyspace replicated to all three nodes.
+//! a keyspace replicated to all three nodes. `cassandra-one` and
+//! `cassandra-quorum` also run the `counter` workload on a Cassandra
+//! counter column (increments at ONE or QUORUM).
 //!
 //! Three ways to use it, as applications do ([`Mode`]):
 //! - `cassandra-one`: reads and writes at consistency ONE. A coordinator
@@ -37,7 +39,7 @@ use scylla::policies::host_filter::AllowListHostFilter;
 use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency};
-use scylla::value::{CqlValue, Row};
+use scylla::value::{Counter, CqlValue, Row};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +49,8 @@ use tokio::sync::Mutex;
 pub const KEYSPACE: &str = "lab";
 /// The register table: `id bigint PRIMARY KEY, value bigint`.
 pub const TABLE: &str = "lab.registers";
+/// The counter table: one row (`id` 0) with a Cassandra counter `n`.
+pub const COUNTERS: &str = "lab.counters";
 
 /// How the target reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,10 +210,14 @@ impl Target for CassandraTarget {
     fn supports(&self, f: &str) -> Result<(), TargetError> {
         match f {
             "read" | "write" | "cas" | "final-read" => Ok(()),
+            // Counters take no conditions and no SERIAL reads.
+            "add" if self.mode != Mode::Lwt => Ok(()),
             other => Err(TargetError::Unsupported {
                 target: self.name(),
                 f: other.into(),
-                hint: "the cassandra targets run the register workload".into(),
+                hint: "the cassandra targets run the register workload; cassandra-one and \
+                       cassandra-quorum also run counter"
+                    .into(),
             }),
         }
     }
@@ -250,6 +258,8 @@ impl Target for CassandraTarget {
                 // moments before ("Truncate failed on replica … UNKNOWN").
                 format!("DROP TABLE IF EXISTS {TABLE}"),
                 format!("CREATE TABLE {TABLE} (id bigint PRIMARY KEY, value bigint)"),
+                format!("DROP TABLE IF EXISTS {COUNTERS}"),
+                format!("CREATE TABLE {COUNTERS} (id int PRIMARY KEY, n counter)"),
             ];
             for statement in statements {
                 session
@@ -276,6 +286,10 @@ struct Connection {
     read: PreparedStatement,
     write: PreparedStatement,
     cas: PreparedStatement,
+    /// Increments the counter.
+    add: PreparedStatement,
+    /// Reads the counter.
+    count: PreparedStatement,
 }
 
 impl Connection {
@@ -307,6 +321,8 @@ impl Connection {
             "UPDATE {TABLE} SET value = ? WHERE id = ? IF value = ?"
         ))
         .await?;
+        let add = prepare(format!("UPDATE {COUNTERS} SET n = n + ? WHERE id = 0")).await?;
+        let count = prepare(format!("SELECT n FROM {COUNTERS} WHERE id = 0")).await?;
         if mode == Mode::Lwt {
             read.set_consistency(Consistency::Serial);
         }
@@ -315,6 +331,8 @@ impl Connection {
             read,
             write,
             cas,
+            add,
+            count,
         })
     }
 }
@@ -390,6 +408,34 @@ fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, 
 }
 
 impl CassandraClient {
+    /// A counter operation: `add` increments (not idempotent: a timeout
+    /// is `info`), a read without a key reads the sum (0 before any add).
+    async fn counter(&self, op: &Invocation) -> Result<Completion, Failure> {
+        let session = &self.connection.session;
+        if op.f == "add" {
+            let delta = op.value.as_int().ok_or_else(|| {
+                Failure::Definitely(format!("counters add integers, got {}", op.value))
+            })?;
+            session
+                .execute_unpaged(&self.connection.add, (Counter(delta),))
+                .await
+                .map_err(|e| failure(e, false))?;
+            return Ok(Completion::ok(op.value.clone()));
+        }
+        let rows = session
+            .execute_unpaged(&self.connection.count, ())
+            .await
+            .map_err(|e| failure(e, false))?
+            .into_rows_result()
+            .map_err(|e| Failure::Maybe(format!("a counter read gave no rows: {e}")))?;
+        let sum = rows
+            .maybe_first_row::<(Option<Counter>,)>()
+            .map_err(|e| Failure::Maybe(format!("a counter read gave a bad row: {e}")))?
+            .and_then(|(n,)| n)
+            .map_or(0, |n| n.0);
+        Ok(Completion::ok(Value::Int(sum)))
+    }
+
     async fn register(&self, op: &Invocation) -> Result<Completion, Failure> {
         let int = |v: Option<&Value>, what: &str| {
             v.and_then(Value::as_int).ok_or_else(|| {
@@ -458,6 +504,8 @@ impl CassandraClient {
 impl Client for CassandraClient {
     async fn invoke(&self, op: &Invocation) -> Completion {
         let result = match op.f.as_str() {
+            "read" | "final-read" if op.key.is_none() => self.counter(op).await,
+            "add" => self.counter(op).await,
             "read" | "final-read" | "write" | "cas" => self.register(op).await,
             f => Err(Failure::Definitely(format!(
                 "the cassandra targets have no :{f}"
