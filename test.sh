@@ -14,8 +14,8 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need_apt+=(faketime)   # clock skew on real servers
 command -v cmake >/dev/null || need_apt+=(cmake)          # rdkafka builds librdkafka from source
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt+=(libcurl4-openssl-dev)   # librdkafka's build includes curl/curl.h
-command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)   # the Kafka cluster test runs the brokers from Maven Central jars
-command -v mvn >/dev/null || need_apt+=(maven)             # resolves those jars into ~/.m2 (tools/kafka/pom.xml)
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)   # Kafka and Cassandra run from Maven Central's jars
+command -v mvn >/dev/null || need_apt+=(maven)             # resolves those jars into ~/.m2 (tools/kafka, tools/cassandra)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

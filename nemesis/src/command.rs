@@ -55,6 +55,8 @@ fn missing_hint(command: &Command, error: &std::io::Error) -> String {
         "ip" => "iproute2",
         "iptables" => "iptables",
         "etcd" => "etcd-server",
+        "java" => "openjdk-17-jre-headless",
+        "mvn" => "maven",
         _ => return " (is it installed? ./test.sh installs what the lab needs)".into(),
     };
     format!(" (install it with `apt-get install {package}`, or run ./test.sh, which installs what the lab needs)")

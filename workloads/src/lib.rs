@@ -8,6 +8,7 @@
 //! - [`etcd`], [`postgres`], [`kafka`]: real clusters as targets.
 
 pub mod bank;
+pub mod cassandra;
 pub mod client;
 pub mod counter;
 pub mod etcd;

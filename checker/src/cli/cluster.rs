@@ -46,7 +46,7 @@ enum Action {
 
 #[derive(clap::Args)]
 struct Which {
-    /// etcd, postgres, kafka, or all.
+    /// etcd, postgres, cassandra, kafka, or all.
     server: String,
     /// The lab's state folder.
     #[arg(long, default_value = ".lab")]

@@ -27,8 +27,9 @@ pub struct Args {
     workload: String,
     /// System under test: sim (the embedded replicated store), or a real cluster started with
     /// `checker cluster up`: etcd, etcd-serializable (reads served locally), postgres,
-    /// postgres-standby-reads (reads spread over the standbys), kafka-acks-all, kafka-acks-1
-    /// (the set workload).
+    /// postgres-standby-reads (reads spread over the standbys), cassandra-one, cassandra-quorum
+    /// (reads and writes at ONE / QUORUM), cassandra-lwt (lightweight transactions, SERIAL reads),
+    /// kafka-acks-all, kafka-acks-1 (the set workload).
     #[arg(long, short, default_value = "sim")]
     target: String,
     /// Consistency of the target: strong or eventual.

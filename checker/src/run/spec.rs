@@ -29,6 +29,9 @@ pub const TARGETS: &[&str] = &[
     "postgres-standby-reads",
     "kafka-acks-all",
     "kafka-acks-1",
+    "cassandra-one",
+    "cassandra-quorum",
+    "cassandra-lwt",
 ];
 
 /// Where the lab's real clusters live (`checker cluster up` puts them
@@ -58,6 +61,7 @@ pub fn cluster_of(target: &str) -> Option<&'static str> {
         "etcd" | "etcd-serializable" => Some("etcd"),
         "postgres" | "postgres-standby-reads" => Some("postgres"),
         "kafka-acks-all" | "kafka-acks-1" => Some("kafka"),
+        "cassandra-one" | "cassandra-quorum" | "cassandra-lwt" => Some("cassandra"),
         _ => None,
     }
 }
@@ -391,6 +395,27 @@ fn open(spec: &Spec, options: &workloads::Options) -> anyhow::Result<System> {
                         "acks=1, no idempotence: acknowledged once the leader has the record (a new leader may truncate it; retries may duplicate it)".into()
                     }
                 },
+            )
+        }
+        "cassandra-one" | "cassandra-quorum" | "cassandra-lwt" => {
+            use workloads::cassandra::{CassandraTarget, Mode};
+            let mode = match spec.target.as_str() {
+                "cassandra-one" => Mode::One,
+                "cassandra-quorum" => Mode::Quorum,
+                _ => Mode::Lwt,
+            };
+            let addresses = (0..nodes)
+                .map(|n| cluster::cassandra::cql_address(&cluster, n))
+                .collect();
+            (
+                Arc::new(CassandraTarget::new(addresses, mode, spec.run.op_timeout)),
+                format!("Apache Cassandra 5.0 ({nodes} nodes, replication factor 3)"),
+                match mode {
+                    Mode::One => "reads and writes at ONE (one replica answers); cas as a lightweight transaction",
+                    Mode::Quorum => "reads and writes at QUORUM (last write wins by timestamp); cas as a lightweight transaction",
+                    Mode::Lwt => "writes and cas as lightweight transactions (Paxos), reads at SERIAL",
+                }
+                .into(),
             )
         }
         "postgres" => (

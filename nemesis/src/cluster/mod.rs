@@ -7,6 +7,7 @@
 //! A [`Server`] says how one kind of server is prepared, started and
 //! probed; a [`Cluster`] does the rest the same way for every kind.
 
+pub mod cassandra;
 pub mod etcd;
 pub mod kafka;
 pub mod postgres;
@@ -71,12 +72,13 @@ pub fn server(name: &str) -> Option<Box<dyn Server>> {
         "etcd" => Some(Box::new(etcd::Etcd)),
         "postgres" => Some(Box::new(postgres::Postgres)),
         "kafka" => Some(Box::new(kafka::Kafka)),
+        "cassandra" => Some(Box::new(cassandra::Cassandra)),
         _ => None,
     }
 }
 
 /// The names [`server`] accepts.
-pub const SERVERS: &[&str] = &["etcd", "postgres", "kafka"];
+pub const SERVERS: &[&str] = &["etcd", "postgres", "cassandra", "kafka"];
 
 /// The state of one node, as [`Cluster::status`] sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
