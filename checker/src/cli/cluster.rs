@@ -11,13 +11,16 @@ use super::EXIT_BAD_INPUT;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   checker cluster up etcd          # three etcd members, 10.47.0.11-13, one namespace each
+  checker cluster up cassandra     # three Cassandra 5.0 nodes from Maven Central's jars (~1 min)
   checker cluster status all
   checker cluster logs postgres --node 2 --lines 100
   checker cluster down all
 
 Each node is a real server in its own network namespace on the bridge lab0 (10.47.0.0/24), so
 iptables partitions cut the servers' own traffic. State and logs live under .lab/<server>/n<i>/.
-Needs root. `up` is idempotent: running nodes are left as they are.")]
+Needs root. `up` is idempotent: running nodes are left as they are. Addresses: etcd .11-13,
+postgres .21-23, cassandra .31-33, kafka .41-43. Cassandra and Kafka need java and mvn (./test.sh
+installs them); their jars are fetched once into ~/.m2.")]
 pub struct Args {
     #[command(subcommand)]
     action: Action,
