@@ -19,7 +19,9 @@ use nemesis::local::LocalNemesis;
 use nemesis::Nemesis;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::Consistency;
-use servers::{isolate, plan, run_with_faults, wait_for, why, Lab};
+use servers::{
+    assert_healed, isolate, nemesis_ops, ok_count, plan, run_with_faults, wait_for, why, Lab,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workloads::cassandra::{profile, session_on, CassandraTarget, Mode, TABLE};
@@ -133,14 +135,10 @@ fn cassandra_cluster_under_real_faults() {
         "{:#?}",
         why(&judgement)
     );
-    let nemesis_ops = history
-        .ops()
-        .iter()
-        .filter(|o| o.process.client().is_none())
-        .count();
+    let recorded = nemesis_ops(&history);
     assert!(
-        nemesis_ops >= 4,
-        "the faults were recorded: {nemesis_ops} nemesis ops"
+        recorded >= 4,
+        "the faults were recorded: {recorded} nemesis events"
     );
 
     // Lightweight transactions and SERIAL reads under the same partitions:
@@ -160,18 +158,7 @@ fn cassandra_cluster_under_real_faults() {
         begun.elapsed().as_secs_f64()
     );
     assert_eq!(judgement.verdict, Verdict::Valid, "{:#?}", why(&judgement));
-    let ok_writes = history
-        .ops()
-        .iter()
-        .filter(|o| o.f == "write" && o.kind == history::OpType::Ok)
-        .count();
+    let ok_writes = ok_count(&history, "write");
     assert!(ok_writes > 20, "LWT writes went through: {ok_writes}");
-    assert!(
-        cluster
-            .status()
-            .expect("status")
-            .iter()
-            .all(|s| s.rules == 0 && !s.paused && s.pid.is_some()),
-        "every fault is healed after the runs"
-    );
+    assert_healed(cluster);
 }

@@ -15,7 +15,7 @@ use checker::Verdict;
 use nemesis::cluster::etcd::{self, MemberStatus};
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
-use servers::{isolate, plan, run_with_faults, wait_for, why, Lab};
+use servers::{isolate, nemesis_ops, plan, run_with_faults, wait_for, why, Lab};
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::etcd::EtcdTarget;
@@ -117,14 +117,10 @@ fn etcd_cluster_under_real_faults() {
         Some((Arc::clone(&nemesis), faults)),
     );
     assert_eq!(judgement.verdict, Verdict::Valid, "{:#?}", why(&judgement));
-    let nemesis_ops = history
-        .ops()
-        .iter()
-        .filter(|o| o.process.client().is_none())
-        .count();
+    let recorded = nemesis_ops(&history);
     assert!(
-        nemesis_ops >= 8,
-        "the faults were recorded: {nemesis_ops} nemesis ops"
+        recorded >= 8,
+        "the faults were recorded: {recorded} nemesis events"
     );
     let failed: Vec<String> = history
         .ops()

@@ -18,7 +18,7 @@ use history::{History, OpType, Value};
 use nemesis::cluster::kafka::{self, broker_id, Metadata};
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
-use servers::{isolate, plan, run_with_config, wait_for, why, Lab};
+use servers::{isolate, nemesis_ops, plan, run_with_config, wait_for, why, Lab};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -338,14 +338,10 @@ fn kafka_cluster_under_real_faults() {
     assert!(t.duplicated.is_empty(), "read twice: {:?}", t.duplicated);
     // How many depends on the machine's load; that some were is the point.
     assert!(t.acknowledged > 0, "nothing was acknowledged under faults");
-    let nemesis_ops = history
-        .ops()
-        .iter()
-        .filter(|o| o.process.client().is_none())
-        .count();
+    let recorded = nemesis_ops(&history);
     assert!(
-        nemesis_ops >= 6,
-        "the faults were recorded: {nemesis_ops} nemesis ops"
+        recorded >= 6,
+        "the faults were recorded: {recorded} nemesis events"
     );
     let healed = cluster.status().expect("status");
     assert!(

@@ -15,7 +15,7 @@ use checker::Verdict;
 use nemesis::cluster::postgres;
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
-use servers::{isolate, plan, run_with_faults, why, Lab};
+use servers::{assert_healed, isolate, ok_count, plan, run_with_faults, why, Lab};
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::postgres::PostgresTarget;
@@ -118,18 +118,7 @@ fn postgres_cluster_under_real_faults() {
     let target = Arc::new(PostgresTarget::new(&url));
     let (history, judgement) = run_with_faults(target, "bank", 6, 13, 200.0, Some((nemesis, plan)));
     assert_eq!(judgement.verdict, Verdict::Valid, "{:#?}", why(&judgement));
-    let transfers = history
-        .ops()
-        .iter()
-        .filter(|o| o.f == "transfer" && o.kind == history::OpType::Ok)
-        .count();
+    let transfers = ok_count(&history, "transfer");
     assert!(transfers > 50, "transfers went through: {transfers}");
-    assert!(
-        cluster
-            .status()
-            .expect("status")
-            .iter()
-            .all(|s| s.rules == 0 && !s.paused && s.pid.is_some()),
-        "every fault is healed after the run"
-    );
+    assert_healed(cluster);
 }

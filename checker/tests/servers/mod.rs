@@ -176,3 +176,33 @@ pub fn plan(faults: &[(f64, f64, Fault)]) -> Plan {
     plan.sort_by_key(|s| s.at_ns);
     plan
 }
+
+/// How many operations `f` completed `ok`.
+pub fn ok_count(history: &History, f: &str) -> usize {
+    history
+        .ops()
+        .iter()
+        .filter(|o| o.f == f && o.kind == history::OpType::Ok)
+        .count()
+}
+
+/// How many events the nemesis recorded.
+pub fn nemesis_ops(history: &History) -> usize {
+    history
+        .ops()
+        .iter()
+        .filter(|o| o.process.client().is_none())
+        .count()
+}
+
+/// Fails the test unless every fault on `cluster` is healed: no partition
+/// rule, no paused node, every node running.
+pub fn assert_healed(cluster: &Cluster) {
+    let status = cluster.status().expect("status");
+    assert!(
+        status
+            .iter()
+            .all(|s| s.rules == 0 && !s.paused && s.pid.is_some()),
+        "every fault is healed: {status:?}"
+    );
+}
