@@ -12,24 +12,8 @@ use checker::model::Model;
 use checker::Verdict;
 use history::{History, Op, OpType, Outcome, Process, Value};
 use proptest::prelude::*;
-
-/// A tiny deterministic generator, so a failing case is reproducible from its seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+// Seeded, so a failing case is reproducible from its seed.
+use system::rng::Rng;
 
 /// An operation in flight against the simulated register.
 struct InFlight {
@@ -45,7 +29,7 @@ struct InFlight {
 /// invocation and completion; a crashed one (`info`) may take effect at any
 /// later instant, or never.
 fn linearizable_register_history(seed: u64, processes: u64, ops: usize, crashes: bool) -> History {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed, 0);
     let mut h = History::new();
     let mut register = Value::Nil;
     let mut in_flight: Vec<Option<InFlight>> = (0..processes).map(|_| None).collect();
@@ -75,7 +59,7 @@ fn linearizable_register_history(seed: u64, processes: u64, ops: usize, crashes:
     };
     while invoked < ops || in_flight.iter().any(Option::is_some) {
         // Now and then, a crashed operation takes effect late.
-        if !zombies.is_empty() && rng.chance(10) {
+        if !zombies.is_empty() && rng.chance(0.10) {
             let k = rng.below(zombies.len() as u64) as usize;
             let mut z = zombies.swap_remove(k);
             apply(&mut register, &mut z);
@@ -105,19 +89,19 @@ fn linearizable_register_history(seed: u64, processes: u64, ops: usize, crashes:
             }
             None => {}
             Some(mut op) => {
-                if op.result.is_none() && rng.chance(50) {
+                if op.result.is_none() && rng.chance(0.50) {
                     apply(&mut register, &mut op); // takes effect now, completes later
                     in_flight[slot] = Some(op);
                     continue;
                 }
-                if crashes && rng.chance(8) {
+                if crashes && rng.chance(0.08) {
                     h.push(Op::new(
                         Process::Client(op.process),
                         OpType::Info,
                         op.f,
                         op.arg.clone(),
                     ));
-                    if op.result.is_none() && rng.chance(50) {
+                    if op.result.is_none() && rng.chance(0.50) {
                         zombies.push(op);
                     }
                     ids[slot] += processes; // the crashed process is retired, as in Jepsen
@@ -168,7 +152,7 @@ proptest! {
     fn a_lost_write_is_invalid(seed in any::<u64>(), appends in 1usize..12, processes in 1u64..4) {
         // Concurrent appends to one key, each acknowledged; a final read
         // that misses the last acknowledged one lost it.
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed, 0);
         let mut h = History::new();
         let mut state = String::new();
         let mut pending: Vec<(u64, String)> = Vec::new();
@@ -177,7 +161,7 @@ proptest! {
             let v = format!("<{i}>");
             h.push(Op::new(Process::Client(p), OpType::Invoke, "append", Value::Str(v.clone())).with_key(Value::Int(0)));
             pending.push((p, v));
-            if rng.chance(50) {
+            if rng.chance(0.50) {
                 let (p, v) = pending.remove(0);
                 state.push_str(&v);
                 h.push(Op::new(Process::Client(p), OpType::Ok, "append", Value::Str(v)).with_key(Value::Int(0)));

@@ -9,23 +9,8 @@ use crate::model::kv::Kv;
 use crate::model::Model;
 use crate::Verdict;
 use history::{History, Op, OpType, Outcome, Process, Value};
-
-/// splitmix64, so that a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+// Seeded, so that a failing seed can be replayed.
+use system::rng::Rng;
 
 /// One client's operation while the simulation runs.
 struct Busy {
@@ -42,7 +27,7 @@ struct Busy {
 /// completion (a crashed one maybe never); some gets then lie about what
 /// they saw, so that about half the histories are not linearizable.
 fn random_history(seed: u64, ops: usize) -> History {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed, 0);
     let mut h = History::new();
     let mut store = String::new();
     let mut busy: [Option<Busy>; 3] = [None, None, None];
