@@ -1,34 +1,49 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine or this one.
-# Installs what the tests need (idempotent), then runs every test of the workspace.
+# First proves the README's first command works before anything is installed (tools/fresh-first-run),
+# then installs what the tests need (idempotent) and runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-need_apt=()
-command -v cc >/dev/null || need_apt+=(build-essential)
-command -v curl >/dev/null || need_apt+=(curl)
-command -v etcd >/dev/null || need_apt+=(etcd-server)   # the etcd client's tests start a real member
-[ -x /usr/lib/postgresql/15/bin/postgres ] || need_apt+=(postgresql-15)   # the PostgreSQL client's tests start a private server
-command -v iptables >/dev/null || need_apt+=(iptables)    # partitions of the real clusters (one network namespace per node)
-command -v ip >/dev/null || need_apt+=(iproute2)
-[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need_apt+=(faketime)   # clock skew on real servers
-command -v cmake >/dev/null || need_apt+=(cmake)          # rdkafka builds librdkafka from source
-dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt+=(libcurl4-openssl-dev)   # librdkafka's build includes curl/curl.h
-command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)   # Kafka and Cassandra run from Maven Central's jars
-command -v mvn >/dev/null || need_apt+=(maven)             # resolves those jars into ~/.m2 (tools/kafka, tools/cassandra)
-if [ ${#need_apt[@]} -gt 0 ]; then
+# What the tests need beyond a fresh machine of this kind (which has Rust, a C compiler, cmake, Java,
+# Maven and PostgreSQL 15): package, and the check that tells it is there.
+later_packages=(etcd-server faketime iptables iproute2)
+have() {
+  case "$1" in
+    etcd-server) command -v etcd >/dev/null ;;     # the etcd client's tests start a real member
+    faketime) [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] ;;   # clock skew on real servers
+    iptables) command -v iptables >/dev/null ;;    # partitions of the real clusters (one network namespace per node)
+    iproute2) command -v ip >/dev/null ;;
+    build-essential) command -v cc >/dev/null ;;
+    curl) command -v curl >/dev/null ;;
+    postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] ;;   # the PostgreSQL tests start private servers
+    openjdk-17-jre-headless) command -v java >/dev/null ;;         # Kafka and Cassandra run from Maven Central's jars
+    maven) command -v mvn >/dev/null ;;            # resolves those jars into ~/.m2 (tools/kafka, tools/cassandra)
+  esac
+}
+install() {
+  local need=()
+  for p in "$@"; do have "$p" || need+=("$p"); done
+  [ ${#need[@]} -eq 0 ] && return
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
   else
-    echo "test.sh: missing ${need_apt[*]}; install them with: sudo apt-get install ${need_apt[*]}" >&2
+    echo "test.sh: missing ${need[*]}; install them with: sudo apt-get install ${need[*]}" >&2
     exit 1
   fi
-fi
+}
+
+install build-essential curl
 if ! command -v cargo >/dev/null; then
   curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
   # shellcheck disable=SC1091
   . "$HOME/.cargo/env"
 fi
+
+# The main job first, as a new user runs it, with the packages installed below hidden.
+tools/fresh-first-run "${later_packages[@]}"
+
+install postgresql-15 openjdk-17-jre-headless maven "${later_packages[@]}"
 
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc

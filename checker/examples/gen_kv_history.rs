@@ -1,5 +1,5 @@
 //! Generates a large, linearizable key-value history in Jepsen EDN, one map per
-//! line, in the format of `checker/tests/data/porcupine/kv/*.txt` plus `:index`
+//! line, in the format of `consistency/tests/data/porcupine/kv/*.txt` plus `:index`
 //! and `:time`:
 //!
 //! ```text

@@ -22,8 +22,8 @@
 //! partitions take no room. Long partitions are drawn only around the
 //! failure, and every list is capped, so the page stays small.
 
-use crate::linearizable::{Analysis, ExplainedOp, Explanation, PartitionReport, PartitionVerdict};
-use crate::verdict::{Unknown, Verdict};
+use consistency::linearizable::{Analysis, ExplainedOp, Explanation, PartitionReport, PartitionVerdict};
+use consistency::verdict::{Unknown, Verdict};
 use std::fmt::Write as _;
 use std::time::Duration;
 

@@ -1,21 +1,14 @@
-//! Checking Jepsen-style histories against consistency models.
+//! The lab's front end: runs tests and reports them.
 //!
-//! - [`model`]: the [`model::Model`] trait and the models (`register`,
-//!   `cas-register`, `mutex`, `kv`, `set`, `fifo-queue`).
-//! - [`linearizable`]: the linearizability search, its partitions and limits,
-//!   and explanations of failures.
-//! - [`verdict`]: valid / invalid / unknown, with Jepsen's exit codes.
+//! - [`run`]: the runner (Jepsen's interpreter): N processes perform a
+//!   workload's operations against a target while a nemesis injects faults;
+//!   every invocation and completion is recorded, then judged.
+//! - [`report`]: the run's page, plots and counterexamples.
 //!
-//! Histories themselves (events, formats) live in the [`history`] crate.
+//! The checking itself lives in the [`consistency`] crate, histories in the
+//! [`history`] crate.
 
-pub mod checks;
 pub mod html;
-pub mod linearizable;
-pub mod model;
 pub mod report;
-pub mod results;
 pub mod run;
 pub mod timestamp;
-pub mod verdict;
-
-pub use verdict::{Unknown, Verdict};

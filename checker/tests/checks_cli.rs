@@ -1,9 +1,14 @@
 //! `checker check --model set-full|set|counter|bank|convergence|register-stats`.
 
-mod checks_support;
-
-use checks_support::fixture_path;
 use std::path::PathBuf;
+
+/// The path of a fixture of the checking library's tests (`tests/data/jepsen/`).
+fn fixture_path(name: &str) -> String {
+    format!(
+        "{}/../consistency/tests/data/jepsen/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
 use std::process::{Command, Output};
 
 fn checker(args: &[&str]) -> Output {
@@ -154,11 +159,11 @@ fn the_model_list_names_the_workload_checkers() {
     let o = checker(&["check", "--model", "frob", &fixture_path("bank-good.edn")]);
     assert_eq!(o.status.code(), Some(254));
     let err = stderr(&o);
-    for name in checker::checks::NAMES {
+    for name in consistency::checker::NAMES {
         assert!(err.contains(name), "{name}: {err}");
     }
     let help = stdout(&checker(&["check", "--help"]));
-    for name in checker::checks::NAMES {
+    for name in consistency::checker::NAMES {
         assert!(help.contains(name), "{name}: {help}");
     }
 }

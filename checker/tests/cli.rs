@@ -11,7 +11,7 @@ fn checker(args: &[&str]) -> Output {
 }
 
 fn data(file: &str) -> String {
-    format!("{}/tests/data/porcupine/{file}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../consistency/tests/data/porcupine/{file}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn temp_dir(name: &str) -> PathBuf {

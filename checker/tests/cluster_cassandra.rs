@@ -13,7 +13,7 @@
 
 mod servers;
 
-use checker::Verdict;
+use consistency::Verdict;
 use nemesis::cluster::cassandra;
 use nemesis::local::LocalNemesis;
 use nemesis::Nemesis;

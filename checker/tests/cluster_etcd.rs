@@ -11,7 +11,7 @@
 
 mod servers;
 
-use checker::Verdict;
+use consistency::Verdict;
 use nemesis::cluster::etcd::{self, MemberStatus};
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};

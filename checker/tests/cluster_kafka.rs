@@ -13,7 +13,7 @@
 mod servers;
 
 use checker::run::RunConfig;
-use checker::Verdict;
+use consistency::Verdict;
 use history::{History, OpType, Value};
 use nemesis::cluster::kafka::{self, broker_id, Metadata};
 use nemesis::local::LocalNemesis;

@@ -1,10 +1,10 @@
 //! The HTML report: content, escaping, self-containment and size.
 
 use checker::html::linearizability_page;
-use checker::linearizable::{check, Analysis, Options};
-use checker::model::cas_register::CasRegister;
-use checker::model::kv::Kv;
-use checker::Verdict;
+use consistency::linearizable::{check, Analysis, Options};
+use consistency::model::cas_register::CasRegister;
+use consistency::model::kv::Kv;
+use consistency::Verdict;
 use history::{History, Op, OpType, Process, Value};
 
 fn ev(process: u64, kind: OpType, f: &str, value: Value) -> Op {
@@ -272,7 +272,7 @@ fn many_partitions_put_failures_first() {
 
 fn porcupine(path: &str) -> Option<History> {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/porcupine")
+        .join("../consistency/tests/data/porcupine")
         .join(path);
     let bytes = std::fs::read(file).ok()?;
     Some(history::format::read(&bytes, history::Format::Auto).unwrap())
@@ -333,8 +333,8 @@ fn porcupine_etcd_pages_render() {
 /// An undecided check says why, and lists the undecided partition.
 #[test]
 fn unknown_verdict_shows_reason() {
-    use checker::linearizable::{PartitionReport, PartitionVerdict};
-    use checker::Unknown;
+    use consistency::linearizable::{PartitionReport, PartitionVerdict};
+    use consistency::Unknown;
     let report = |key: i64, verdict| PartitionReport {
         key: Some(Value::Int(key)),
         ops: 12,

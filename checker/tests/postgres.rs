@@ -4,7 +4,7 @@
 
 mod servers;
 
-use checker::Verdict;
+use consistency::Verdict;
 use history::OpType;
 use servers::{free_port, run_and_judge, wait_until, why};
 use std::path::{Path, PathBuf};

@@ -2,13 +2,13 @@
 //! the page.
 
 use checker::html::{linearizability_fragment, linearizability_page};
-use checker::linearizable::{check, Options};
-use checker::model::cas_register::CasRegister;
+use consistency::linearizable::{check, Options};
+use consistency::model::cas_register::CasRegister;
 use checker::report::plots::{
     fault_intervals, latency_svg, latency_table, percentile, rate_svg, FaultInterval, MAX_POINTS,
 };
 use checker::report::{overall_verdict, run_page, RunInfo, Section};
-use checker::{Unknown, Verdict};
+use consistency::{Unknown, Verdict};
 use history::{History, Op, OpType, Process, Value};
 
 const MS: i64 = 1_000_000;

@@ -5,7 +5,7 @@
 
 use checker::run::spec::{execute, Spec};
 use checker::run::{RunConfig, Stop};
-use checker::Verdict;
+use consistency::Verdict;
 use history::{OpType, Process, Value};
 use nemesis::FaultKind;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../checker/tests/data/porcupine")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../consistency/tests/data/porcupine")
 }
 
 /// `file` → `ops` column of EXPECTED.tsv (files marked NA are absent).

@@ -8,7 +8,7 @@
 
 use crate::fault::{Fault, FaultKind, PartitionShape};
 use std::time::Duration;
-use system::rng::Rng;
+use rng::Rng;
 
 /// Which faults, how often and for how long.
 #[derive(Debug, Clone)]

@@ -15,7 +15,6 @@
 pub mod hlc;
 pub mod lww;
 pub mod replica;
-pub mod rng;
 pub mod sim;
 pub mod store;
 pub mod vclock;

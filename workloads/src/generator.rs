@@ -9,7 +9,7 @@
 
 use history::Value;
 use std::time::Duration;
-use system::rng::Rng;
+use rng::Rng;
 
 /// One operation to perform: what a client is asked to do.
 #[derive(Debug, Clone, PartialEq)]

@@ -22,5 +22,5 @@ pub mod workload;
 
 pub use client::{Client, Completion, Target, TargetError};
 pub use generator::{BoxGen, Context, Generator, Invocation, Next};
-pub use system::rng::Rng;
+pub use rng::Rng;
 pub use workload::{by_name, Check, Options, Workload};

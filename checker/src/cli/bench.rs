@@ -6,13 +6,13 @@
 
 use super::check::{read, setup};
 use super::EXIT_BAD_INPUT;
-use checker::linearizable::check_named;
+use consistency::linearizable::check_named;
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example:\n  checker bench --model cas-register --rounds 5 checker/tests/data/porcupine/jepsen/*.log"
+    after_help = "Example:\n  checker bench --model cas-register --rounds 5 consistency/tests/data/porcupine/jepsen/*.log"
 )]
 pub struct Args {
     /// History files.
@@ -30,10 +30,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    if !checker::model::NAMES.contains(&args.model.as_str()) {
+    if !consistency::model::NAMES.contains(&args.model.as_str()) {
         eprintln!(
             "error: bench times linearizability checks; choose a model of: {}",
-            checker::model::NAMES.join(", ")
+            consistency::model::NAMES.join(", ")
         );
         return Ok(EXIT_BAD_INPUT);
     }

@@ -2,10 +2,10 @@
 
 use super::EXIT_BAD_INPUT;
 use anyhow::Context;
-use checker::checks::{self, Report};
-use checker::linearizable::{check_named, Analysis, Options};
-use checker::model::NAMES;
-use checker::{results, Verdict};
+use consistency::checker::{self as checks, Report};
+use consistency::linearizable::{check_named, Analysis, Options};
+use consistency::model::NAMES;
+use consistency::{results, Verdict};
 use history::Format;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

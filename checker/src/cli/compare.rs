@@ -6,7 +6,7 @@ use super::EXIT_BAD_INPUT;
 use checker::html::escape;
 use checker::run::output::Summary;
 use checker::run::spec::{cluster_of, execute, Spec};
-use checker::Verdict;
+use consistency::Verdict;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -121,7 +121,7 @@ fn verdict_of(s: &Summary) -> Verdict {
     match s.verdict.as_str() {
         "true" => Verdict::Valid,
         "false" => Verdict::Invalid,
-        _ => Verdict::Unknown(checker::Unknown::Error),
+        _ => Verdict::Unknown(consistency::Unknown::Error),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `checker report DIR`: rebuilds a run's report from its recorded history.
 
 use super::EXIT_BAD_INPUT;
-use checker::linearizable::Options;
+use consistency::linearizable::Options;
 use checker::run::judge::judge;
 use checker::run::output::{self, RunFile};
 use std::path::PathBuf;

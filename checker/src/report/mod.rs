@@ -12,7 +12,7 @@
 pub mod plots;
 
 use crate::html::{self, escape};
-use crate::verdict::Verdict;
+use consistency::verdict::Verdict;
 use history::History;
 use plots::{clip, is_nemesis, LatencyRow};
 use serde::{Deserialize, Serialize};

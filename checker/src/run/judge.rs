@@ -1,10 +1,10 @@
 //! Judging a recorded run: every check of the workload applied to the
 //! history, as report sections and machine-readable results.
 
-use crate::checks;
-use crate::linearizable::{self, Options};
+use consistency::checker as checks;
+use consistency::linearizable::{self, Options};
 use crate::report::Section;
-use crate::Verdict;
+use consistency::Verdict;
 use history::{History, Op};
 use serde_json::{json, Map, Value as Json};
 use workloads::Check;
@@ -45,7 +45,7 @@ pub fn judge(checks: &[Check], history: &History, options: &Options) -> Judgemen
                 Ok(analysis) => {
                     results.insert(
                         format!("linearizable ({model})"),
-                        abridge(&crate::results::to_json(&analysis)),
+                        abridge(&consistency::results::to_json(&analysis)),
                     );
                     let failing = analysis.explanations().count();
                     Section {
@@ -136,7 +136,7 @@ fn error_section(title: &str, error: &str, results: &mut Map<String, Json>) -> S
     );
     Section {
         title: title.to_string(),
-        verdict: Verdict::Unknown(crate::Unknown::Error),
+        verdict: Verdict::Unknown(consistency::Unknown::Error),
         summary: format!("could not check: {error}"),
         body_html: format!("<p>{}</p>", crate::html::escape(error)),
     }

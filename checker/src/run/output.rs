@@ -5,7 +5,7 @@
 
 use super::judge::Judgement;
 use crate::report::{self, RunInfo};
-use crate::Verdict;
+use consistency::Verdict;
 use history::History;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ pub fn write(
     std::fs::write(dir.join("results.json"), results + "\n")?;
     std::fs::write(
         dir.join("results.edn"),
-        crate::results::edn_of_json(&judgement.results),
+        consistency::results::edn_of_json(&judgement.results),
     )?;
     std::fs::write(
         dir.join("report.html"),

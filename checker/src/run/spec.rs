@@ -6,7 +6,7 @@
 use super::judge::{judge, Judgement};
 use super::output::{self, Summary};
 use super::{run, RunConfig, Stop};
-use crate::linearizable::Options;
+use consistency::linearizable::Options;
 use crate::report::RunInfo;
 use nemesis::cluster::{self, Cluster};
 use nemesis::local::LocalNemesis;

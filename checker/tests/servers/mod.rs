@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a part of it
 
-use checker::linearizable::Options;
+use consistency::linearizable::Options;
 use checker::run::judge::{judge, Judgement};
 use checker::run::{run, RunConfig, Stop};
 use history::History;

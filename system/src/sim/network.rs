@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::CallError;
 use crate::replica::{Msg, Request};
-use crate::rng::Rng;
+use rng::Rng;
 use crate::store::Reply;
 use crate::NodeId;
 

@@ -23,7 +23,7 @@ use super::clock::SimClock;
 use super::network::{Inbound, Network};
 use super::CallError;
 use crate::replica::{Effect, Msg, Now, Replica, RequestId};
-use crate::rng::Rng;
+use rng::Rng;
 use crate::store::{Datum, Key, Reply};
 
 /// At most this many inbox items are handled before the outgoing messages are sent.

@@ -2,8 +2,8 @@
 //! (`tests/data/porcupine/EXPECTED.tsv`): 102 Jepsen etcd logs checked as a
 //! `cas-register`, and 6 key-value histories checked as `kv`.
 
-use checker::linearizable::{check_named, Options};
-use checker::Verdict;
+use consistency::linearizable::{check_named, Options};
+use consistency::Verdict;
 use std::path::PathBuf;
 
 fn data() -> PathBuf {

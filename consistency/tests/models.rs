@@ -1,8 +1,8 @@
 //! Each model on small histories: what it accepts and what it refuses,
 //! including indeterminate operations and bad input.
 
-use checker::linearizable::{check_named, Options};
-use checker::Verdict;
+use consistency::linearizable::{check_named, Options};
+use consistency::Verdict;
 use history::{History, Op, OpType, Process, Value};
 
 /// A history from `(process, type, f, value)` rows.

@@ -23,8 +23,8 @@
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use checker::checks::check_named;
-//! use checker::Verdict;
+//! use consistency::checker::check_named;
+//! use consistency::Verdict;
 //!
 //! let p = Process::Client(0);
 //! let h = History::from_ops([

@@ -12,9 +12,9 @@
 //! [`Verdict::Unknown`] with the reason.
 //!
 //! ```
-//! use checker::linearizable::{check, Options};
-//! use checker::model::cas_register::CasRegister;
-//! use checker::Verdict;
+//! use consistency::linearizable::{check, Options};
+//! use consistency::model::cas_register::CasRegister;
+//! use consistency::Verdict;
 //! let h = history::format::read(b"
 //! {:process 0, :type :invoke, :f :write, :value 1}
 //! {:process 0, :type :ok, :f :write, :value 1}

@@ -1,9 +1,9 @@
-//! Jepsen's bank checker (`checker::checks::bank`).
+//! Jepsen's bank checker (`consistency::checker::bank`).
 
 mod checks_support;
 
-use checker::checks::bank::{check, Options};
-use checker::Verdict;
+use consistency::checker::bank::{check, Options};
+use consistency::Verdict;
 use checks_support::*;
 use serde_json::json;
 

@@ -16,8 +16,8 @@
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use checker::checks::counter::check;
-//! use checker::Verdict;
+//! use consistency::checker::counter::check;
+//! use consistency::Verdict;
 //!
 //! let (p0, p1) = (Process::Client(0), Process::Client(1));
 //! let h = History::from_ops([

@@ -1,8 +1,8 @@
-//! Convergence of replicas' final reads (`checker::checks::convergence`).
+//! Convergence of replicas' final reads (`consistency::checker::convergence`).
 
 mod checks_support;
 
-use checker::Verdict;
+use consistency::Verdict;
 use checks_support::*;
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! Running out of time or memory gives `unknown` with the cause, never a guessed verdict.
 
-use checker::linearizable::{check_named, Options, PartitionVerdict};
-use checker::{Unknown, Verdict};
+use consistency::linearizable::{check_named, Options, PartitionVerdict};
+use consistency::{Unknown, Verdict};
 use std::time::Duration;
 
 /// etcd_002 needs about 300,000 search steps: far more than one slice.

@@ -10,7 +10,7 @@ use crate::model::Model;
 use crate::Verdict;
 use history::{History, Op, OpType, Outcome, Process, Value};
 // Seeded, so that a failing seed can be replayed.
-use system::rng::Rng;
+use rng::Rng;
 
 /// One client's operation while the simulation runs.
 struct Busy {

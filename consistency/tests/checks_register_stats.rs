@@ -1,8 +1,8 @@
-//! Stale reads and lost writes of registers (`checker::checks::register_stats`).
+//! Stale reads and lost writes of registers (`consistency::checker::register_stats`).
 
 mod checks_support;
 
-use checker::Verdict;
+use consistency::Verdict;
 use checks_support::*;
 use serde_json::json;
 

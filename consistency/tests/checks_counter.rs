@@ -1,8 +1,8 @@
-//! Jepsen's counter checker (`checker::checks::counter`).
+//! Jepsen's counter checker (`consistency::checker::counter`).
 
 mod checks_support;
 
-use checker::Verdict;
+use consistency::Verdict;
 use checks_support::*;
 use serde_json::json;
 

@@ -33,8 +33,8 @@
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use checker::checks::convergence::check;
-//! use checker::Verdict;
+//! use consistency::checker::convergence::check;
+//! use consistency::Verdict;
 //!
 //! let node = |op: Op, n: &str| { let mut op = op; op.extra.push(("node".into(), Value::from(n))); op };
 //! let (p0, p1, p2) = (Process::Client(0), Process::Client(1), Process::Client(2));

@@ -41,8 +41,8 @@
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use checker::checks::set_full::{check, Options};
-//! use checker::Verdict;
+//! use consistency::checker::set_full::{check, Options};
+//! use consistency::Verdict;
 //!
 //! let (p0, p1) = (Process::Client(0), Process::Client(1));
 //! let ints = |xs: &[i64]| Value::Vector(xs.iter().map(|&x| Value::Int(x)).collect());

@@ -5,15 +5,15 @@
 //! - on small histories the search agrees with a brute-force checker that
 //!   tries every order allowed by real time.
 
-use checker::linearizable::{check, Options};
-use checker::model::cas_register::CasRegister;
-use checker::model::kv::Kv;
-use checker::model::Model;
-use checker::Verdict;
+use consistency::linearizable::{check, Options};
+use consistency::model::cas_register::CasRegister;
+use consistency::model::kv::Kv;
+use consistency::model::Model;
+use consistency::Verdict;
 use history::{History, Op, OpType, Outcome, Process, Value};
 use proptest::prelude::*;
 // Seeded, so a failing case is reproducible from its seed.
-use system::rng::Rng;
+use rng::Rng;
 
 /// An operation in flight against the simulated register.
 struct InFlight {

@@ -30,8 +30,8 @@
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use checker::checks::register_stats::check;
-//! use checker::Verdict;
+//! use consistency::checker::register_stats::check;
+//! use consistency::Verdict;
 //!
 //! let (p0, p1) = (Process::Client(0), Process::Client(1));
 //! let h = History::from_ops([
@@ -55,7 +55,7 @@
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use checker::checks::register_stats::check;
+//! use consistency::checker::register_stats::check;
 //!
 //! let (p0, p1) = (Process::Client(0), Process::Client(1));
 //! let k = Value::from("x");

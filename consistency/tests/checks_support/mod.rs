@@ -1,7 +1,7 @@
 //! Shared helpers for the `checks_*` tests: a terse history builder and fixtures.
 #![allow(dead_code)]
 
-use checker::checks::{check_named, Report};
+use consistency::checker::{check_named, Report};
 use history::{History, Op, OpType, Process, Value};
 
 /// Builds a history event by event. Each event gets the time `position ms`

@@ -26,8 +26,8 @@
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use checker::checks::bank::{check, Options};
-//! use checker::Verdict;
+//! use consistency::checker::bank::{check, Options};
+//! use consistency::Verdict;
 //!
 //! let p = Process::Client(0);
 //! let balances = |a: i64, b: i64| Value::Map(vec![(Value::Int(0), Value::Int(a)), (Value::Int(1), Value::Int(b))]);

@@ -1,9 +1,9 @@
-//! Jepsen's `set-full` and `set` checkers (`checker::checks::set_full`).
+//! Jepsen's `set-full` and `set` checkers (`consistency::checker::set_full`).
 
 mod checks_support;
 
-use checker::checks::set_full::{check, check_set, Options};
-use checker::Verdict;
+use consistency::checker::set_full::{check, check_set, Options};
+use consistency::Verdict;
 use checks_support::*;
 use serde_json::json;
 
