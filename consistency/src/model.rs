@@ -37,6 +37,9 @@ pub trait Model: Send + Sync {
     /// The model's name on the command line (`cas-register`, `kv`, …).
     fn name(&self) -> &'static str;
 
+    /// What it models, in one line, for `--help`.
+    fn about(&self) -> &'static str;
+
     /// The state before any operation.
     fn init(&self) -> Self::State;
 
@@ -136,13 +139,3 @@ impl ModelError {
         )
     }
 }
-
-/// The names of the models [`crate::linearizable`] can check, for `--model`.
-pub const NAMES: &[&str] = &[
-    "register",
-    "cas-register",
-    "mutex",
-    "kv",
-    "set",
-    "fifo-queue",
-];

@@ -16,17 +16,17 @@ fn reads_that_all_sum_to_the_total_are_valid() {
     let r = run("bank", &fixture("bank-good.edn"));
     assert_eq!(r.checker, "bank");
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["read-count"], 4);
-    assert_eq!(r.details["error-count"], 0);
-    assert_eq!(r.details["first-error"], json!(null));
-    assert_eq!(r.details["errors"], json!({}));
+    assert_eq!(r.to_json()["read-count"], 4);
+    assert_eq!(r.to_json()["error-count"], 0);
+    assert_eq!(r.to_json()["first-error"], json!(null));
+    assert_eq!(r.to_json()["errors"], json!({}));
 }
 
 #[test]
 fn wrong_totals_and_negative_balances_are_reported_as_jepsen_does() {
     let r = run("bank", &fixture("bank-wrong-total.edn"));
     assert_eq!(r.verdict, Verdict::Invalid);
-    let d = &r.details;
+    let d = &r.to_json();
     assert_eq!(d["read-count"], 5);
     assert_eq!(d["error-count"], 3);
     assert_eq!(d["first-error"]["type"], "wrong-total");
@@ -69,7 +69,7 @@ fn ties_go_to_the_earliest_error_as_jepsens_max_by() {
     let h = read(h, 3, &[(0, Some(45)), (1, Some(50))]); // 95 again
     let h = read(h, 4, &[(0, Some(55)), (1, Some(50))]).build(); // 105 again
     let r = run("bank", &h);
-    let wrong = &r.details["errors"]["wrong-total"];
+    let wrong = &r.to_json()["errors"]["wrong-total"];
     assert_eq!(wrong["count"], 4);
     assert_eq!(wrong["worst"]["op"]["process"], 1);
     assert_eq!(wrong["lowest"]["op"]["process"], 1);
@@ -95,7 +95,7 @@ fn an_explicit_total_overrides_the_first_read() {
     )
     .expect("checks");
     assert_eq!(r.verdict, Verdict::Invalid);
-    assert_eq!(r.details["errors"]["wrong-total"]["count"], 2);
+    assert_eq!(r.to_json()["errors"]["wrong-total"]["count"], 2);
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn negative_balances_can_be_allowed() {
     )
     .build();
     assert_eq!(
-        run("bank", &h).details["errors"]["negative-value"]["count"],
+        run("bank", &h).to_json()["errors"]["negative-value"]["count"],
         1
     );
     let r = check(
@@ -127,7 +127,7 @@ fn unknown_accounts_and_nil_balances_come_before_totals() {
     let h = read(h, 0, &[(0, Some(5)), (1, Some(5)), (7, Some(0))]);
     let h = read(h, 0, &[(0, None), (1, Some(99))]).build();
     let r = run("bank", &h);
-    let e = &r.details["errors"];
+    let e = &r.to_json()["errors"];
     assert_eq!(e["unexpected-key"]["count"], 1);
     assert_eq!(e["unexpected-key"]["first"]["unexpected"], json!([7]));
     assert_eq!(e["nil-balance"]["count"], 1);
@@ -143,7 +143,7 @@ fn unknown_accounts_and_nil_balances_come_before_totals() {
         },
     )
     .expect("checks");
-    assert!(r.details["errors"].get("unexpected-key").is_none());
+    assert!(r.to_json()["errors"].get("unexpected-key").is_none());
 }
 
 #[test]
@@ -157,7 +157,7 @@ fn only_ok_reads_count() {
         .build();
     let r = run("bank", &h);
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["read-count"], 1);
+    assert_eq!(r.to_json()["read-count"], 1);
 }
 
 #[test]

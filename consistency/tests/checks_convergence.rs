@@ -21,7 +21,7 @@ fn replicas_that_disagree_have_diverged_and_the_one_behind_lost_an_add() {
     let r = run("convergence", &fixture("convergence-diverged.json"));
     assert_eq!(r.checker, "convergence");
     assert_eq!(r.verdict, Verdict::Invalid);
-    let d = &r.details;
+    let d = &r.to_json();
     assert_eq!(d["key-count"], 1);
     assert_eq!(d["nodes"], json!(["n1", "n2", "n3"]));
     assert_eq!(d["diverged-count"], 1);
@@ -43,9 +43,9 @@ fn replicas_that_catch_up_converge_and_the_time_is_measured_from_the_heal() {
     let r = run("convergence", &fixture("convergence-converged.json"));
     assert_eq!(r.verdict, Verdict::Valid, "{}", r.summary);
     // stop-partition at 10 ms; n2's second final read agrees at 32.5 ms.
-    assert_eq!(r.details["convergence-ms"], json!(22.5));
-    assert_eq!(r.details["diverged-count"], 0);
-    assert_eq!(r.details["final-read-count"], 3);
+    assert_eq!(r.to_json()["convergence-ms"], json!(22.5));
+    assert_eq!(r.to_json()["diverged-count"], 0);
+    assert_eq!(r.to_json()["final-read-count"], 3);
     assert!(
         r.summary.contains("22.5 ms after the heal"),
         "{}",
@@ -64,7 +64,7 @@ fn without_a_heal_convergence_is_measured_from_the_first_final_read() {
     let h = final_read(h, 2, "k", "n2", ints(&[1])).build(); // completes at 5 ms
     let r = run("convergence", &h);
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["convergence-ms"], json!(3.0));
+    assert_eq!(r.to_json()["convergence-ms"], json!(3.0));
 }
 
 #[test]
@@ -81,9 +81,9 @@ fn elements_nobody_added_are_fabricated() {
     let h = final_read(h, 1, "k", "n1", ints(&[1, 2, 3])).build();
     let r = run("convergence", &h);
     assert_eq!(r.verdict, Verdict::Invalid);
-    assert_eq!(r.details["fabricated-count"], 2);
+    assert_eq!(r.to_json()["fabricated-count"], 2);
     assert_eq!(
-        r.details["fabricated"],
+        r.to_json()["fabricated"],
         json!([{"key": "k", "node": "n1", "elements": [2, 3]}])
     );
 }
@@ -100,7 +100,7 @@ fn crashed_adds_may_or_may_not_appear() {
     let h = final_read(h, 1, "k", "n1", ints(&[1]));
     let h = final_read(h, 2, "k", "n2", ints(&[1])).build();
     let r = run("convergence", &h);
-    assert_eq!(r.verdict, Verdict::Valid, "{}", r.details);
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_json());
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn registers_that_end_older_than_an_acknowledged_write_lost_it() {
     let h = final_read(h, 2, "x", "n2", int(1)).build();
     let r = run("convergence", &h);
     assert_eq!(r.verdict, Verdict::Invalid);
-    let d = &r.details;
+    let d = &r.to_json();
     assert_eq!(d["diverged-count"], 0);
     assert_eq!(d["lost-write-count"], 1);
     assert_eq!(d["lost-writes"][0]["key"], "x");
@@ -141,7 +141,7 @@ fn concurrent_register_writes_may_end_either_way() {
     let h = final_read(h, 1, "x", "n1", int(1));
     let h = final_read(h, 2, "x", "n2", int(1)).build();
     let r = run("convergence", &h);
-    assert_eq!(r.verdict, Verdict::Valid, "{}", r.details);
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_json());
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn a_register_left_at_nil_lost_every_acknowledged_write_and_values_can_be_fabric
     let h = final_read(h, 1, "x", "n1", nil());
     let h = final_read(h, 2, "x", "n2", int(9)).build();
     let r = run("convergence", &h);
-    let d = &r.details;
+    let d = &r.to_json();
     assert_eq!(d["lost-write-count"], 2);
     assert_eq!(
         d["fabricated"],
@@ -197,7 +197,7 @@ fn nemesis_heals_are_recognised() {
             .nemesis(heal);
         let h = final_read(h, 1, "k", "n1", ints(&[1])).build(); // completes at 4 ms
         let r = run("convergence", &h);
-        assert_eq!(r.details["convergence-ms"], json!(2.0), "{heal}");
+        assert_eq!(r.to_json()["convergence-ms"], json!(2.0), "{heal}");
     }
 }
 

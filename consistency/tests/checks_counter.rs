@@ -11,16 +11,16 @@ fn reads_within_bounds_are_valid_and_listed_as_lower_read_upper() {
     let r = run("counter", &fixture("counter-good.edn"));
     assert_eq!(r.checker, "counter");
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["reads"], json!([[1, 1, 3], [3, 8, 8], [3, 3, 8]]));
-    assert_eq!(r.details["errors"], json!([]));
+    assert_eq!(r.to_json()["reads"], json!([[1, 1, 3], [3, 8, 8], [3, 3, 8]]));
+    assert_eq!(r.to_json()["errors"], json!([]));
 }
 
 #[test]
 fn reads_out_of_bounds_are_errors_and_failed_adds_do_not_count() {
     let r = run("counter", &fixture("counter-out-of-bounds.edn"));
     assert_eq!(r.verdict, Verdict::Invalid);
-    assert_eq!(r.details["reads"], json!([[1, 3, 1], [1, 0, 1], [1, 1, 1]]));
-    assert_eq!(r.details["errors"], json!([[1, 3, 1], [1, 0, 1]]));
+    assert_eq!(r.to_json()["reads"], json!([[1, 3, 1], [1, 0, 1], [1, 1, 1]]));
+    assert_eq!(r.to_json()["errors"], json!([[1, 3, 1], [1, 0, 1]]));
     assert!(r.summary.contains("2 of 3 reads"), "{}", r.summary);
 }
 
@@ -36,8 +36,8 @@ fn the_lower_bound_is_taken_when_the_read_begins_and_the_upper_when_it_ends() {
         .ok(1, "read", int(0))
         .build();
     let r = run("counter", &h);
-    assert_eq!(r.details["reads"], json!([[0, 4, 4], [4, 0, 4]]));
-    assert_eq!(r.details["errors"], json!([[4, 0, 4]]));
+    assert_eq!(r.to_json()["reads"], json!([[0, 4, 4], [4, 0, 4]]));
+    assert_eq!(r.to_json()["errors"], json!([[4, 0, 4]]));
     assert_eq!(r.verdict, Verdict::Invalid);
 }
 
@@ -52,7 +52,7 @@ fn unfinished_adds_raise_only_the_upper_bound() {
         .build();
     let r = run("counter", &h);
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["reads"], json!([[0, 10, 10], [0, 0, 10]]));
+    assert_eq!(r.to_json()["reads"], json!([[0, 10, 10], [0, 0, 10]]));
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn a_history_without_reads_is_valid_as_in_jepsen() {
     let h = H::new().inv(0, "add", int(1)).ok(0, "add", int(1)).build();
     let r = run("counter", &h);
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["reads"], json!([]));
+    assert_eq!(r.to_json()["reads"], json!([]));
 }
 
 #[test]

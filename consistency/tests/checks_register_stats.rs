@@ -23,10 +23,10 @@ fn a_linearizable_history_has_no_anomaly() {
     let r = run("register-stats", &h);
     assert_eq!(r.checker, "register-stats");
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["stale-read-count"], 0);
-    assert_eq!(r.details["lost-write-count"], 0);
-    assert_eq!(r.details["read-count"], 2);
-    assert_eq!(r.details["write-count"], 2);
+    assert_eq!(r.to_json()["stale-read-count"], 0);
+    assert_eq!(r.to_json()["lost-write-count"], 0);
+    assert_eq!(r.to_json()["read-count"], 2);
+    assert_eq!(r.to_json()["write-count"], 2);
 }
 
 #[test]
@@ -37,13 +37,13 @@ fn a_read_of_a_superseded_value_is_stale() {
     let h = read(h, 1, int(2)).build();
     let r = run("register-stats", &h);
     assert_eq!(r.verdict, Verdict::Invalid);
-    assert_eq!(r.details["stale-read-count"], 1);
-    let s = &r.details["stale-reads"][0];
+    assert_eq!(r.to_json()["stale-read-count"], 1);
+    let s = &r.to_json()["stale-reads"][0];
     assert_eq!(s["value"], 1);
     assert_eq!(s["read"]["index"], 5);
     assert_eq!(s["superseded-by"]["index"], 3);
     // 2 was seen afterwards: not lost.
-    assert_eq!(r.details["lost-write-count"], 0);
+    assert_eq!(r.to_json()["lost-write-count"], 0);
 }
 
 #[test]
@@ -53,12 +53,12 @@ fn an_acknowledged_write_never_seen_again_is_lost() {
     let h = read(h, 1, int(1));
     let h = read(h, 1, int(1)).build();
     let r = run("register-stats", &h);
-    assert_eq!(r.details["lost-write-count"], 1);
-    let l = &r.details["lost-writes"][0];
+    assert_eq!(r.to_json()["lost-write-count"], 1);
+    let l = &r.to_json()["lost-writes"][0];
     assert_eq!(l["write"]["value"], 2);
     assert_eq!(l["read"]["index"], 5);
     assert_eq!(l["read-value"], 1);
-    assert_eq!(r.details["stale-read-count"], 2);
+    assert_eq!(r.to_json()["stale-read-count"], 2);
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn a_read_concurrent_with_the_newer_write_is_not_stale() {
         .ok(1, "read", int(1))
         .build();
     let r = run("register-stats", &h);
-    assert_eq!(r.verdict, Verdict::Valid, "{}", r.details);
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_json());
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn a_value_whose_write_crashed_is_never_stale() {
     let h = write(h, 2, 2);
     let h = read(h, 1, int(1)).build();
     let r = run("register-stats", &h);
-    assert_eq!(r.verdict, Verdict::Valid, "{}", r.details);
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_json());
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn a_repeated_value_is_attributed_to_its_latest_writer() {
     let h = write(h, 0, 1);
     let h = read(h, 1, int(1)).build();
     let r = run("register-stats", &h);
-    assert_eq!(r.verdict, Verdict::Valid, "{}", r.details);
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_json());
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn a_later_write_of_the_same_value_does_not_excuse_an_earlier_stale_read() {
     let h = read(h, 1, int(1));
     let h = write(h, 0, 1).build();
     let r = run("register-stats", &h);
-    assert_eq!(r.details["stale-read-count"], 1, "{}", r.details);
+    assert_eq!(r.to_json()["stale-read-count"], 1, "{}", r.to_json());
 }
 
 #[test]
@@ -109,8 +109,8 @@ fn reading_nil_after_a_write_is_stale_and_loses_it() {
     let h = write(H::new(), 0, 1);
     let h = read(h, 1, nil()).build();
     let r = run("register-stats", &h);
-    assert_eq!(r.details["stale-read-count"], 1);
-    assert_eq!(r.details["lost-write-count"], 1);
+    assert_eq!(r.to_json()["stale-read-count"], 1);
+    assert_eq!(r.to_json()["lost-write-count"], 1);
 }
 
 #[test]
@@ -126,8 +126,8 @@ fn a_successful_cas_supersedes_and_a_failed_one_does_not() {
         .ok(0, "cas", ints(&[1, 3]));
     let h = read(h, 1, int(1)).build();
     let r = run("register-stats", &h);
-    assert_eq!(r.details["stale-read-count"], 1);
-    assert_eq!(r.details["stale-reads"][0]["superseded-by"]["f"], "cas");
+    assert_eq!(r.to_json()["stale-read-count"], 1);
+    assert_eq!(r.to_json()["stale-reads"][0]["superseded-by"]["f"], "cas");
 }
 
 #[test]
@@ -151,10 +151,10 @@ fn keys_are_independent() {
         .key("b")
         .build();
     let r = run("register-stats", &h);
-    assert_eq!(r.details["key-count"], 2);
-    assert_eq!(r.details["stale-read-count"], 1);
-    assert_eq!(r.details["stale-reads"][0]["key"], "b");
-    assert_eq!(r.details["lost-writes"][0]["key"], "b");
+    assert_eq!(r.to_json()["key-count"], 2);
+    assert_eq!(r.to_json()["stale-read-count"], 1);
+    assert_eq!(r.to_json()["stale-reads"][0]["key"], "b");
+    assert_eq!(r.to_json()["lost-writes"][0]["key"], "b");
 }
 
 #[test]
@@ -163,9 +163,9 @@ fn a_read_of_a_value_never_written_is_reported() {
     let h = read(h, 1, int(7)).build();
     let r = run("register-stats", &h);
     assert_eq!(r.verdict, Verdict::Invalid);
-    assert_eq!(r.details["unwritten-read-count"], 1);
-    assert_eq!(r.details["unwritten-reads"][0]["value"], json!(7));
-    assert_eq!(r.details["stale-read-count"], 0);
+    assert_eq!(r.to_json()["unwritten-read-count"], 1);
+    assert_eq!(r.to_json()["unwritten-reads"][0]["value"], json!(7));
+    assert_eq!(r.to_json()["stale-read-count"], 0);
 }
 
 #[test]

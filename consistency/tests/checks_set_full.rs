@@ -12,7 +12,7 @@ fn a_lost_element_is_invalid_with_its_lost_latency() {
     let r = run("set-full", &fixture("set-full-lost.edn"));
     assert_eq!(r.checker, "set-full");
     assert_eq!(r.verdict, Verdict::Invalid);
-    let d = &r.details;
+    let d = &r.to_json();
     assert_eq!(d["attempt-count"], 3);
     assert_eq!(d["stable-count"], 1);
     assert_eq!(d["lost-count"], 1);
@@ -39,7 +39,7 @@ fn a_stale_element_is_valid_unless_the_set_must_be_linearizable() {
     let h = fixture("set-full-stale.edn");
     let r = run("set-full", &h);
     assert_eq!(r.verdict, Verdict::Valid);
-    let d = &r.details;
+    let d = &r.to_json();
     assert_eq!(d["stable-count"], 2);
     assert_eq!(d["stale-count"], 1);
     assert_eq!(d["stale"], json!([0]));
@@ -75,8 +75,8 @@ fn staleness_is_found_without_times_and_below_a_millisecond() {
         .at(50)
         .build();
     let r = check(&h, &Options { linearizable: true }).expect("checks");
-    assert_eq!(r.details["stale"], json!([7]));
-    assert_eq!(r.details["worst-stale"][0]["stable-latency"], 0);
+    assert_eq!(r.to_json()["stale"], json!([7]));
+    assert_eq!(r.to_json()["worst-stale"][0]["stable-latency"], 0);
     assert_eq!(r.verdict, Verdict::Invalid);
 }
 
@@ -84,10 +84,10 @@ fn staleness_is_found_without_times_and_below_a_millisecond() {
 fn a_duplicated_element_is_invalid() {
     let r = run("set-full", &fixture("set-full-duplicate.edn"));
     assert_eq!(r.verdict, Verdict::Invalid);
-    assert_eq!(r.details["duplicated-count"], 1);
-    assert_eq!(r.details["duplicated"], json!({"1": 2}));
-    assert_eq!(r.details["lost-count"], 0);
-    assert_eq!(r.details["stable-count"], 2);
+    assert_eq!(r.to_json()["duplicated-count"], 1);
+    assert_eq!(r.to_json()["duplicated"], json!({"1": 2}));
+    assert_eq!(r.to_json()["lost-count"], 0);
+    assert_eq!(r.to_json()["stable-count"], 2);
 }
 
 #[test]
@@ -99,11 +99,11 @@ fn a_read_concurrent_with_the_add_that_misses_it_makes_it_never_read_not_lost() 
         .ok(0, "add", int(1))
         .build();
     let r = run("set-full", &h);
-    assert_eq!(r.details["never-read"], json!([1]));
-    assert_eq!(r.details["lost-count"], 0);
+    assert_eq!(r.to_json()["never-read"], json!([1]));
+    assert_eq!(r.to_json()["lost-count"], 0);
     // Nothing is stable: Jepsen's :unknown.
     assert!(matches!(r.verdict, Verdict::Unknown(_)), "{:?}", r.verdict);
-    assert!(r.details["error"].is_string());
+    assert!(r.to_json()["error"].is_string());
     assert_eq!(r.to_json()["valid?"], "unknown");
     assert!(
         r.to_edn().starts_with("{:valid? :unknown,\n"),
@@ -123,7 +123,7 @@ fn a_crashed_add_that_was_read_is_known_and_can_be_lost() {
         .ok(1, "read", ints(&[]))
         .build();
     let r = run("set-full", &h);
-    assert_eq!(r.details["lost"], json!([1]));
+    assert_eq!(r.to_json()["lost"], json!([1]));
     assert_eq!(r.verdict, Verdict::Invalid);
 }
 
@@ -141,8 +141,8 @@ fn an_element_that_reappears_is_stable_not_lost() {
         .build();
     let r = run("set-full", &h);
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["stable-count"], 1);
-    assert_eq!(r.details["stale"], json!([1]));
+    assert_eq!(r.to_json()["stable-count"], 1);
+    assert_eq!(r.to_json()["stale"], json!([1]));
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn failed_and_unfinished_reads_are_ignored() {
         .build();
     let r = run("set-full", &h);
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["stale-count"], 0);
+    assert_eq!(r.to_json()["stale-count"], 0);
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn keywords_and_strings_are_different_elements() {
         )
         .build();
     let r = run("set-full", &h);
-    assert_eq!(r.details["lost"], json!(["a"]));
+    assert_eq!(r.to_json()["lost"], json!(["a"]));
     assert_eq!(r.verdict, Verdict::Invalid);
 }
 
@@ -225,7 +225,7 @@ fn the_set_checker_reports_ok_lost_unexpected_and_recovered() {
     let r = check_set(&h).expect("checks");
     assert_eq!(r.checker, "set");
     assert_eq!(r.verdict, Verdict::Invalid);
-    let d = &r.details;
+    let d = &r.to_json();
     assert_eq!(d["attempt-count"], 7);
     assert_eq!(d["acknowledged-count"], 5);
     assert_eq!(d["ok-count"], 5);
@@ -248,10 +248,10 @@ fn the_set_checker_uses_the_last_read_and_is_unknown_without_one() {
         .build();
     let r = run("set", &good);
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.details["lost"], "#{}");
+    assert_eq!(r.to_json()["lost"], "#{}");
 
     let unread = adds().inv(1, "read", nil()).fail(1, "read", nil()).build();
     let r = run("set", &unread);
     assert!(matches!(r.verdict, Verdict::Unknown(_)));
-    assert_eq!(r.details["error"], "Set was never read");
+    assert_eq!(r.to_json()["error"], "Set was never read");
 }

@@ -1,6 +1,6 @@
 //! Running out of time or memory gives `unknown` with the cause, never a guessed verdict.
 
-use consistency::linearizable::{check_named, Options, PartitionVerdict};
+use consistency::linearizable::{check_model, Options, PartitionVerdict};
 use consistency::{Unknown, Verdict};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ fn a_memory_budget_that_is_too_small_gives_unknown_out_of_memory() {
         memory_limit: 1,
         ..Options::default()
     };
-    let analysis = check_named("cas-register", &hard_history(), &options).expect("checks");
+    let analysis = check_model("cas-register", &hard_history(), &options).expect("checks");
     assert_eq!(analysis.verdict, Verdict::Unknown(Unknown::OutOfMemory));
     assert_eq!(
         analysis.partitions[0].verdict,
@@ -34,13 +34,13 @@ fn a_timeout_gives_unknown_timeout() {
         timeout: Some(Duration::from_nanos(1)),
         ..Options::default()
     };
-    let analysis = check_named("cas-register", &hard_history(), &options).expect("checks");
+    let analysis = check_model("cas-register", &hard_history(), &options).expect("checks");
     assert_eq!(analysis.verdict, Verdict::Unknown(Unknown::Timeout));
 }
 
 #[test]
 fn without_limits_the_same_history_is_valid() {
     let analysis =
-        check_named("cas-register", &hard_history(), &Options::default()).expect("checks");
+        check_model("cas-register", &hard_history(), &Options::default()).expect("checks");
     assert_eq!(analysis.verdict, Verdict::Valid);
 }

@@ -1,7 +1,7 @@
 //! Each model on small histories: what it accepts and what it refuses,
 //! including indeterminate operations and bad input.
 
-use consistency::linearizable::{check_named, Options};
+use consistency::linearizable::{check_model, Options};
 use consistency::Verdict;
 use history::{History, Op, OpType, Process, Value};
 
@@ -14,7 +14,7 @@ fn h(rows: &[(u64, OpType, &str, Value)]) -> History {
 }
 
 fn verdict(model: &str, history: &History) -> Verdict {
-    check_named(model, history, &Options::default())
+    check_model(model, history, &Options::default())
         .expect("well-formed")
         .verdict
 }
@@ -51,7 +51,7 @@ fn register_reads_the_last_write_and_nil_before_any() {
     assert_eq!(verdict("register", &stale), Verdict::Invalid);
     let cas = h(&[(0, Invoke, "cas", vec(&[int(1), int(2)]))]);
     assert!(
-        check_named("register", &cas, &Options::default()).is_err(),
+        check_model("register", &cas, &Options::default()).is_err(),
         "register has no cas"
     );
 }
@@ -164,7 +164,7 @@ fn kv_is_checked_key_by_key() {
         op(2, Invoke, "get", "b", ""),
         op(2, Done, "get", "b", "z"),
     ]);
-    let analysis = check_named("kv", &history, &Options::default()).expect("checks");
+    let analysis = check_model("kv", &history, &Options::default()).expect("checks");
     assert_eq!(analysis.verdict, Verdict::Invalid);
     assert_eq!(analysis.partitions.len(), 2);
     let failing: Vec<String> = analysis

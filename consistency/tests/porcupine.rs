@@ -2,7 +2,7 @@
 //! (`tests/data/porcupine/EXPECTED.tsv`): 102 Jepsen etcd logs checked as a
 //! `cas-register`, and 6 key-value histories checked as `kv`.
 
-use consistency::linearizable::{check_named, Options};
+use consistency::linearizable::{check_model, Options};
 use consistency::Verdict;
 use std::path::PathBuf;
 
@@ -46,7 +46,7 @@ fn every_expected_verdict_is_reproduced() {
     for (file, want) in &cases {
         let bytes = std::fs::read(data().join(file)).expect("history file");
         let history = history::format::read(&bytes, history::Format::Auto).expect("parses");
-        let analysis = check_named(model_for(file), &history, &Options::default()).expect("checks");
+        let analysis = check_model(model_for(file), &history, &Options::default()).expect("checks");
         if &analysis.verdict != want {
             wrong.push(format!("{file}: expected {want}, got {}", analysis.verdict));
         }
@@ -78,7 +78,7 @@ fn etcd_counts_match_upstream() {
 fn the_empty_log_is_valid() {
     let bytes = std::fs::read(data().join("jepsen/etcd_095.log")).expect("file");
     let history = history::format::read(&bytes, history::Format::Auto).expect("parses");
-    let analysis = check_named("cas-register", &history, &Options::default()).expect("checks");
+    let analysis = check_model("cas-register", &history, &Options::default()).expect("checks");
     assert_eq!(analysis.verdict, Verdict::Valid);
     assert_eq!(analysis.operations, 0);
 }

@@ -2,7 +2,8 @@
 //! bank test): the total must be conserved and no balance negative.
 
 use crate::generator::{from_fn, Invocation};
-use crate::workload::{Check, Options, Workload};
+use consistency::checker::bank::Bank;
+use crate::workload::{reads, Options, Workload};
 use history::Value;
 
 /// The workload.
@@ -34,6 +35,6 @@ pub fn workload(options: &Options) -> Workload {
             .map(|a| (Value::Int(a), Value::Int(each)))
             .collect(),
         final_reads: vec![Invocation::new("final-read", Value::Nil)],
-        checks: vec![Check::Named("bank")],
+        checks: vec![reads(Bank::DEFAULT)],
     }
 }

@@ -2,7 +2,8 @@
 //! test): every read must lie between the acknowledged and the attempted sum.
 
 use crate::generator::{from_fn, Invocation};
-use crate::workload::{Check, Options, Workload};
+use consistency::checker::counter::Counter;
+use crate::workload::{reads, Options, Workload};
 use history::Value;
 
 /// The workload.
@@ -21,6 +22,6 @@ pub fn workload(_options: &Options) -> Workload {
         initial: Vec::new(),
         final_reads: vec![Invocation::new("final-read", Value::Nil)],
         // (No convergence check: its `:add` is a set's, not a counter's.)
-        checks: vec![Check::Named("counter")],
+        checks: vec![reads(Counter)],
     }
 }

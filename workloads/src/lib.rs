@@ -23,4 +23,4 @@ pub mod workload;
 pub use client::{Client, Completion, Target, TargetError};
 pub use generator::{BoxGen, Context, Generator, Invocation, Next};
 pub use rng::Rng;
-pub use workload::{by_name, Check, Options, Workload};
+pub use workload::{by_name, Options, Workload};

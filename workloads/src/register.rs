@@ -4,7 +4,10 @@
 //! writes, and for convergence of the final reads.
 
 use crate::generator::{each_key, from_fn, Invocation};
-use crate::workload::{Check, Options, Workload};
+use consistency::checker::{convergence::Convergence, register_stats::RegisterStats};
+use consistency::linearizable::Linearizable;
+use consistency::model::cas_register::CasRegister;
+use crate::workload::{reads, Options, Workload};
 use history::Value;
 
 /// The workload.
@@ -27,9 +30,9 @@ pub fn workload(options: &Options) -> Workload {
             .map(|k| Invocation::new("final-read", Value::Nil).on(Value::Int(k)))
             .collect(),
         checks: vec![
-            Check::Linearizable("cas-register"),
-            Check::Named("register-stats"),
-            Check::Named("convergence"),
+            reads(Linearizable(CasRegister)),
+            reads(RegisterStats),
+            Box::new(Convergence),
         ],
     }
 }

@@ -2,7 +2,8 @@
 //! during the run (Jepsen's set-full test) and from every node at the end.
 
 use crate::generator::{from_fn, Invocation};
-use crate::workload::{Check, Options, Workload};
+use consistency::checker::{convergence::Convergence, set_full::SetFull};
+use crate::workload::{reads, Options, Workload};
 use history::Value;
 
 /// The workload.
@@ -22,6 +23,6 @@ pub fn workload(_options: &Options) -> Workload {
         functions: &["add", "read"],
         initial: Vec::new(),
         final_reads: vec![Invocation::new("final-read", Value::Nil)],
-        checks: vec![Check::Named("set-full"), Check::Named("convergence")],
+        checks: vec![reads(SetFull::DEFAULT), Box::new(Convergence)],
     }
 }

@@ -2,16 +2,50 @@
 //! with, the reads that end a run, and the checkers that judge it.
 
 use crate::generator::{BoxGen, Invocation};
-use history::Value;
+use consistency::checker::{CheckError, Checker, Family, Report};
+use consistency::linearizable::Options as Limits;
+use history::{History, Op, Value};
 
-/// How a run of a workload is judged. The runner maps each to a checker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
-    /// Linearizability against a model (e.g. `cas-register`), key by key.
-    Linearizable(&'static str),
-    /// One of the `checker::checks` checkers (`set-full`, `counter`, `bank`,
-    /// `register-stats`, `convergence`).
-    Named(&'static str),
+/// A checker of a workload that sees the final reads (`:f :final-read`)
+/// as ordinary reads: every checker but `convergence`, which needs them
+/// per node, judges them so (Jepsen's final reads are reads too).
+pub struct FinalReadsAsReads<C>(pub C);
+
+impl<C: Checker> Checker for FinalReadsAsReads<C> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn about(&self) -> &'static str {
+        self.0.about()
+    }
+
+    fn family(&self) -> Family {
+        self.0.family()
+    }
+
+    fn check(&self, history: &History, options: &Limits) -> Result<Report, CheckError> {
+        self.0.check(&reads_view(history), options)
+    }
+}
+
+/// `history` with its final reads turned into reads.
+fn reads_view(history: &History) -> History {
+    History::from_ops(history.ops().iter().map(|op| {
+        if op.f == "final-read" {
+            Op {
+                f: "read".into(),
+                ..op.clone()
+            }
+        } else {
+            op.clone()
+        }
+    }))
+}
+
+/// Boxes a checker that sees final reads as reads.
+pub fn reads<C: Checker + 'static>(checker: C) -> Box<dyn Checker> {
+    Box::new(FinalReadsAsReads(checker))
 }
 
 /// Sizes and mixes of the workloads.
@@ -47,8 +81,8 @@ pub struct Workload {
     pub initial: Vec<(Value, Value)>,
     /// Reads performed on every node after the faults are healed (`:f :final-read`).
     pub final_reads: Vec<Invocation>,
-    /// The checkers that judge the history.
-    pub checks: Vec<Check>,
+    /// The checkers that judge the history, each a section of the report.
+    pub checks: Vec<Box<dyn Checker>>,
 }
 
 /// The workloads' names, for `--workload`.

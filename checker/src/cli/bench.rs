@@ -6,7 +6,8 @@
 
 use super::check::{read, setup};
 use super::EXIT_BAD_INPUT;
-use consistency::linearizable::check_named;
+use consistency::checker::Family;
+use consistency::linearizable::check_model;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -30,13 +31,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    if !consistency::model::NAMES.contains(&args.model.as_str()) {
-        eprintln!(
-            "error: bench times linearizability checks; choose a model of: {}",
-            consistency::model::NAMES.join(", ")
-        );
-        return Ok(EXIT_BAD_INPUT);
-    }
     let mut setup = match setup(&args.model, &args.format) {
         Ok(s) => s,
         Err(e) => {
@@ -44,6 +38,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
+    if setup.checker.family() != Family::Linearizability {
+        eprintln!(
+            "error: bench times linearizability checks; choose a model of: {}",
+            super::check::names(Family::Linearizability)
+        );
+        return Ok(EXIT_BAD_INPUT);
+    }
     // The verdict alone, as Porcupine's non-verbose check computes it.
     setup.options.explain = false;
     let rounds = args.rounds.max(1);
@@ -60,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let mut last = None;
         for _ in 0..rounds {
             let started = Instant::now();
-            let analysis = match check_named(&setup.model, &history, &setup.options) {
+            let analysis = match check_model(setup.checker.name(), &history, &setup.options) {
                 Ok(a) => a,
                 Err(e) => {
                     eprintln!("error: {}: {e}", path.display());

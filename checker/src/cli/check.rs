@@ -2,41 +2,20 @@
 
 use super::EXIT_BAD_INPUT;
 use anyhow::Context;
-use consistency::checker::{self as checks, Report};
-use consistency::linearizable::{check_named, Analysis, Options};
-use consistency::model::NAMES;
+use consistency::checker::{Checker, Details, Family, Report, CHECKERS};
+use consistency::linearizable::{Analysis, Options};
 use consistency::{results, Verdict};
 use history::Format;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(clap::Args)]
-#[command(after_help = "Examples:
-  checker check etcd_002.log                       # a Jepsen etcd log, cas-register
-  checker check history.edn --model register
-  checker check c50-bad.txt --model kv --out out/  # writes results.json, results.edn, linearizability.html
-  checker check a.edn b.json --format auto --timeout 60
-  checker check bank.edn --model bank              # Jepsen's bank checker, not linearizability
-  checker check set.json --model set-full --out out/   # writes results.json, results.edn
-
-Prints one line per file, `FILE<TAB>true|false|unknown`, then a summary,
-and for a failure the operation that cannot be linearized.
-
-Linearizability models: register, cas-register, mutex, kv, fifo-queue.
-Jepsen workload checkers (one pass, Jepsen's output fields):
-  set-full        repeated reads of a set: lost, stale, never-read, duplicated elements
-  set             one final read of a set: lost and unexpected elements
-  counter         every read within [ok adds, attempted adds]
-  bank            every read sums to the total (the first read's), no negative balance
-  convergence     replicas' :final-read (with :node) agree, lose nothing, invent nothing
-  register-stats  stale reads and lost writes of registers, per key
-Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error.")]
+#[command(after_help = after_help())]
 pub struct Args {
     /// History files (Jepsen EDN, JSON Lines, elle-cli JSON, or Jepsen log lines).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Model or checker: register, cas-register, mutex, kv, linearizable-set, fifo-queue (linearizability);
-    /// set-full, set, counter, bank, convergence, register-stats (Jepsen's workload checkers).
+    /// Model or checker (see the lists below).
     #[arg(long, short, default_value = "cas-register")]
     model: String,
     /// Input format: auto, jsonl, json, edn, jepsen-log.
@@ -66,32 +45,66 @@ pub struct Args {
     verbose: bool,
 }
 
+/// The examples and the lists of models and checkers, from [`CHECKERS`].
+fn after_help() -> String {
+    let mut text = String::from(
+        "Examples:
+  checker check etcd_002.log                       # a Jepsen etcd log, cas-register
+  checker check history.edn --model register
+  checker check c50-bad.txt --model kv --out out/  # writes results.json, results.edn, linearizability.html
+  checker check a.edn b.json --format auto --timeout 60
+  checker check bank.edn --model bank              # Jepsen's bank checker, not linearizability
+  checker check set.json --model set-full --out out/   # writes results.json, results.edn
+
+Prints one line per file, `FILE<TAB>true|false|unknown`, then a summary,
+and for a failure the operation that cannot be linearized.
+",
+    );
+    for (family, title) in [
+        (Family::Linearizability, "Linearizability models"),
+        (Family::Workload, "Jepsen's workload checkers (one pass, Jepsen's output fields)"),
+    ] {
+        text.push_str(&format!("\n{title}:\n"));
+        for c in CHECKERS.iter().filter(|c| c.family() == family) {
+            text.push_str(&format!("  {:<17} {}\n", c.name(), c.about()));
+        }
+    }
+    text.push_str(
+        "\nExit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error.",
+    );
+    text
+}
+
+/// The names of one family of [`CHECKERS`], comma-separated.
+pub fn names(family: Family) -> String {
+    CHECKERS
+        .iter()
+        .filter(|c| c.family() == family)
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Validated options shared by `check` and `bench`.
 pub struct Setup {
-    pub model: String,
+    pub checker: &'static dyn Checker,
     pub format: Format,
     pub options: Options,
 }
 
 /// Checks the model name and format, or explains what is allowed.
 pub fn setup(model: &str, format: &str) -> Result<Setup, String> {
-    if !NAMES.contains(&model) && !checks::NAMES.contains(&model) {
-        let mut names: Vec<&str> = NAMES
-            .iter()
-            .copied()
-            .filter(|n| !checks::NAMES.contains(n))
-            .collect();
-        names.extend(checks::NAMES);
-        return Err(format!(
+    let checker = consistency::checker::by_name(model).ok_or_else(|| {
+        format!(
             "unknown model `{model}`; choose one of: {}",
-            names.join(", ")
-        ));
-    }
+            consistency::checker::names()
+        )
+    })?;
     let format = Format::parse(format).ok_or_else(|| {
         format!("unknown format `{format}`; choose one of: auto, jsonl, json, edn, jepsen-log")
     })?;
     Ok(Setup {
-        model: model.to_string(),
+        checker,
         format,
         options: Options::default(),
     })
@@ -133,35 +146,35 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     setup.options.grace = Duration::from_secs_f64(args.grace);
     setup.options.threads = args.threads;
     let verbose = args.verbose;
-    if checks::NAMES.contains(&setup.model.as_str()) {
-        return each_file(&args, &setup, |_, history| {
-            let report = match checks::check_named(&setup.model, history) {
-                Some(r) => r.map_err(|e| e.to_string())?,
-                None => return Err(format!("no checker named `{}`", setup.model)),
-            };
-            Ok(Checked {
-                verdict: report.verdict.clone(),
+    each_file(&args, &setup, |path, history| {
+        let report = setup
+            .checker
+            .check(history, &setup.options)
+            .map_err(|e| e.to_string())?;
+        let verdict = report.verdict.clone();
+        let source = path.to_path_buf();
+        Ok(match report.details {
+            Details::Linearizable(analysis) => {
+                let mut text = summary(&analysis);
+                if verbose {
+                    text.push_str(&partitions(&analysis));
+                }
+                Checked {
+                    verdict,
+                    text,
+                    write: Box::new(move |dir| {
+                        write_outputs(dir, &source, &analysis)
+                            .map(|()| dir.join("linearizability.html"))
+                    }),
+                }
+            }
+            _ => Checked {
+                verdict,
                 text: format!("  {}: {}\n", report.checker, report.summary),
                 write: Box::new(move |dir| {
                     write_report(dir, &report).map(|()| dir.join("results.edn"))
                 }),
-            })
-        });
-    }
-    each_file(&args, &setup, |path, history| {
-        let analysis =
-            check_named(&setup.model, history, &setup.options).map_err(|e| e.to_string())?;
-        let mut text = summary(&analysis);
-        if verbose {
-            text.push_str(&partitions(&analysis));
-        }
-        let source = path.to_path_buf();
-        Ok(Checked {
-            verdict: analysis.verdict.clone(),
-            text,
-            write: Box::new(move |dir| {
-                write_outputs(dir, &source, &analysis).map(|()| dir.join("linearizability.html"))
-            }),
+            },
         })
     })
 }

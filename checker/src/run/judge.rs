@@ -1,97 +1,68 @@
 //! Judging a recorded run: every check of the workload applied to the
 //! history, as report sections and machine-readable results.
 
-use consistency::checker as checks;
-use consistency::linearizable::{self, Options};
 use crate::report::Section;
+use consistency::checker::{Checker, Details, Report};
+use consistency::linearizable::Options;
 use consistency::Verdict;
-use history::{History, Op};
+use history::History;
 use serde_json::{json, Map, Value as Json};
-use workloads::Check;
 
 /// The verdicts of a run.
 pub struct Judgement {
     /// All checks combined (invalid beats unknown beats valid).
     pub verdict: Verdict,
+    /// What each checker found (the checkers that could not run are
+    /// missing here, and present in `sections` as unknown).
+    pub reports: Vec<Report>,
     /// One section per check, for the report page.
     pub sections: Vec<Section>,
     /// `{"valid?": …, "<check>": {…}, …}`, for results.json / results.edn.
     pub results: Json,
 }
 
-/// The history as the non-convergence checks see it: final reads are reads.
-fn reads_view(history: &History) -> History {
-    History::from_ops(history.ops().iter().map(|op| {
-        if op.f == "final-read" {
-            Op {
-                f: "read".into(),
-                ..op.clone()
-            }
-        } else {
-            op.clone()
-        }
-    }))
+/// The key of a report in `results.json`, and its section's title.
+fn names(report: &Report) -> (String, String) {
+    match &report.details {
+        Details::Linearizable(_) => (
+            format!("linearizable ({})", report.checker),
+            format!("Linearizability ({}, key by key)", report.checker),
+        ),
+        _ => (report.checker.to_string(), report.checker.to_string()),
+    }
 }
 
-/// Applies `checks` to `history`.
-pub fn judge(checks: &[Check], history: &History, options: &Options) -> Judgement {
-    let view = reads_view(history);
+/// Applies every checker of `checks` to `history`.
+pub fn judge(checks: &[Box<dyn Checker>], history: &History, options: &Options) -> Judgement {
     let mut verdict = Verdict::Valid;
     let mut sections = Vec::new();
+    let mut reports = Vec::new();
     let mut results = Map::new();
-    for check in checks {
-        let section = match check {
-            Check::Linearizable(model) => match linearizable::check_named(model, &view, options) {
-                Ok(analysis) => {
-                    results.insert(
-                        format!("linearizable ({model})"),
-                        abridge(&consistency::results::to_json(&analysis)),
-                    );
-                    let failing = analysis.explanations().count();
-                    Section {
-                        title: format!("Linearizability ({model}, key by key)"),
-                        verdict: analysis.verdict.clone(),
-                        summary: format!(
-                            "{} operations, {} keys, {failing} not linearizable, {:.1} ms",
-                            analysis.operations,
-                            analysis.partitions.len(),
-                            analysis.elapsed.as_secs_f64() * 1e3
-                        ),
-                        body_html: crate::html::linearizability_fragment(&analysis),
-                    }
-                }
-                Err(e) => error_section(
-                    &format!("Linearizability ({model})"),
-                    &e.to_string(),
-                    &mut results,
-                ),
-            },
-            Check::Named(name) => {
-                let input = if *name == "convergence" {
-                    history
-                } else {
-                    &view
+    for checker in checks {
+        let section = match checker.check(history, options) {
+            Ok(report) => {
+                let (key, title) = names(&report);
+                let details = abridge(&report.to_json());
+                let body_html = match &report.details {
+                    Details::Linearizable(analysis) => crate::html::linearizability_fragment(analysis),
+                    _ => format!(
+                        "<pre>{}</pre>",
+                        crate::html::escape(
+                            &serde_json::to_string_pretty(&details).unwrap_or_default()
+                        )
+                    ),
                 };
-                match checks::check_named(name, input) {
-                    Some(Ok(report)) => {
-                        let details = abridge(&report.to_json());
-                        results.insert((*name).to_string(), details.clone());
-                        Section {
-                            title: (*name).to_string(),
-                            verdict: report.verdict.clone(),
-                            summary: report.summary.clone(),
-                            body_html: format!(
-                                "<pre>{}</pre>",
-                                crate::html::escape(
-                                    &serde_json::to_string_pretty(&details).unwrap_or_default()
-                                )
-                            ),
-                        }
-                    }
-                    Some(Err(e)) => error_section(name, &e.to_string(), &mut results),
-                    None => error_section(name, "no such checker", &mut results),
-                }
+                results.insert(key, details);
+                let section = Section {
+                    title,
+                    verdict: report.verdict.clone(),
+                    summary: report.summary.clone(),
+                    body_html,
+                };
+                reports.push(report);
+                section
             }
+            Err(e) => error_section(checker.name(), &e.to_string(), &mut results),
         };
         verdict = verdict.and(section.verdict.clone());
         sections.push(section);
@@ -101,6 +72,7 @@ pub fn judge(checks: &[Check], history: &History, options: &Options) -> Judgemen
     top.extend(results);
     Judgement {
         verdict,
+        reports,
         sections,
         results: Json::Object(top),
     }

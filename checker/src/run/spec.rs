@@ -243,9 +243,9 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let options = workloads::Options::default();
-    let workload = workloads::by_name(&spec.workload, &options)
+    let mut workload = workloads::by_name(&spec.workload, &options)
         .ok_or_else(|| anyhow::anyhow!("unknown workload"))?;
-    let checks = workload.checks.clone();
+    let checks = std::mem::take(&mut workload.checks);
 
     let system = open(spec, &options)?;
     let nemesis = (!spec.nemesis.is_empty()).then(|| {

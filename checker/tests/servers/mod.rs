@@ -131,8 +131,9 @@ pub fn run_with_config(
     config: &RunConfig,
     faults: Option<(Arc<dyn Nemesis>, Plan)>,
 ) -> (History, Judgement) {
-    let workload = workloads::by_name(workload, &workloads::Options::default()).expect("workload");
-    let checks = workload.checks.clone();
+    let mut workload =
+        workloads::by_name(workload, &workloads::Options::default()).expect("workload");
+    let checks = std::mem::take(&mut workload.checks);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -39,11 +39,11 @@
 //! ]);
 //! let report = check(&h, &Options::default()).unwrap();
 //! assert_eq!(report.verdict, Verdict::Invalid);
-//! assert_eq!(report.details["errors"]["wrong-total"]["count"], 1);
-//! assert_eq!(report.details["errors"]["wrong-total"]["first"]["total"], 95);
+//! assert_eq!(report.to_json()["errors"]["wrong-total"]["count"], 1);
+//! assert_eq!(report.to_json()["errors"]["wrong-total"]["first"]["total"], 95);
 //! ```
 
-use super::{bad_operation, op_json, value_json, values_json, CheckError, Report};
+use super::{Checker, Details, bad_operation, op_json, value_json, values_json, CheckError, Report};
 use crate::Verdict;
 use history::{operations, History, Op, Operation, Outcome, Value};
 use serde_json::{json, Map, Value as Json};
@@ -147,6 +147,38 @@ fn sum(
             )
         })
 }
+
+/// Jepsen's bank checker as a [`Checker`], with its options.
+#[derive(Debug, Clone, Default)]
+pub struct Bank(pub Options);
+
+impl Bank {
+    /// The defaults: the first read's total and accounts, no negative balance.
+    pub const DEFAULT: Bank = Bank(Options {
+        total: None,
+        accounts: None,
+        negative_balances_allowed: false,
+    });
+}
+
+impl Checker for Bank {
+    fn name(&self) -> &'static str {
+        "bank"
+    }
+
+    fn about(&self) -> &'static str {
+        "every read sums to the total (the first read's), no negative balance"
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        _options: &crate::linearizable::Options,
+    ) -> Result<Report, CheckError> {
+        check(history, &self.0)
+    }
+}
+
 
 /// Jepsen's bank checker; see the [module docs](self).
 pub fn check(history: &History, options: &Options) -> Result<Report, CheckError> {
@@ -307,6 +339,6 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
         checker: "bank",
         verdict,
         summary,
-        details: Json::Object(d),
+        details: Details::Jepsen(Json::Object(d)),
     })
 }

@@ -49,11 +49,11 @@
 //! ]);
 //! let report = check(&h).unwrap();
 //! assert_eq!(report.verdict, Verdict::Invalid);
-//! assert_eq!(report.details["diverged-count"], 1);
-//! assert_eq!(report.details["lost"][0]["elements"], serde_json::json!([1]));
+//! assert_eq!(report.to_json()["diverged-count"], 1);
+//! assert_eq!(report.to_json()["lost"][0]["elements"], serde_json::json!([1]));
 //! ```
 
-use super::{bad_operation, op_json, value_json, values_json, CheckError, Report, INCONCLUSIVE};
+use super::{Checker, Details, bad_operation, op_json, value_json, values_json, CheckError, Report, INCONCLUSIVE};
 use crate::Verdict;
 use history::{operations, History, Operation, Outcome, Process, Value};
 use serde_json::{json, Map, Value as Json};
@@ -130,6 +130,29 @@ fn node_of<'h>(history: &History, o: &Operation<'h>) -> Result<&'h Value, CheckE
             )
         })
 }
+
+/// The convergence check as a [`Checker`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Convergence;
+
+impl Checker for Convergence {
+    fn name(&self) -> &'static str {
+        "convergence"
+    }
+
+    fn about(&self) -> &'static str {
+        "replicas' :final-read (with :node) agree, lose nothing, invent nothing"
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        _options: &crate::linearizable::Options,
+    ) -> Result<Report, CheckError> {
+        check(history)
+    }
+}
+
 
 /// Checks convergence; see the [module docs](self).
 pub fn check(history: &History) -> Result<Report, CheckError> {
@@ -385,7 +408,7 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
         checker: "convergence",
         verdict,
         summary,
-        details: Json::Object(d),
+        details: Details::Jepsen(Json::Object(d)),
     })
 }
 

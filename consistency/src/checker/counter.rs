@@ -30,11 +30,11 @@
 //! ]);
 //! let report = check(&h).unwrap();
 //! assert_eq!(report.verdict, Verdict::Invalid);
-//! assert_eq!(report.details["reads"], serde_json::json!([[0, 2, 2], [0, 3, 2]]));
-//! assert_eq!(report.details["errors"], serde_json::json!([[0, 3, 2]]));
+//! assert_eq!(report.to_json()["reads"], serde_json::json!([[0, 2, 2], [0, 3, 2]]));
+//! assert_eq!(report.to_json()["errors"], serde_json::json!([[0, 3, 2]]));
 //! ```
 
-use super::{bad_operation, events, CheckError, Report};
+use super::{Checker, Details, bad_operation, events, CheckError, Report};
 use crate::Verdict;
 use history::{operations, History, Operation, Outcome, Value};
 use serde_json::{json, Map, Value as Json};
@@ -76,6 +76,29 @@ fn overflow(history: &History, o: &Operation<'_>) -> CheckError {
         "the sum of the adds overflows a 64-bit integer".into(),
     )
 }
+
+/// Jepsen's counter checker as a [`Checker`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counter;
+
+impl Checker for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+
+    fn about(&self) -> &'static str {
+        "every read within [ok adds, attempted adds]"
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        _options: &crate::linearizable::Options,
+    ) -> Result<Report, CheckError> {
+        check(history)
+    }
+}
+
 
 /// Jepsen's counter checker; see the [module docs](self).
 pub fn check(history: &History) -> Result<Report, CheckError> {
@@ -151,6 +174,6 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
         checker: "counter",
         verdict,
         summary,
-        details: Json::Object(d),
+        details: Details::Jepsen(Json::Object(d)),
     })
 }

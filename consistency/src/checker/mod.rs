@@ -12,18 +12,20 @@
 //! | `convergence` | [`convergence::check`] | replicas' final reads agree, hold every acknowledged write, and nothing else |
 //! | `register-stats` | [`register_stats::check`] | stale reads and lost writes of registers, per key |
 //!
-//! Every checker returns a [`Report`]: a [`Verdict`], a one-line summary
-//! for people, and `details`, a JSON map with Jepsen's field names
-//! (kebab-case, as Jepsen's `results.edn` has them). [`Report::to_json`]
-//! and [`Report::to_edn`] give the `results.json` / `results.edn` files:
-//! `valid?` followed by the details.
+//! Each is a [`Checker`], listed with the linearizability checkers in
+//! [`CHECKERS`], the table `checker check --model` reads. Every checker
+//! returns a [`Report`]: a [`Verdict`], a one-line summary for people, and
+//! its [`Details`]. [`Report::to_json`] and [`Report::to_edn`] give the
+//! `results.json` / `results.edn` files: `valid?` followed by Jepsen's
+//! fields (kebab-case, as Jepsen's `results.edn` has them).
 //!
 //! Malformed input is an error ([`CheckError`]) naming the op (line and
 //! `:index`) and what was expected, never a verdict.
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use consistency::checker::check_named;
+//! use consistency::checker::by_name;
+//! use consistency::linearizable::Options;
 //! use consistency::Verdict;
 //!
 //! let p = Process::Client(0);
@@ -33,9 +35,9 @@
 //!     Op::new(p.clone(), OpType::Invoke, "read", Value::Nil),
 //!     Op::new(p.clone(), OpType::Ok, "read", Value::Int(7)),
 //! ]);
-//! let report = check_named("counter", &h).unwrap().unwrap();
+//! let report = by_name("counter").unwrap().check(&h, &Options::default()).unwrap();
 //! assert_eq!(report.verdict, Verdict::Invalid);
-//! assert_eq!(report.details["errors"], serde_json::json!([[5, 7, 5]]));
+//! assert_eq!(report.to_json()["errors"], serde_json::json!([[5, 7, 5]]));
 //! ```
 
 pub mod bank;
@@ -44,46 +46,118 @@ pub mod counter;
 pub mod register_stats;
 pub mod set_full;
 
+use crate::linearizable::{self, Analysis, Linearizable, Options};
+use crate::model::{cas_register::CasRegister, fifo_queue::FifoQueue, kv::Kv, mutex::Mutex};
+use crate::model::{register::Register, set::Set};
 use crate::{Unknown, Verdict};
 use history::{History, HistoryError, Location, Op, Operation, Process, Value};
 use serde_json::{Map, Value as Json};
 
-/// The names [`check_named`] knows, as `checker check --model` takes them.
-pub const NAMES: &[&str] = &[
-    "set-full",
-    "set",
-    "counter",
-    "bank",
-    "convergence",
-    "register-stats",
+/// A checker: takes a history and says whether it keeps a promise, and
+/// why not (Jepsen's `(check [checker test history opts])`).
+///
+/// A checker is configured when it is built (a model, a total, whether a
+/// set must be linearizable); [`Checker::check`] only gets the history and
+/// the limits of the search. Workloads compose checkers: each one's
+/// [`Report`] is a section of the run's report and a field of its results.
+pub trait Checker: Send + Sync {
+    /// Its name as `checker check --model` takes it (`cas-register`,
+    /// `set-full`).
+    fn name(&self) -> &'static str;
+    /// What it checks, in one line, for `--help`.
+    fn about(&self) -> &'static str;
+    /// Which family it belongs to, for `--help`.
+    fn family(&self) -> Family {
+        Family::Workload
+    }
+    /// Checks `history`. Bad input is an error naming the op, never a
+    /// verdict; `options` bound the time and memory a search may take.
+    fn check(&self, history: &History, options: &Options) -> Result<Report, CheckError>;
+}
+
+/// The two families of checkers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Linearizability against a sequential model (a search).
+    Linearizability,
+    /// One of Jepsen's workload checkers or a check of eventual
+    /// consistency (one or two passes over the history).
+    Workload,
+}
+
+/// Every checker `checker check --model` knows, by name: the
+/// linearizability models first, then the workload checkers. Validation,
+/// `--help` and the README's list come from this table.
+pub static CHECKERS: &[&dyn Checker] = &[
+    &Linearizable(Register),
+    &Linearizable(CasRegister),
+    &Linearizable(Mutex),
+    &Linearizable(Kv),
+    &Linearizable(Set),
+    &Linearizable(FifoQueue),
+    &set_full::SetFull::DEFAULT,
+    &set_full::SetOnce,
+    &counter::Counter,
+    &bank::Bank::DEFAULT,
+    &convergence::Convergence,
+    &register_stats::RegisterStats,
 ];
 
+/// The checker named `name` in [`CHECKERS`].
+pub fn by_name(name: &str) -> Option<&'static dyn Checker> {
+    CHECKERS.iter().copied().find(|c| c.name() == name)
+}
+
+/// The names in [`CHECKERS`], comma-separated, for error messages.
+pub fn names() -> String {
+    CHECKERS
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What a checker found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Report {
-    /// The checker's name (one of [`NAMES`]).
+    /// The checker's name (see [`Checker::name`]).
     pub checker: &'static str,
     /// Valid, invalid or unknown.
     pub verdict: Verdict,
     /// One line for people, e.g. `100 attempted, 99 stable, 1 lost`.
     pub summary: String,
+    /// What it found, typed.
+    pub details: Details,
+}
+
+/// What each checker found, with its own fields.
+#[derive(Debug, Clone)]
+pub enum Details {
+    /// A linearizability search's partitions, statistics and
+    /// counterexamples.
+    Linearizable(Box<Analysis>),
     /// Jepsen's output fields (without `valid?`), as a JSON object with
     /// kebab-case keys in Jepsen's order.
-    pub details: Json,
+    Jepsen(Json),
 }
 
 impl Report {
     /// The result as Jepsen prints it: `valid?` (`true`, `false` or
     /// `"unknown"`) followed by the details' fields.
     pub fn to_json(&self) -> Json {
-        let mut map = Map::new();
-        map.insert("valid?".into(), self.verdict.json());
-        if let Json::Object(details) = &self.details {
-            for (k, v) in details {
-                map.insert(k.clone(), v.clone());
+        match &self.details {
+            Details::Linearizable(analysis) => crate::results::to_json(analysis),
+            Details::Jepsen(details) => {
+                let mut map = Map::new();
+                map.insert("valid?".into(), self.verdict.json());
+                if let Json::Object(details) = details {
+                    for (k, v) in details {
+                        map.insert(k.clone(), v.clone());
+                    }
+                }
+                Json::Object(map)
             }
         }
-        Json::Object(map)
     }
 
     /// The result as Jepsen-style EDN (`results.edn`): keys become keywords
@@ -92,9 +166,17 @@ impl Report {
     pub fn to_edn(&self) -> String {
         crate::results::edn_of_json(&self.to_json())
     }
+
+    /// The linearizability analysis, if this is a linearizability check.
+    pub fn analysis(&self) -> Option<&Analysis> {
+        match &self.details {
+            Details::Linearizable(a) => Some(a),
+            Details::Jepsen(_) => None,
+        }
+    }
 }
 
-/// A history the checkers cannot interpret.
+/// A history a checker cannot interpret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
     /// Processes break Jepsen's rules (see [`history::operations`]).
@@ -108,23 +190,29 @@ pub enum CheckError {
         /// What was expected and what was found.
         message: String,
     },
+    /// No checker (or, for [`linearizable::check_model`], no model) has
+    /// this name.
+    #[error("unknown {what} `{name}`; choose one of: {choices}")]
+    Unknown {
+        /// `model` or `checker`.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The valid names.
+        choices: String,
+    },
 }
 
-/// Runs the checker called `name` (one of [`NAMES`]) with its default
-/// options, or returns `None` if no checker has that name.
-///
-/// Defaults: `set-full` not linearizable; `bank` with the total of the
-/// first ok read, its accounts, and no negative balances allowed.
-pub fn check_named(name: &str, history: &History) -> Option<Result<Report, CheckError>> {
-    Some(match name {
-        "set-full" => set_full::check(history, &set_full::Options::default()),
-        "set" => set_full::check_set(history),
-        "counter" => counter::check(history),
-        "bank" => bank::check(history, &bank::Options::default()),
-        "convergence" => convergence::check(history),
-        "register-stats" => register_stats::check(history),
-        _ => return None,
-    })
+impl From<linearizable::CheckError> for CheckError {
+    fn from(e: linearizable::CheckError) -> CheckError {
+        match e {
+            linearizable::CheckError::History(h) => CheckError::History(h),
+            linearizable::CheckError::Model { at, source } => CheckError::Op {
+                at,
+                message: source.to_string(),
+            },
+        }
+    }
 }
 
 /// The verdict of a check that had nothing to decide on (no read, nothing

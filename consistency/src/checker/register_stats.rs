@@ -46,8 +46,8 @@
 //! ]);
 //! let report = check(&h).unwrap();
 //! assert_eq!(report.verdict, Verdict::Invalid);
-//! assert_eq!(report.details["stale-read-count"], 1);
-//! assert_eq!(report.details["lost-write-count"], 0); // a later read saw 2
+//! assert_eq!(report.to_json()["stale-read-count"], 1);
+//! assert_eq!(report.to_json()["lost-write-count"], 0); // a later read saw 2
 //! ```
 //!
 //! A lost write: 2 was acknowledged, but every read after it returned the
@@ -68,12 +68,12 @@
 //!     Op::new(p1.clone(), OpType::Ok, "read", Value::Int(1)).with_key(k.clone()),
 //! ]);
 //! let report = check(&h).unwrap();
-//! assert_eq!(report.details["lost-write-count"], 1);
-//! assert_eq!(report.details["lost-writes"][0]["write"]["value"], 2);
-//! assert_eq!(report.details["stale-read-count"], 1); // the same read is stale
+//! assert_eq!(report.to_json()["lost-write-count"], 1);
+//! assert_eq!(report.to_json()["lost-writes"][0]["write"]["value"], 2);
+//! assert_eq!(report.to_json()["stale-read-count"], 1); // the same read is stale
 //! ```
 
-use super::{op_json, value_json, CheckError, Report};
+use super::{Checker, Details, op_json, value_json, CheckError, Report};
 use crate::Verdict;
 use history::{operations, History, Operation, Outcome, Value};
 use serde_json::{json, Map, Value as Json};
@@ -109,6 +109,29 @@ struct KeyData<'o, 'h> {
     writes: Vec<Write<'o, 'h>>,
     reads: Vec<Read<'o, 'h>>,
 }
+
+/// The register statistics as a [`Checker`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegisterStats;
+
+impl Checker for RegisterStats {
+    fn name(&self) -> &'static str {
+        "register-stats"
+    }
+
+    fn about(&self) -> &'static str {
+        "stale reads and lost writes of registers, per key"
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        _options: &crate::linearizable::Options,
+    ) -> Result<Report, CheckError> {
+        check(history)
+    }
+}
+
 
 /// Counts stale reads, lost writes and unwritten reads; see the [module docs](self).
 pub fn check(history: &History) -> Result<Report, CheckError> {
@@ -272,6 +295,6 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
         checker: "register-stats",
         verdict,
         summary,
-        details: Json::Object(d),
+        details: Details::Jepsen(Json::Object(d)),
     })
 }

@@ -56,7 +56,7 @@
 //! ]);
 //! let report = check(&h, &Options::default()).unwrap();
 //! assert_eq!(report.verdict, Verdict::Invalid);
-//! assert_eq!(report.details["lost"], serde_json::json!([1]));
+//! assert_eq!(report.to_json()["lost"], serde_json::json!([1]));
 //! ```
 //!
 //! # `set`
@@ -67,7 +67,7 @@
 //! not acknowledged. Valid iff nothing is lost or unexpected; `:unknown`
 //! when the set was never read.
 
-use super::{
+use super::{Checker, Details, 
     bad_operation, events, interval_set_str, nanos_to_ms, op_json, quantiles, value_json,
     values_json, CheckError, Report, INCONCLUSIVE,
 };
@@ -137,6 +137,59 @@ fn added<'h>(history: &History, o: &Operation<'h>) -> Result<&'h Value, CheckErr
     }
     Ok(v)
 }
+
+/// Jepsen's `set-full` checker as a [`Checker`], with its options.
+#[derive(Debug, Clone, Default)]
+pub struct SetFull(pub Options);
+
+impl SetFull {
+    /// The default: the set need not be linearizable (stale elements are
+    /// reported, not invalid).
+    pub const DEFAULT: SetFull = SetFull(Options {
+        linearizable: false,
+    });
+}
+
+impl Checker for SetFull {
+    fn name(&self) -> &'static str {
+        "set-full"
+    }
+
+    fn about(&self) -> &'static str {
+        "repeated reads of a set: lost, stale, never-read, duplicated elements"
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        _options: &crate::linearizable::Options,
+    ) -> Result<Report, CheckError> {
+        check(history, &self.0)
+    }
+}
+
+/// Jepsen's `set` checker (one final read) as a [`Checker`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetOnce;
+
+impl Checker for SetOnce {
+    fn name(&self) -> &'static str {
+        "set"
+    }
+
+    fn about(&self) -> &'static str {
+        "one final read of a set: lost and unexpected elements"
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        _options: &crate::linearizable::Options,
+    ) -> Result<Report, CheckError> {
+        check_set(history)
+    }
+}
+
 
 /// Jepsen's `set-full` checker; see the [module docs](self).
 pub fn check(history: &History, options: &Options) -> Result<Report, CheckError> {
@@ -324,7 +377,7 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
         checker: "set-full",
         verdict,
         summary,
-        details: Json::Object(d),
+        details: Details::Jepsen(Json::Object(d)),
     })
 }
 
@@ -371,7 +424,7 @@ pub fn check_set(history: &History) -> Result<Report, CheckError> {
                 attempts.len(),
                 acknowledged.len()
             ),
-            details: Json::Object(d),
+            details: Details::Jepsen(Json::Object(d)),
         });
     };
     let final_set: BTreeSet<&Value> = read_elements(history, read)?.iter().collect();
@@ -415,6 +468,6 @@ pub fn check_set(history: &History) -> Result<Report, CheckError> {
         checker: "set",
         verdict,
         summary,
-        details: Json::Object(d),
+        details: Details::Jepsen(Json::Object(d)),
     })
 }

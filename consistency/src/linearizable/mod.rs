@@ -34,6 +34,7 @@ mod tests;
 
 pub use explain::{Candidate, ExplainedOp, Explanation, Step};
 
+use crate::checker::{self, Checker, Details, Family, Report};
 use crate::model::{Model, ModelError};
 use crate::verdict::{Unknown, Verdict};
 use history::{operations, History, HistoryError, Location, Outcome, Value};
@@ -142,9 +143,6 @@ pub enum CheckError {
     /// Processes break Jepsen's rules.
     #[error(transparent)]
     History(#[from] HistoryError),
-    /// No model has this name.
-    #[error("unknown model `{0}`; the models are: {models}", models = crate::model::NAMES.join(", "))]
-    UnknownModel(String),
     /// The model cannot interpret an operation.
     #[error("{at}: {source}")]
     Model {
@@ -207,21 +205,73 @@ pub fn check<M: Model>(
     })
 }
 
-/// Checks `history` against the model named `model` (see [`crate::model::NAMES`]).
-pub fn check_named(
+/// The linearizability checker of a model: [`check`] as a [`Checker`],
+/// named after its model (`cas-register`), in
+/// [`crate::checker::CHECKERS`].
+///
+/// ```
+/// use consistency::checker::Checker;
+/// use consistency::linearizable::{Linearizable, Options};
+/// use consistency::model::register::Register;
+/// let h = history::format::read(b"
+/// {:process 0, :type :invoke, :f :write, :value 1}
+/// {:process 0, :type :ok, :f :write, :value 1}
+/// ", history::Format::Edn).unwrap();
+/// let report = Linearizable(Register).check(&h, &Options::default()).unwrap();
+/// assert_eq!(report.checker, "register");
+/// assert!(report.analysis().is_some());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Linearizable<M>(pub M);
+
+impl<M: Model> Checker for Linearizable<M> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn about(&self) -> &'static str {
+        self.0.about()
+    }
+
+    fn family(&self) -> Family {
+        Family::Linearizability
+    }
+
+    fn check(&self, history: &History, options: &Options) -> Result<Report, checker::CheckError> {
+        let analysis = check(&self.0, history, options)?;
+        let failing = analysis.explanations().count();
+        Ok(Report {
+            checker: self.0.name(),
+            verdict: analysis.verdict.clone(),
+            summary: format!(
+                "{} operations, {} keys, {failing} not linearizable, {:.1} ms",
+                analysis.operations,
+                analysis.partitions.len(),
+                analysis.elapsed.as_secs_f64() * 1e3
+            ),
+            details: Details::Linearizable(Box::new(analysis)),
+        })
+    }
+}
+
+/// Checks `history` against the linearizability model named `model`: one
+/// of the [`Family::Linearizability`] checkers of
+/// [`crate::checker::CHECKERS`].
+pub fn check_model(
     model: &str,
     history: &History,
     options: &Options,
-) -> Result<Analysis, CheckError> {
-    use crate::model::*;
-    match model {
-        "register" => check(&register::Register, history, options),
-        "cas-register" => check(&cas_register::CasRegister, history, options),
-        "mutex" => check(&mutex::Mutex, history, options),
-        "kv" => check(&kv::Kv, history, options),
-        "linearizable-set" => check(&set::Set, history, options),
-        "fifo-queue" => check(&fifo_queue::FifoQueue, history, options),
-        other => Err(CheckError::UnknownModel(other.to_string())),
+) -> Result<Analysis, checker::CheckError> {
+    let models = || checker::CHECKERS.iter().filter(|c| c.family() == Family::Linearizability);
+    let found = models().find(|c| c.name() == model).ok_or_else(|| checker::CheckError::Unknown {
+        what: "model",
+        name: model.to_string(),
+        choices: models().map(|c| c.name()).collect::<Vec<_>>().join(", "),
+    })?;
+    match found.check(history, options)?.details {
+        Details::Linearizable(analysis) => Ok(*analysis),
+        // A linearizability checker always reports an analysis.
+        Details::Jepsen(_) => unreachable!("a linearizability checker reported Jepsen's fields"),
     }
 }
 

@@ -34,6 +34,10 @@ impl Model for CasRegister {
         "cas-register"
     }
 
+    fn about(&self) -> &'static str {
+        "read / write / compare-and-set on registers, initially nil (Jepsen's etcd tests)"
+    }
+
     fn init(&self) -> Value {
         Value::Nil
     }

@@ -27,6 +27,10 @@ impl Model for FifoQueue {
         "fifo-queue"
     }
 
+    fn about(&self) -> &'static str {
+        "a FIFO queue: enqueue / dequeue (Knossos' fifo-queue)"
+    }
+
     fn init(&self) -> VecDeque<Value> {
         VecDeque::new()
     }

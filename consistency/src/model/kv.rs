@@ -32,6 +32,10 @@ impl Model for Kv {
         "kv"
     }
 
+    fn about(&self) -> &'static str {
+        "string registers: get / put / append, key by key (Porcupine's kv model)"
+    }
+
     fn init(&self) -> Arc<str> {
         Arc::from("")
     }

@@ -25,6 +25,10 @@ impl Model for Mutex {
         "mutex"
     }
 
+    fn about(&self) -> &'static str {
+        "a lock: acquire / release (Knossos' mutex)"
+    }
+
     fn init(&self) -> bool {
         false
     }

@@ -25,6 +25,10 @@ impl Model for Register {
         "register"
     }
 
+    fn about(&self) -> &'static str {
+        "read / write registers, initially nil (Knossos' register)"
+    }
+
     fn init(&self) -> Value {
         Value::Nil
     }

@@ -27,6 +27,10 @@ impl Model for Set {
         "linearizable-set"
     }
 
+    fn about(&self) -> &'static str {
+        "a set: add / read of every element (Knossos' set)"
+    }
+
     fn init(&self) -> BTreeSet<Value> {
         BTreeSet::new()
     }

@@ -1,7 +1,8 @@
 //! Shared helpers for the `checks_*` tests: a terse history builder and fixtures.
 #![allow(dead_code)]
 
-use consistency::checker::{check_named, Report};
+use consistency::checker::{by_name, CheckError, Report};
+use consistency::linearizable::Options;
 use history::{History, Op, OpType, Process, Value};
 
 /// Builds a history event by event. Each event gets the time `position ms`
@@ -102,6 +103,11 @@ pub fn fixture_path(name: &str) -> String {
 pub fn fixture(name: &str) -> History {
     let bytes = std::fs::read(fixture_path(name)).expect("fixture exists");
     history::format::read(&bytes, history::Format::Auto).expect("fixture parses")
+}
+
+/// Runs the checker `name` of the table on `h`.
+fn check_named(name: &str, h: &History) -> Option<Result<Report, CheckError>> {
+    by_name(name).map(|c| c.check(h, &Options::default()))
 }
 
 /// Runs a named checker that must accept the history.
