@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use system::sim::{ConflictPolicy, Mode, SimCluster, SimConfig};
 use workloads::generator::{Context, Next};
-use workloads::sim::{Shape, SimTarget};
+use targets::sim::client::{Shape, SimTarget};
 use workloads::{Rng, Target};
 
 const PROCESSES: usize = 32;
@@ -27,8 +27,7 @@ fn target(mode: Mode) -> (Arc<SimCluster>, Arc<dyn Target>) {
 /// The same clients and generator, without recording anything.
 async fn bare(mode: Mode, seconds: f64) -> f64 {
     let (_cluster, target) = target(mode);
-    let workload =
-        workloads::by_name("register", &workloads::Options::default()).expect("workload");
+    let workload = workloads::register::workload(&workloads::Options::default());
     let source = Arc::new(Mutex::new((workload.generator, Rng::new(1, 0))));
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(seconds);
@@ -65,8 +64,7 @@ async fn bare(mode: Mode, seconds: f64) -> f64 {
 /// The runner, recording every invocation and completion (and streaming them to a file).
 async fn recorded(mode: Mode, seconds: f64) -> (f64, usize) {
     let (_cluster, target) = target(mode);
-    let workload =
-        workloads::by_name("register", &workloads::Options::default()).expect("workload");
+    let workload = workloads::register::workload(&workloads::Options::default());
     let mut workload = workload;
     workload.final_reads.clear();
     let path = std::env::temp_dir().join("runner-bench-history.jsonl");

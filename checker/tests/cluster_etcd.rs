@@ -12,13 +12,13 @@
 mod servers;
 
 use consistency::Verdict;
-use nemesis::cluster::etcd::{self, MemberStatus};
+use targets::etcd::server::{self as etcd, MemberStatus};
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
 use servers::{isolate, nemesis_ops, plan, run_with_faults, wait_for, why, Lab};
 use std::sync::Arc;
 use std::time::Duration;
-use workloads::etcd::EtcdTarget;
+use targets::etcd::client::EtcdTarget;
 use workloads::Target;
 
 fn statuses(lab: &Lab) -> Vec<Option<MemberStatus>> {
@@ -64,11 +64,10 @@ fn etcd_cluster_under_real_faults() {
     // higher term, while the lab (root namespace) still reaches all three.
     let old = agreed_leader(&lab).expect("leader");
     let old_term = statuses(&lab)[old].as_ref().expect("status").term;
-    cluster
-        .partition(&[vec![old], (0..3).filter(|&n| n != old).collect()])
+    nemesis::iptables::partition(&cluster.hosts(), &[vec![old], (0..3).filter(|&n| n != old).collect()])
         .expect("partition");
     assert!(
-        cluster.status().expect("status")[old].rules > 0,
+        nemesis::local::rules(&cluster).expect("rules")[old] > 0,
         "the rules are in place"
     );
     wait_for(
@@ -87,12 +86,11 @@ fn etcd_cluster_under_real_faults() {
             majority_leads && !isolated.leads()
         },
     );
-    cluster.heal_network().expect("heal");
-    assert!(cluster
-        .status()
-        .expect("status")
+    nemesis::local::heal_network(&cluster).expect("heal");
+    assert!(nemesis::local::rules(&cluster)
+        .expect("rules")
         .iter()
-        .all(|s| s.rules == 0));
+        .all(|&r| r == 0));
     wait_for(
         "one leader again after the heal",
         Duration::from_secs(20),
@@ -141,13 +139,7 @@ fn etcd_cluster_under_real_faults() {
         leader_cut,
         "the leader's isolation was recorded as the partition it became"
     );
-    let healed = cluster.status().expect("status");
-    assert!(
-        healed
-            .iter()
-            .all(|s| s.rules == 0 && !s.paused && s.pid.is_some()),
-        "after the run every fault is healed: {healed:?}"
-    );
+    servers::assert_healed(&cluster);
 
     // Serializable reads: an isolated member answers from its own, stale
     // state, which a linearizable register cannot explain.

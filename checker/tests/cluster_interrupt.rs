@@ -7,7 +7,7 @@
 
 mod servers;
 
-use nemesis::cluster::Cluster;
+use cluster::Cluster;
 use servers::{wait_for, Lab, TEST_NET};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -16,7 +16,7 @@ use std::time::Duration;
 fn checker(state: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_checker"));
     command
-        .env(nemesis::netns::Net::ENV, TEST_NET)
+        .env(cluster::netns::Net::ENV, TEST_NET)
         .current_dir(state);
     command
 }
@@ -56,21 +56,21 @@ fn finish(mut child: Child) -> Output {
 
 fn wait_for_partition(cluster: &Cluster) {
     wait_for("partition rules", Duration::from_secs(30), || {
-        cluster
-            .status()
-            .expect("status")
+        nemesis::local::rules(cluster)
+            .expect("rules")
             .iter()
-            .any(|s| s.rules > 0)
+            .any(|&r| r > 0)
     });
 }
 
 fn faults_left(cluster: &Cluster) -> Vec<String> {
+    let rules = nemesis::local::rules(cluster).expect("rules");
     cluster
         .status()
         .expect("status")
         .iter()
-        .filter(|s| s.rules > 0 || s.paused || s.pid.is_none())
-        .map(|s| format!("{s:?}"))
+        .filter(|s| rules[s.node] > 0 || s.paused || s.pid.is_none())
+        .map(|s| format!("{s:?}, {} rule(s)", rules[s.node]))
         .collect()
 }
 
@@ -151,7 +151,7 @@ fn interrupted_runs_leave_no_fault_behind() {
         .expect("down runs");
     assert!(down.status.success(), "{down:?}");
     for pid in pids {
-        assert!(!nemesis::process::alive(pid), "server {pid} still runs");
+        assert!(!cluster::process::alive(pid), "server {pid} still runs");
     }
     let namespaces = cluster.net().namespaces().expect("namespaces");
     let own: Vec<String> = cluster.hosts().into_iter().map(|h| h.namespace).collect();

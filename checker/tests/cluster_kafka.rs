@@ -15,14 +15,14 @@ mod servers;
 use checker::run::RunConfig;
 use consistency::Verdict;
 use history::{History, OpType, Value};
-use nemesis::cluster::kafka::{self, broker_id, Metadata};
+use targets::kafka::server::{self as kafka, broker_id, Metadata};
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
 use servers::{isolate, nemesis_ops, plan, run_with_config, wait_for, why, Lab};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use workloads::kafka::{Acks, KafkaTarget};
+use targets::kafka::client::{Acks, KafkaTarget};
 use workloads::Target;
 
 fn target(lab: &Lab, timeout: Duration) -> Arc<KafkaTarget> {
@@ -44,7 +44,7 @@ fn settled(m: &Metadata, topic: &str, without: Option<i32>) -> bool {
         return false;
     };
     t.error == 0
-        && t.partitions.len() == workloads::kafka::PARTITIONS as usize
+        && t.partitions.len() == targets::kafka::client::PARTITIONS as usize
         && t.partitions.iter().all(|p| match without {
             Some(id) => p.leader >= 0 && p.leader != id && !p.isr.contains(&id),
             None => p.leader >= 0 && p.isr.len() == 3,
@@ -237,8 +237,7 @@ fn kafka_cluster_under_real_faults() {
         .find(|&n| broker_id(n) == leader)
         .expect("the leader is one of the three");
     let observer = (victim + 1) % 3;
-    cluster
-        .partition(&[vec![victim], (0..3).filter(|&n| n != victim).collect()])
+    nemesis::iptables::partition(&cluster.hosts(), &[vec![victim], (0..3).filter(|&n| n != victim).collect()])
         .expect("partition");
     wait_for(
         "the surviving brokers drop the isolated one",
@@ -252,7 +251,7 @@ fn kafka_cluster_under_real_faults() {
         view(&lab, victim, &topic).is_some(),
         "the isolated broker still answers the lab"
     );
-    cluster.heal_network().expect("heal");
+    nemesis::local::heal_network(&cluster).expect("heal");
     wait_for(
         "every ISR whole again after the heal",
         Duration::from_secs(90),
@@ -343,12 +342,6 @@ fn kafka_cluster_under_real_faults() {
         recorded >= 6,
         "the faults were recorded: {recorded} nemesis events"
     );
-    let healed = cluster.status().expect("status");
-    assert!(
-        healed
-            .iter()
-            .all(|s| s.rules == 0 && !s.paused && s.pid.is_some()),
-        "after the run every fault is healed: {healed:?}"
-    );
+    servers::assert_healed(&cluster);
     eprintln!("kafka: test took {:.1} s", began.elapsed().as_secs_f64());
 }

@@ -10,7 +10,7 @@ use servers::{free_port, run_and_judge, wait_until, why};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use workloads::etcd::EtcdTarget;
+use targets::etcd::client::EtcdTarget;
 use workloads::{Invocation, Target};
 
 /// A one-member etcd on free loopback ports, killed on drop.

@@ -10,7 +10,7 @@ use servers::{free_port, run_and_judge, wait_until, why};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use workloads::postgres::PostgresTarget;
+use targets::postgres::client::PostgresTarget;
 use workloads::Target;
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";

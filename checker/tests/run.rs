@@ -3,7 +3,7 @@
 //! after the heal; seeds fix faults and operations; the run's folder holds
 //! everything; Ctrl-C heals and still reports; bad arguments are refused.
 
-use checker::run::spec::{execute, Spec};
+use checker::run::spec::{execute, resolve, Spec};
 use checker::run::{RunConfig, Stop};
 use consistency::Verdict;
 use history::{OpType, Process, Value};
@@ -20,9 +20,11 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn spec(consistency: &str, seed: u64, seconds: f64) -> Spec {
+    let (workload, system, target) = resolve("register", "sim").expect("known names");
     Spec {
-        workload: "register".into(),
-        target: "sim".into(),
+        workload,
+        system,
+        target,
         consistency: consistency.into(),
         conflict: ConflictPolicy::Lww,
         nemesis: vec![FaultKind::Partition],
@@ -285,7 +287,7 @@ fn bad_arguments_are_refused_with_the_choices() {
 
 fn workload_spec(workload: &str, consistency: &str) -> Spec {
     let mut s = spec(consistency, 5, 2.0);
-    s.workload = workload.into();
+    s.workload = workloads::workload::by_name(workload).expect("a workload");
     s
 }
 

@@ -6,9 +6,9 @@
 //! which hold nothing else, so healing flushes their INPUT chains, and a
 //! rule can never leak into the root namespace's firewall.
 
-use crate::command::run;
-use crate::netns::{in_ns, Host};
 use crate::NemesisError;
+use cluster::command::run;
+use cluster::netns::{in_ns, Host};
 
 /// Drops, inside `to`, every packet from `from`.
 pub fn cut(from: &Host, to: &Host) -> Result<(), NemesisError> {

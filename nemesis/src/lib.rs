@@ -1,21 +1,16 @@
 //! Faults: the [`Nemesis`] trait, concrete [`Fault`]s, seeded
-//! [`schedule`]s, the faults of the embedded target ([`sim`]), and real
-//! clusters on one machine ([`cluster`]: one network namespace per node)
-//! with their faults ([`local`]: iptables partitions, kill -9, SIGSTOP, clock
-//! skew through [`faketime`]).
+//! [`schedule`]s, the faults of the embedded target ([`sim`]), and the
+//! faults over a real [`cluster::Cluster`] ([`local`]: [`iptables`]
+//! partitions, kill -9, SIGSTOP, clock skew through libfaketime), with
+//! [`local::heal_lab`] for `checker nemesis heal`.
 //!
 //! A nemesis starts and stops faults and can heal everything it did.
 //! Healing is idempotent; the runner calls [`Nemesis::heal_all`] at the
 //! end of every run, on Ctrl-C, and on error.
 
-pub mod cluster;
-pub mod command;
-pub mod faketime;
 pub mod fault;
 pub mod iptables;
 pub mod local;
-pub mod netns;
-pub mod process;
 pub mod schedule;
 pub mod sim;
 
@@ -28,6 +23,12 @@ use async_trait::async_trait;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct NemesisError(pub String);
+
+impl From<cluster::ClusterError> for NemesisError {
+    fn from(e: cluster::ClusterError) -> NemesisError {
+        NemesisError(e.0)
+    }
+}
 
 /// Injects and heals faults.
 #[async_trait]

@@ -3,8 +3,16 @@
 
 use crate::generator::{from_fn, Invocation};
 use consistency::checker::bank::Bank;
-use crate::workload::{reads, Options, Workload};
+use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
 use history::Value;
+
+/// The workload's row of [`crate::WORKLOADS`].
+pub static BANK: WorkloadKind = WorkloadKind {
+    name: "bank",
+    about: "transfers between accounts and reads of every balance: the total must hold (Jepsen's bank)",
+    data: Data::Accounts,
+    build: workload,
+};
 
 /// The workload.
 pub fn workload(options: &Options) -> Workload {
@@ -28,9 +36,7 @@ pub fn workload(options: &Options) -> Workload {
     });
     let each = options.total / accounts as i64;
     Workload {
-        name: "bank",
         generator: ops,
-        functions: &["transfer", "read"],
         initial: (0..accounts as i64)
             .map(|a| (Value::Int(a), Value::Int(each)))
             .collect(),

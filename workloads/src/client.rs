@@ -60,16 +60,6 @@ pub trait Client: Send + Sync {
 /// Why a target cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    /// The target does not support an operation the workload needs.
-    #[error("target `{target}` does not support :{f}; {hint}")]
-    Unsupported {
-        /// The target.
-        target: String,
-        /// The function.
-        f: String,
-        /// What to do instead.
-        hint: String,
-    },
     /// Setting up or connecting failed.
     #[error("{0}")]
     Setup(String),
@@ -82,9 +72,6 @@ pub trait Target: Send + Sync {
     fn name(&self) -> String;
     /// How many nodes it has; process `p` talks to node `p % nodes`.
     fn nodes(&self) -> usize;
-    /// Whether it can perform `f` (e.g. `cas`), so impossible combinations
-    /// are refused before a run starts.
-    fn supports(&self, f: &str) -> Result<(), TargetError>;
     /// A client for `node`.
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError>;
     /// Writes the workload's initial data (bank balances) before the run.

@@ -3,8 +3,16 @@
 
 use crate::generator::{from_fn, Invocation};
 use consistency::checker::counter::Counter;
-use crate::workload::{reads, Options, Workload};
+use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
 use history::Value;
+
+/// The workload's row of [`crate::WORKLOADS`].
+pub static COUNTER: WorkloadKind = WorkloadKind {
+    name: "counter",
+    about: "increments of one counter and reads of it (Jepsen's counter)",
+    data: Data::Counter,
+    build: workload,
+};
 
 /// The workload.
 pub fn workload(_options: &Options) -> Workload {
@@ -16,9 +24,7 @@ pub fn workload(_options: &Options) -> Workload {
         }
     });
     Workload {
-        name: "counter",
         generator: ops,
-        functions: &["add", "read"],
         initial: Vec::new(),
         final_reads: vec![Invocation::new("final-read", Value::Nil)],
         // (No convergence check: its `:add` is a set's, not a counter's.)

@@ -7,8 +7,16 @@ use crate::generator::{each_key, from_fn, Invocation};
 use consistency::checker::{convergence::Convergence, register_stats::RegisterStats};
 use consistency::linearizable::Linearizable;
 use consistency::model::cas_register::CasRegister;
-use crate::workload::{reads, Options, Workload};
+use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
 use history::Value;
+
+/// The workload's row of [`crate::WORKLOADS`].
+pub static REGISTER: WorkloadKind = WorkloadKind {
+    name: "register",
+    about: "reads, writes and compare-and-sets on independent registers (Jepsen's linearizable register)",
+    data: Data::Registers,
+    build: workload,
+};
 
 /// The workload.
 pub fn workload(options: &Options) -> Workload {
@@ -22,9 +30,7 @@ pub fn workload(options: &Options) -> Workload {
         }
     });
     Workload {
-        name: "register",
         generator: each_key(options.keys, ops),
-        functions: &["read", "write", "cas"],
         initial: Vec::new(),
         final_reads: (0..options.keys as i64)
             .map(|k| Invocation::new("final-read", Value::Nil).on(Value::Int(k)))

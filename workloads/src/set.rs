@@ -3,8 +3,16 @@
 
 use crate::generator::{from_fn, Invocation};
 use consistency::checker::{convergence::Convergence, set_full::SetFull};
-use crate::workload::{reads, Options, Workload};
+use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
 use history::Value;
+
+/// The workload's row of [`crate::WORKLOADS`].
+pub static SET: WorkloadKind = WorkloadKind {
+    name: "set",
+    about: "unique adds to one set, with reads during the run and from every node at the end (Jepsen's set-full)",
+    data: Data::Set,
+    build: workload,
+};
 
 /// The workload.
 pub fn workload(_options: &Options) -> Workload {
@@ -18,9 +26,7 @@ pub fn workload(_options: &Options) -> Workload {
         }
     });
     Workload {
-        name: "set",
         generator: ops,
-        functions: &["add", "read"],
         initial: Vec::new(),
         final_reads: vec![Invocation::new("final-read", Value::Nil)],
         checks: vec![reads(SetFull::DEFAULT), Box::new(Convergence)],

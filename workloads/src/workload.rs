@@ -71,12 +71,8 @@ impl Default for Options {
 
 /// A workload, ready to run.
 pub struct Workload {
-    /// Its name.
-    pub name: &'static str,
     /// The operations of the main phase (the runner bounds it by time and rate).
     pub generator: BoxGen,
-    /// The functions it invokes, so a target can refuse what it cannot do.
-    pub functions: &'static [&'static str],
     /// (key, value) pairs the target must hold before the run.
     pub initial: Vec<(Value, Value)>,
     /// Reads performed on every node after the faults are healed (`:f :final-read`).
@@ -85,16 +81,59 @@ pub struct Workload {
     pub checks: Vec<Box<dyn Checker>>,
 }
 
-/// The workloads' names, for `--workload`.
-pub const NAMES: &[&str] = &["register", "set", "counter", "bank"];
+/// What data a workload keeps, which decides how a store holds it (the
+/// sim's commands, Cassandra's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Data {
+    /// Integer registers, one per key: read / write / cas.
+    Registers,
+    /// One set of integers: add / read.
+    Set,
+    /// One counter: add / read.
+    Counter,
+    /// Accounts `0..n` with balances: transfer / read of every balance.
+    Accounts,
+}
 
-/// Builds the workload named `name`.
-pub fn by_name(name: &str, options: &Options) -> Option<Workload> {
-    match name {
-        "register" => Some(crate::register::workload(options)),
-        "set" => Some(crate::set::workload(options)),
-        "counter" => Some(crate::counter::workload(options)),
-        "bank" => Some(crate::bank::workload(options)),
-        _ => None,
+/// A workload the lab can run: a row of [`WORKLOADS`].
+pub struct WorkloadKind {
+    /// Its name on the command line (`--workload`).
+    pub name: &'static str,
+    /// What it does, in one line, for `--help`.
+    pub about: &'static str,
+    /// The data it keeps.
+    pub data: Data,
+    /// Builds it.
+    pub build: fn(&Options) -> Workload,
+}
+
+impl std::fmt::Debug for WorkloadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
     }
+}
+
+impl PartialEq for WorkloadKind {
+    fn eq(&self, other: &WorkloadKind) -> bool {
+        self.name == other.name
+    }
+}
+
+/// Every workload, by name: validation of `--workload`, its `--help` and
+/// the README's list come from this table.
+pub static WORKLOADS: &[&WorkloadKind] = &[
+    &crate::register::REGISTER,
+    &crate::set::SET,
+    &crate::counter::COUNTER,
+    &crate::bank::BANK,
+];
+
+/// The workload named `name` in [`WORKLOADS`].
+pub fn by_name(name: &str) -> Option<&'static WorkloadKind> {
+    WORKLOADS.iter().copied().find(|w| w.name == name)
+}
+
+/// The names in [`WORKLOADS`], comma-separated.
+pub fn names() -> String {
+    WORKLOADS.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
 }

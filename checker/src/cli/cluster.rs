@@ -1,26 +1,48 @@
 //! `checker cluster up|down|status|logs` and `checker nemesis heal`: real
 //! servers on this machine, one network namespace per node.
 
-use nemesis::cluster::{self, Cluster, SERVERS};
-use nemesis::netns::Net;
+use ::cluster::netns::Net;
+use ::cluster::Cluster;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use super::EXIT_BAD_INPUT;
 
-#[derive(clap::Args)]
-#[command(after_help = "Examples:
+/// The examples, and the servers with their addresses, from [`targets::SYSTEMS`].
+fn after_help() -> String {
+    let mut text = String::from(
+        "Examples:
   checker cluster up etcd          # three etcd members, 10.47.0.11-13, one namespace each
   checker cluster up cassandra     # three Cassandra 5.0 nodes from Maven Central's jars (~1 min)
   checker cluster status all
   checker cluster logs postgres --node 2 --lines 100
   checker cluster down all
 
-Each node is a real server in its own network namespace on the bridge lab0 (10.47.0.0/24), so
-iptables partitions cut the servers' own traffic. State and logs live under .lab/<server>/n<i>/.
-Needs root. `up` is idempotent: running nodes are left as they are. Addresses: etcd .11-13,
-postgres .21-23, cassandra .31-33, kafka .41-43. Cassandra and Kafka need java and mvn (./test.sh
-installs them); their jars are fetched once into ~/.m2.")]
+Servers (addresses on 10.47.0.0/24):
+",
+    );
+    for system in targets::SYSTEMS {
+        if let Some(server) = system.server {
+            let first = server.first_address();
+            let last = first as usize + server.nodes() - 1;
+            text.push_str(&format!(
+                "  {:<10} .{first}-{last}  {}\n",
+                system.name, system.about
+            ));
+        }
+    }
+    text.push_str(
+        "
+Each node is a real server in its own network namespace on the bridge lab0, so iptables
+partitions cut the servers' own traffic. State and logs live under .lab/<server>/n<i>/.
+Needs root. `up` is idempotent: running nodes are left as they are. Cassandra and Kafka need
+java and mvn (./test.sh installs them); their jars are fetched once into ~/.m2.",
+    );
+    text
+}
+
+#[derive(clap::Args)]
+#[command(after_help = after_help())]
 pub struct Args {
     #[command(subcommand)]
     action: Action,
@@ -47,9 +69,18 @@ enum Action {
     },
 }
 
+/// The real systems' names, comma-separated.
+fn server_names() -> String {
+    targets::servers()
+        .iter()
+        .map(|s| s.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(clap::Args)]
 struct Which {
-    /// etcd, postgres, cassandra, kafka, or all.
+    /// The server (see `checker cluster --help`), or all.
     server: String,
     /// The lab's state folder.
     #[arg(long, default_value = ".lab")]
@@ -59,24 +90,24 @@ struct Which {
 impl Which {
     fn clusters(&self) -> Result<Vec<Cluster>, String> {
         let net = Net::from_env().map_err(|e| e.to_string())?;
-        let names: Vec<&str> = if self.server == "all" {
-            SERVERS.to_vec()
-        } else {
-            vec![self.server.as_str()]
-        };
-        names
+        if self.server == "all" {
+            return Ok(targets::servers()
+                .into_iter()
+                .map(|s| Cluster::new(s, net.clone(), &self.state))
+                .collect());
+        }
+        let system = targets::real_system(&self.server).ok_or_else(|| {
+            format!(
+                "unknown server `{}`; choose one of: {}, all",
+                self.server,
+                server_names()
+            )
+        })?;
+        Ok(system
+            .server
+            .map(|s| Cluster::new(s, net, &self.state))
             .into_iter()
-            .map(|name| {
-                cluster::server(name)
-                    .map(|s| Cluster::new(s, net.clone(), &self.state))
-                    .ok_or_else(|| {
-                        format!(
-                            "unknown server `{name}`; choose one of: {}, all",
-                            SERVERS.join(", ")
-                        )
-                    })
-            })
-            .collect()
+            .collect())
     }
 }
 
@@ -118,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
             Action::Status(_) => {
                 println!("{}:", cluster.name());
+                let rules = nemesis::local::rules(cluster)?;
                 for node in cluster.status()? {
                     let process = match node.pid {
                         Some(pid) if node.paused => format!("paused (pid {pid})"),
@@ -131,8 +163,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                         node.host.namespace,
                         process,
                         if node.ready { "ready" } else { "not ready" },
-                        if node.rules > 0 {
-                            format!(", {} partition rule(s)", node.rules)
+                        if rules[node.node] > 0 {
+                            format!(", {} partition rule(s)", rules[node.node])
                         } else {
                             String::new()
                         }
@@ -146,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     }
                     let log = cluster.log(n);
                     println!("==> {} <==", log.display());
-                    println!("{}", nemesis::process::tail(&log, *lines));
+                    println!("{}", ::cluster::process::tail(&log, *lines));
                 }
             }
         }
@@ -178,7 +210,7 @@ enum NemesisAction {
 /// Runs `checker nemesis …`.
 pub fn nemesis(args: NemesisArgs) -> anyhow::Result<u8> {
     let NemesisAction::Heal { state } = args.action;
-    let done = cluster::heal_lab(&Net::from_env()?, &state)?;
+    let done = nemesis::local::heal_lab(&Net::from_env()?, &state, &targets::servers())?;
     if done.is_empty() {
         println!("nothing to heal");
     }

@@ -5,26 +5,33 @@ use super::run::{print_run, runtime_with_stop, writable, Common};
 use super::EXIT_BAD_INPUT;
 use checker::html::escape;
 use checker::run::output::Summary;
-use checker::run::spec::{cluster_of, execute, Spec};
+use checker::run::spec::{execute, Spec};
 use consistency::Verdict;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-#[derive(clap::Args)]
-#[command(after_help = "Examples:
+fn after_help() -> String {
+    format!(
+        "Examples:
   checker compare                                   # register on sim, strong vs eventual, under partitions
   checker compare --consistency strong,eventual --nemesis partition,none,clock --time-limit 15
   checker compare --workload set --nemesis partition,kill
   checker cluster up all && checker compare --targets sim,etcd,etcd-serializable,postgres --nemesis partition,kill
 
+{}
 One cell per (target, consistency, nemesis); `a+b` in --nemesis injects both kinds in one cell.
-Writes results/compare-<time>/summary.md and summary.html, with each run's folder beside them.")]
+Writes results/compare-<time>/summary.md and summary.html, with each run's folder beside them.",
+        super::run::lists()
+    )
+}
+
+#[derive(clap::Args)]
+#[command(after_help = after_help())]
 pub struct Args {
-    /// Workload: register, set, counter, bank.
+    /// Workload (see the list below).
     #[arg(long, short, default_value = "register")]
     workload: String,
-    /// Targets, comma-separated: sim, and real clusters started with `checker cluster up`
-    /// (etcd, etcd-serializable, postgres, postgres-standby-reads, kafka-acks-all, kafka-acks-1).
+    /// Targets, comma-separated (see the list below).
     #[arg(long, default_value = "sim")]
     targets: String,
     /// Consistency modes, comma-separated.
@@ -64,7 +71,7 @@ pub fn specs(
     for target in list(targets) {
         let modes = list(modes);
         // A real target has the consistency it has: one cell per nemesis.
-        let modes = if cluster_of(&target).is_some() {
+        let modes = if targets::target(&target).is_some_and(|(system, _)| system.is_real()) {
             &modes[..modes.len().min(1)]
         } else {
             &modes[..]
@@ -143,7 +150,7 @@ pub fn matrix(specs: Vec<Spec>, dir: &Path) -> anyhow::Result<Vec<Cell>> {
         eprintln!(
             "[{}/{total}] {} on {}, nemesis {}, {:.0} s",
             i + 1,
-            spec.workload,
+            spec.workload.name,
             spec.title(),
             spec.nemesis_name(),
             spec.run.time_limit.as_secs_f64()
@@ -195,8 +202,8 @@ fn row(c: &Cell) -> [String; 11] {
     let s = &c.summary;
     let opt = |v: Option<u64>| v.map_or_else(|| "–".to_string(), |n| n.to_string());
     [
-        c.spec.target.clone(),
-        if cluster_of(&c.spec.target).is_some() {
+        c.spec.target.name.to_string(),
+        if c.spec.system.is_real() {
             "(its own)".into()
         } else {
             c.spec.consistency.clone()

@@ -45,8 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    let Some(workload) = workloads::by_name(&run.info.workload, &workloads::Options::default())
-    else {
+    let Some(workload) = workloads::workload::by_name(&run.info.workload) else {
         eprintln!(
             "error: {}: unknown workload `{}`",
             run_file.display(),
@@ -59,7 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         grace: Duration::from_secs(1),
         ..Options::default()
     };
-    let judgement = judge(&workload.checks, &history, &options);
+    let checks = (workload.build)(&workloads::Options::default()).checks;
+    let judgement = judge(&checks, &history, &options);
     let summary = output::summarize(
         &judgement,
         &history,

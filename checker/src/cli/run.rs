@@ -2,37 +2,63 @@
 //! report folder under `results/`.
 
 use super::EXIT_BAD_INPUT;
-use checker::run::spec::{execute, Executed, Lab, Spec};
+use checker::run::spec::{execute, resolve, Executed, Lab, Spec};
 use checker::run::{RunConfig, Stop};
-use nemesis::netns::Net;
+use cluster::netns::Net;
 use nemesis::FaultKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use system::sim::ConflictPolicy;
 
-#[derive(clap::Args, Clone)]
-#[command(after_help = "Examples:
+/// The workloads and the targets with the workloads each runs, from
+/// [`workloads::WORKLOADS`] and [`targets::SYSTEMS`]: the lists of
+/// `run --help` and `compare --help`.
+pub fn lists() -> String {
+    let mut text = String::from("Workloads:\n");
+    for w in workloads::WORKLOADS {
+        text.push_str(&format!("  {:<10} {}\n", w.name, w.about));
+    }
+    text.push_str("\nTargets (real clusters first need `checker cluster up <system>`):\n");
+    for (system, target) in targets::targets() {
+        text.push_str(&format!(
+            "  {:<23} {:<10} {}; runs {}\n",
+            target.name,
+            system.name,
+            target.about,
+            target.workload_names()
+        ));
+    }
+    text
+}
+
+fn after_help() -> String {
+    format!(
+        "Examples:
   checker run --workload register --target sim --consistency strong --nemesis partition
   checker run --workload register --target sim --consistency eventual --nemesis partition,clock --time-limit 30
   checker run --workload bank --target sim --nemesis all --seed 7 --out results/bank-run
   checker cluster up etcd && checker run --target etcd-serializable --nemesis partition,kill
 
+{}
 Writes results/<time>-<workload>-<target>-<consistency>/ with history.jsonl, history.edn,
 results.json, results.edn, report.html, latency.svg and rate.svg; results/latest points at it.
 Ctrl-C stops the run, heals every fault, and still checks and reports what was recorded.
-Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 internal error.")]
+Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments (a target that does not run the
+workload, say), 255 internal error (a client, worker or nemesis task that panicked, say).",
+        lists()
+    )
+}
+
+#[derive(clap::Args, Clone)]
+#[command(after_help = after_help())]
 pub struct Args {
-    /// Workload: register, set, counter, bank.
+    /// Workload (see the list below).
     #[arg(long, short, default_value = "register")]
     workload: String,
-    /// System under test: sim (the embedded replicated store), or a real cluster started with
-    /// `checker cluster up`: etcd, etcd-serializable (reads served locally), postgres,
-    /// postgres-standby-reads (reads spread over the standbys), cassandra-one, cassandra-quorum
-    /// (reads and writes at ONE / QUORUM), cassandra-lwt (lightweight transactions, SERIAL reads),
-    /// kafka-acks-all, kafka-acks-1 (the set workload).
+    /// System under test: the embedded sim, or a real cluster (see the list below).
     #[arg(long, short, default_value = "sim")]
     target: String,
-    /// Consistency of the target: strong or eventual.
+    /// Consistency of the sim: strong or eventual (a real target has its own).
     #[arg(long, short, default_value = "strong")]
     consistency: String,
     /// Faults: none, all (partition, kill, pause, clock), or a comma-separated list of those and
@@ -135,9 +161,11 @@ impl Common {
                 ))
             }
         };
+        let (workload, system, target) = resolve(workload, target).map_err(|e| e.to_string())?;
         let spec = Spec {
-            workload: workload.to_string(),
-            target: target.to_string(),
+            workload,
+            system,
+            target,
             consistency: consistency.to_string(),
             conflict,
             nemesis: FaultKind::parse_list(nemesis)?,
@@ -235,7 +263,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let (rt, stop) = runtime_with_stop()?;
     eprintln!(
         "running {} on {}, nemesis {}, {:.0} s, {} processes, seed {}",
-        spec.workload,
+        spec.workload.name,
         spec.title(),
         spec.nemesis_name(),
         spec.run.time_limit.as_secs_f64(),

@@ -122,9 +122,6 @@ pub async fn run(
     config: &RunConfig,
     stop: Stop,
 ) -> Result<Recorded, RunError> {
-    for f in workload.functions {
-        target.supports(f)?;
-    }
     target.setup(&workload.initial).await?;
     let recorder = Recorder::new(config.history_path.as_deref())?;
     let started = tokio::time::Instant::now();

@@ -6,75 +6,30 @@
 use super::judge::{judge, Judgement};
 use super::output::{self, Summary};
 use super::{run, RunConfig, Stop};
-use consistency::linearizable::Options;
 use crate::report::RunInfo;
-use nemesis::cluster::{self, Cluster};
-use nemesis::local::LocalNemesis;
-use nemesis::netns::Net;
-use nemesis::{FaultKind, Nemesis, Schedule};
+use consistency::linearizable::Options;
+pub use cluster::Lab;
+use nemesis::{FaultKind, Schedule};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use system::sim::{ConflictPolicy, Mode, SimCluster, SimConfig};
-use workloads::sim::{Shape, SimTarget};
-use workloads::Target;
+use system::sim::{ConflictPolicy, Mode};
+use targets::{SimSettings, System, TargetKind};
+use workloads::WorkloadKind;
 
-/// The targets `--target` accepts: the embedded `sim`, and real clusters
-/// brought up by `checker cluster up`.
-pub const TARGETS: &[&str] = &[
-    "sim",
-    "etcd",
-    "etcd-serializable",
-    "postgres",
-    "postgres-standby-reads",
-    "kafka-acks-all",
-    "kafka-acks-1",
-    "cassandra-one",
-    "cassandra-quorum",
-    "cassandra-lwt",
-];
-
-/// Where the lab's real clusters live (`checker cluster up` puts them
-/// there; runs against real targets find them there).
-#[derive(Debug, Clone)]
-pub struct Lab {
-    /// The lab's network.
-    pub net: Net,
-    /// The lab's state folder.
-    pub state: PathBuf,
-}
-
-impl Default for Lab {
-    /// The defaults of `checker cluster`: `lab0`, 10.47.0.0/24, `.lab`.
-    fn default() -> Lab {
-        Lab {
-            net: Net::default(),
-            state: PathBuf::from(".lab"),
-        }
-    }
-}
-
-/// The cluster kind behind a real target name (`etcd-serializable` runs
-/// on `etcd`), or `None` for the sim.
-pub fn cluster_of(target: &str) -> Option<&'static str> {
-    match target {
-        "etcd" | "etcd-serializable" => Some("etcd"),
-        "postgres" | "postgres-standby-reads" => Some("postgres"),
-        "kafka-acks-all" | "kafka-acks-1" => Some("kafka"),
-        "cassandra-one" | "cassandra-quorum" | "cassandra-lwt" => Some("cassandra"),
-        _ => None,
-    }
-}
-/// The consistency modes `--consistency` accepts.
+/// The consistency modes `--consistency` accepts (the sim's; a real
+/// target has the consistency it has).
 pub const CONSISTENCY: &[&str] = &["strong", "eventual"];
 
 /// A test, as data.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    /// One of [`workloads::workload::NAMES`].
-    pub workload: String,
-    /// One of [`TARGETS`].
-    pub target: String,
+    /// The workload, a row of [`workloads::WORKLOADS`].
+    pub workload: &'static WorkloadKind,
+    /// The system under test, a row of [`targets::SYSTEMS`].
+    pub system: &'static System,
+    /// One of its targets.
+    pub target: &'static TargetKind,
     /// One of [`CONSISTENCY`].
     pub consistency: String,
     /// Conflict resolution of the eventual mode.
@@ -124,31 +79,63 @@ pub enum SpecError {
         /// The valid names.
         choices: String,
     },
+    /// A target that does not run the workload.
+    #[error("target `{target}` does not run the {workload} workload; it runs: {supported}")]
+    Unsupported {
+        /// The target.
+        target: &'static str,
+        /// The workload asked for.
+        workload: &'static str,
+        /// The workloads it runs.
+        supported: String,
+    },
     /// A limit that makes no sense.
     #[error("{0}")]
     Invalid(String),
 }
 
+/// The workload and the target named so, with the target's system, if
+/// both exist and the target runs the workload.
+pub fn resolve(
+    workload: &str,
+    target: &str,
+) -> Result<(&'static WorkloadKind, &'static System, &'static TargetKind), SpecError> {
+    let workload_kind = workloads::workload::by_name(workload).ok_or_else(|| SpecError::Unknown {
+        what: "workload",
+        name: workload.to_string(),
+        choices: workloads::workload::names(),
+    })?;
+    let (system, target_kind) = targets::target(target).ok_or_else(|| SpecError::Unknown {
+        what: "target",
+        name: target.to_string(),
+        choices: targets::target_names(),
+    })?;
+    if !target_kind.supports(workload_kind) {
+        return Err(SpecError::Unsupported {
+            target: target_kind.name,
+            workload: workload_kind.name,
+            supported: target_kind.workload_names(),
+        });
+    }
+    Ok((workload_kind, system, target_kind))
+}
+
 impl Spec {
     /// Checks names and limits, so that nothing starts on a bad spec.
     pub fn validate(&self) -> Result<(), SpecError> {
-        let unknown = |what, name: &str, choices: &[&str]| SpecError::Unknown {
-            what,
-            name: name.to_string(),
-            choices: choices.join(", "),
-        };
-        if !workloads::workload::NAMES.contains(&self.workload.as_str()) {
-            return Err(unknown(
-                "workload",
-                &self.workload,
-                workloads::workload::NAMES,
-            ));
-        }
-        if !TARGETS.contains(&self.target.as_str()) {
-            return Err(unknown("target", &self.target, TARGETS));
+        if !self.target.supports(self.workload) {
+            return Err(SpecError::Unsupported {
+                target: self.target.name,
+                workload: self.workload.name,
+                supported: self.target.workload_names(),
+            });
         }
         if !CONSISTENCY.contains(&self.consistency.as_str()) {
-            return Err(unknown("consistency", &self.consistency, CONSISTENCY));
+            return Err(SpecError::Unknown {
+                what: "consistency",
+                name: self.consistency.clone(),
+                choices: CONSISTENCY.join(", "),
+            });
         }
         if self.run.time_limit.is_zero() {
             return Err(SpecError::Invalid(
@@ -174,18 +161,16 @@ impl Spec {
         if self.replicas == 0 {
             return Err(SpecError::Invalid("--replicas must be at least 1".into()));
         }
-        if let Some(server) = cluster_of(&self.target).and_then(cluster::server) {
-            if let Some(kind) = self
-                .nemesis
-                .iter()
-                .find(|k| !LocalNemesis::supports(&*server, **k))
-            {
-                return Err(SpecError::Invalid(format!(
-                    "--nemesis {} is not supported on {} (libfaketime cannot move a Go binary's clock); choose from partition, kill, pause",
-                    kind.name(),
-                    self.target
-                )));
-            }
+        if let Some(kind) = self
+            .nemesis
+            .iter()
+            .find(|k| !self.system.supports_fault(**k))
+        {
+            return Err(SpecError::Invalid(format!(
+                "--nemesis {} is not supported on {} (libfaketime cannot move a Go binary's clock); choose from partition, kill, pause",
+                kind.name(),
+                self.target.name
+            )));
         }
         if !self.nemesis.is_empty() && self.fault_duration.is_zero() {
             return Err(SpecError::Invalid(
@@ -198,19 +183,22 @@ impl Spec {
     /// `<workload>-<target>-<consistency>` (`<workload>-<target>` for real
     /// targets, whose consistency is the target's own), for folder names.
     pub fn name(&self) -> String {
-        if cluster_of(&self.target).is_some() {
-            format!("{}-{}", self.workload, self.target)
+        if self.system.is_real() {
+            format!("{}-{}", self.workload.name, self.target.name)
         } else {
-            format!("{}-{}-{}", self.workload, self.target, self.consistency)
+            format!(
+                "{}-{}-{}",
+                self.workload.name, self.target.name, self.consistency
+            )
         }
     }
 
     /// `etcd`, or `sim (strong)`: the target as titles name it.
     pub fn title(&self) -> String {
-        if cluster_of(&self.target).is_some() {
-            self.target.clone()
+        if self.system.is_real() {
+            self.target.name.to_string()
         } else {
-            format!("{} ({})", self.target, self.consistency)
+            format!("{} ({})", self.target.name, self.consistency)
         }
     }
 
@@ -243,11 +231,23 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let options = workloads::Options::default();
-    let mut workload = workloads::by_name(&spec.workload, &options)
-        .ok_or_else(|| anyhow::anyhow!("unknown workload"))?;
+    let mut workload = (spec.workload.build)(&options);
     let checks = std::mem::take(&mut workload.checks);
-
-    let system = open(spec, &options)?;
+    let sim = SimSettings {
+        mode: spec.mode(),
+        replicas: spec.replicas,
+        link_delay: spec.link_delay,
+        loss: spec.loss,
+    };
+    let opened = (spec.target.open)(&targets::Setup {
+        workload: spec.workload,
+        options: &options,
+        op_timeout: spec.run.op_timeout,
+        seed: spec.run.seed,
+        lab: &spec.lab,
+        faults: !spec.nemesis.is_empty(),
+        sim: &sim,
+    })?;
     let nemesis = (!spec.nemesis.is_empty()).then(|| {
         let schedule = Schedule::every(
             spec.nemesis.clone(),
@@ -255,10 +255,10 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
             spec.fault_duration,
             spec.run.seed,
         );
-        let plan = schedule.plan(system.fault_nodes, spec.run.time_limit);
-        (Arc::clone(&system.nemesis), plan)
+        let plan = schedule.plan(opened.fault_nodes, spec.run.time_limit);
+        (Arc::clone(&opened.nemesis), plan)
     });
-    let target = Arc::clone(&system.target);
+    let target = Arc::clone(&opened.target);
 
     let mut config = spec.run.clone();
     config.history_path = Some(dir.join("history.jsonl"));
@@ -276,13 +276,13 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     let info = RunInfo {
         title: format!(
             "{} on {}, nemesis {}",
-            spec.workload,
-            system.title,
+            spec.workload.name,
+            spec.title(),
             spec.nemesis_name()
         ),
-        workload: spec.workload.clone(),
-        target: system.description.clone(),
-        consistency: system.consistency.clone(),
+        workload: spec.workload.name.to_string(),
+        target: opened.description.clone(),
+        consistency: opened.consistency.clone(),
         nemesis: spec.nemesis_name(),
         seed: spec.run.seed,
         concurrency: spec.run.concurrency,
@@ -297,192 +297,17 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         &dir.join("report.html"),
     );
     output::write(dir, &info, &judgement, &recorded.history, &summary)?;
-    if let Some(sim) = system.sim {
-        if let Ok(sim) = Arc::try_unwrap(sim) {
-            sim.shutdown().await;
-        }
+    let targets::Opened {
+        target, nemesis, shutdown, ..
+    } = opened;
+    drop((target, nemesis));
+    if let Some(shutdown) = shutdown {
+        shutdown.await;
     }
     Ok(Executed {
         judgement,
         summary,
         dir: dir.to_path_buf(),
         interrupted: recorded.interrupted,
-    })
-}
-
-/// The system under test of a spec, opened: the embedded sim (started
-/// here) or a real cluster (which must be up already).
-struct System {
-    target: Arc<dyn Target>,
-    nemesis: Arc<dyn Nemesis>,
-    /// How many nodes faults choose from (a PostgreSQL target has one
-    /// client endpoint, the primary, but faults hit all three nodes).
-    fault_nodes: usize,
-    /// The sim, to shut down after the run.
-    sim: Option<Arc<SimCluster>>,
-    /// `etcd`, `sim (strong)`: for titles.
-    title: String,
-    /// What it is, for reports.
-    description: String,
-    /// What consistency it promises, for reports.
-    consistency: String,
-}
-
-fn open(spec: &Spec, options: &workloads::Options) -> anyhow::Result<System> {
-    let Some(kind) = cluster_of(&spec.target) else {
-        return open_sim(spec, options);
-    };
-    let server = cluster::server(kind).ok_or_else(|| anyhow::anyhow!("no server {kind}"))?;
-    let cluster = Arc::new(Cluster::new(server, spec.lab.net.clone(), &spec.lab.state));
-    if !cluster.is_up() {
-        anyhow::bail!(
-            "the {kind} cluster is not up (state in {}); start it with `checker cluster up {kind}`",
-            spec.lab.state.display()
-        );
-    }
-    if !spec.nemesis.is_empty() {
-        nemesis::netns::require_root("injecting faults into a real cluster")?;
-    }
-    let nodes = cluster.nodes();
-    let (target, description, consistency): (Arc<dyn Target>, String, String) = match spec
-        .target
-        .as_str()
-    {
-        "etcd" | "etcd-serializable" => {
-            let serializable = spec.target == "etcd-serializable";
-            let endpoints = (0..nodes)
-                .map(|n| cluster::etcd::client_url(&cluster, n))
-                .collect();
-            (
-                Arc::new(workloads::etcd::EtcdTarget::new(
-                    endpoints,
-                    serializable,
-                    spec.run.op_timeout,
-                )),
-                format!("etcd ({nodes} members, one network namespace each)"),
-                if serializable {
-                    "serializable reads (answered by any member, possibly stale); writes through raft".into()
-                } else {
-                    "linearizable (reads and writes through raft)".into()
-                },
-            )
-        }
-        "kafka-acks-all" | "kafka-acks-1" => {
-            let acks = if spec.target == "kafka-acks-all" {
-                workloads::kafka::Acks::All
-            } else {
-                workloads::kafka::Acks::One
-            };
-            let brokers = (0..nodes)
-                .map(|n| cluster::kafka::bootstrap(&cluster, n))
-                .collect();
-            (
-                Arc::new(workloads::kafka::KafkaTarget::new(
-                    brokers,
-                    acks,
-                    spec.run.op_timeout,
-                )),
-                format!(
-                    "Kafka 4.4 KRaft ({nodes} brokers, each also a controller; a fresh topic of {} partitions, replication factor {}, min.insync.replicas 2)",
-                    workloads::kafka::PARTITIONS,
-                    workloads::kafka::REPLICATION
-                ),
-                match acks {
-                    workloads::kafka::Acks::All => {
-                        "acks=all, idempotent producer: acknowledged once every in-sync replica (at least 2) has the record".into()
-                    }
-                    workloads::kafka::Acks::One => {
-                        "acks=1, no idempotence: acknowledged once the leader has the record (a new leader may truncate it; retries may duplicate it)".into()
-                    }
-                },
-            )
-        }
-        "cassandra-one" | "cassandra-quorum" | "cassandra-lwt" => {
-            use workloads::cassandra::{CassandraTarget, Mode};
-            let mode = match spec.target.as_str() {
-                "cassandra-one" => Mode::One,
-                "cassandra-quorum" => Mode::Quorum,
-                _ => Mode::Lwt,
-            };
-            let addresses = (0..nodes)
-                .map(|n| cluster::cassandra::cql_address(&cluster, n))
-                .collect();
-            (
-                Arc::new(CassandraTarget::new(addresses, mode, spec.run.op_timeout)),
-                format!("Apache Cassandra 5.0 ({nodes} nodes, replication factor 3)"),
-                match mode {
-                    Mode::One => "reads and writes at ONE (one replica answers); cas as a lightweight transaction",
-                    Mode::Quorum => "reads and writes at QUORUM (last write wins by timestamp); cas as a lightweight transaction",
-                    Mode::Lwt => "writes and cas as lightweight transactions (Paxos), reads at SERIAL",
-                }
-                .into(),
-            )
-        }
-        "postgres" => (
-            Arc::new(workloads::postgres::PostgresTarget::new(
-                &cluster::postgres::url(&cluster, 0),
-            )),
-            format!(
-                "PostgreSQL 15 (primary and {} streaming standbys)",
-                nodes - 1
-            ),
-            "SERIALIZABLE transactions on the primary; commits synchronous to one standby".into(),
-        ),
-        _ => (
-            Arc::new(workloads::postgres::PostgresTarget::with_reads_from(
-                &cluster::postgres::url(&cluster, 0),
-                (0..nodes)
-                    .map(|n| cluster::postgres::url(&cluster, n))
-                    .collect(),
-            )),
-            format!(
-                "PostgreSQL 15 (primary and {} streaming standbys)",
-                nodes - 1
-            ),
-            "writes on the primary (synchronous to one standby's disk, not its replay); \
-             reads spread over all three nodes"
-                .into(),
-        ),
-    };
-    Ok(System {
-        target,
-        nemesis: Arc::new(LocalNemesis::new(Arc::clone(&cluster))),
-        fault_nodes: nodes,
-        sim: None,
-        title: spec.title(),
-        description,
-        consistency,
-    })
-}
-
-fn open_sim(spec: &Spec, options: &workloads::Options) -> anyhow::Result<System> {
-    let mode = spec.mode();
-    let mut sim = SimConfig::new(spec.replicas, mode);
-    sim.seed = spec.run.seed;
-    sim.link_delay = spec.link_delay;
-    sim.loss = spec.loss;
-    let cluster = Arc::new(SimCluster::start(sim));
-    let shape = Shape::of(&spec.workload, options.accounts)
-        .ok_or_else(|| anyhow::anyhow!("no sim shape"))?;
-    let target: Arc<dyn Target> = Arc::new(SimTarget::new(
-        Arc::clone(&cluster),
-        mode,
-        shape,
-        spec.run.op_timeout,
-    ));
-    Ok(System {
-        fault_nodes: target.nodes(),
-        target,
-        nemesis: Arc::new(nemesis::sim::SimNemesis::new(Arc::clone(&cluster))),
-        sim: Some(cluster),
-        title: spec.title(),
-        description: format!("{} ({} replicas)", spec.target, spec.replicas),
-        consistency: match mode {
-            Mode::Strong => "strong (majority-acknowledged leader)".into(),
-            Mode::Eventual(ConflictPolicy::Lww) => {
-                "eventual (last write wins on hybrid logical clocks)".into()
-            }
-            Mode::Eventual(ConflictPolicy::Siblings) => "eventual (vector-clock siblings)".into(),
-        },
     })
 }

@@ -7,8 +7,8 @@ use consistency::linearizable::Options;
 use checker::run::judge::{judge, Judgement};
 use checker::run::{run, RunConfig, Stop};
 use history::History;
-use nemesis::cluster::{self, Cluster};
-use nemesis::netns::Net;
+use cluster::Cluster;
+use cluster::netns::Net;
 use nemesis::{Fault, Nemesis, PartitionShape, Plan, Step};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -64,7 +64,9 @@ impl Lab {
         let state =
             std::env::temp_dir().join(format!("checker-lab-{server}-{}", std::process::id()));
         let cluster = Arc::new(Cluster::new(
-            cluster::server(server).expect("known server"),
+            targets::real_system(server)
+                .and_then(|s| s.server)
+                .expect("known server"),
             net,
             &state,
         ));
@@ -131,8 +133,8 @@ pub fn run_with_config(
     config: &RunConfig,
     faults: Option<(Arc<dyn Nemesis>, Plan)>,
 ) -> (History, Judgement) {
-    let mut workload =
-        workloads::by_name(workload, &workloads::Options::default()).expect("workload");
+    let kind = workloads::workload::by_name(workload).expect("workload");
+    let mut workload = (kind.build)(&workloads::Options::default());
     let checks = std::mem::take(&mut workload.checks);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -200,10 +202,9 @@ pub fn nemesis_ops(history: &History) -> usize {
 /// rule, no paused node, every node running.
 pub fn assert_healed(cluster: &Cluster) {
     let status = cluster.status().expect("status");
+    let rules = nemesis::local::rules(cluster).expect("rules");
     assert!(
-        status
-            .iter()
-            .all(|s| s.rules == 0 && !s.paused && s.pid.is_some()),
-        "every fault is healed: {status:?}"
+        rules.iter().all(|&r| r == 0) && status.iter().all(|s| !s.paused && s.pid.is_some()),
+        "every fault is healed: {status:?}, rules {rules:?}"
     );
 }

@@ -9,8 +9,8 @@
 //! request was never sent (`fail`); a timeout or a server error may have
 //! been applied (`info`).
 
-use crate::client::{Client, Completion, Target, TargetError};
-use crate::generator::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
+use workloads::Invocation;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -68,17 +68,6 @@ impl Target for EtcdTarget {
 
     fn nodes(&self) -> usize {
         self.endpoints.len()
-    }
-
-    fn supports(&self, f: &str) -> Result<(), TargetError> {
-        match f {
-            "read" | "write" | "cas" | "final-read" => Ok(()),
-            other => Err(TargetError::Unsupported {
-                target: self.name(),
-                f: other.into(),
-                hint: "the etcd target runs the register workload".into(),
-            }),
-        }
     }
 
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError> {

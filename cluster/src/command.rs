@@ -1,14 +1,14 @@
 //! Running the system tools the lab drives (`ip`, `iptables`, server
 //! binaries) with errors that name the command and what it printed.
 
-use crate::NemesisError;
+use crate::ClusterError;
 use std::process::Command;
 
 /// Runs `command` to completion; its stdout on success, else an error
 /// naming the command line, its exit status and its stderr.
-pub fn run(command: &mut Command) -> Result<String, NemesisError> {
+pub fn run(command: &mut Command) -> Result<String, ClusterError> {
     let output = command.output().map_err(|e| {
-        NemesisError(format!(
+        ClusterError(format!(
             "cannot run `{}`: {e}{}",
             line(command),
             missing_hint(command, &e)
@@ -17,7 +17,7 @@ pub fn run(command: &mut Command) -> Result<String, NemesisError> {
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(NemesisError(format!(
+        Err(ClusterError(format!(
             "`{}` failed ({}): {}",
             line(command),
             output.status,

@@ -6,14 +6,14 @@
 //! `eth0` and one address in the lab's range, the other end on a bridge in
 //! the root namespace. The checker's clients run in the root namespace and
 //! reach every node over the bridge; partitions are iptables rules inside
-//! the nodes' namespaces ([`crate::iptables`]).
+//! the nodes' namespaces (`nemesis::iptables`).
 //!
 //! Every name the lab creates starts with the lab's prefix, so teardown
 //! and `checker nemesis heal` find exactly what the lab made and nothing
 //! else.
 
 use crate::command::{run, succeeds};
-use crate::NemesisError;
+use crate::ClusterError;
 use std::net::Ipv4Addr;
 use std::process::Command;
 
@@ -51,7 +51,7 @@ impl Net {
     pub const ENV: &'static str = "CHECKER_LAB_NET";
 
     /// [`Net::default`], or what [`Net::ENV`] says (`PREFIX/A.B.C`).
-    pub fn from_env() -> Result<Net, NemesisError> {
+    pub fn from_env() -> Result<Net, ClusterError> {
         match std::env::var(Net::ENV) {
             Ok(text) => Net::parse(&text),
             Err(_) => Ok(Net::default()),
@@ -59,9 +59,9 @@ impl Net {
     }
 
     /// Parses `PREFIX/A.B.C` (`labt/10.47.1`).
-    pub fn parse(text: &str) -> Result<Net, NemesisError> {
+    pub fn parse(text: &str) -> Result<Net, ClusterError> {
         let bad = || {
-            NemesisError(format!(
+            ClusterError(format!(
                 "{} must look like `labt/10.47.1` (a name prefix of up to 6 letters, then the first three octets of a /24), got `{text}`",
                 Net::ENV
             ))
@@ -114,7 +114,7 @@ impl Net {
     /// the root namespace's FORWARD chain (bridged packets traverse it when
     /// `br_netfilter` is loaded, and a DROP policy, as Docker sets, would
     /// silently cut every node from every other). Idempotent.
-    pub fn ensure_bridge(&self) -> Result<(), NemesisError> {
+    pub fn ensure_bridge(&self) -> Result<(), ClusterError> {
         let bridge = self.bridge();
         if !link_exists(&bridge) {
             run(ip().args(["link", "add", &bridge, "type", "bridge"]))?;
@@ -140,11 +140,11 @@ impl Net {
 
     /// Creates `host`'s namespace, its veth pair and its address, unless it
     /// already exists. Needs the bridge.
-    pub fn add_host(&self, host: &Host) -> Result<(), NemesisError> {
+    pub fn add_host(&self, host: &Host) -> Result<(), ClusterError> {
         let ns = &host.namespace;
         if ns.len() > 13 {
             // Link names have 15 bytes, and the peer is briefly `<ns>-p`.
-            return Err(NemesisError(format!(
+            return Err(ClusterError(format!(
                 "host name `{ns}` is longer than 13 bytes; use a shorter prefix"
             )));
         }
@@ -171,7 +171,7 @@ impl Net {
     /// Deletes `namespace` and its veth pair. Stop the processes inside
     /// first: deleting a namespace does not kill them, and their link
     /// lingers until they exit. Idempotent.
-    pub fn remove_host(&self, namespace: &str) -> Result<(), NemesisError> {
+    pub fn remove_host(&self, namespace: &str) -> Result<(), ClusterError> {
         if link_exists(namespace) {
             run(ip().args(["link", "del", namespace]))?;
         }
@@ -182,7 +182,7 @@ impl Net {
     }
 
     /// Deletes the bridge and its FORWARD rule. Idempotent.
-    pub fn remove_bridge(&self) -> Result<(), NemesisError> {
+    pub fn remove_bridge(&self) -> Result<(), ClusterError> {
         let accept = self.forward_rule();
         while succeeds(Command::new("iptables").arg("-C").args(&accept)) {
             run(Command::new("iptables").arg("-D").args(&accept))?;
@@ -194,7 +194,7 @@ impl Net {
     }
 
     /// The lab's namespaces that exist now (`<prefix>-…`).
-    pub fn namespaces(&self) -> Result<Vec<String>, NemesisError> {
+    pub fn namespaces(&self) -> Result<Vec<String>, ClusterError> {
         let listing = run(ip().args(["netns", "list"]))?;
         let own = format!("{}-", self.prefix);
         Ok(listing
@@ -238,12 +238,12 @@ fn link_exists(name: &str) -> bool {
 
 /// Whether this process may create namespaces and iptables rules; the
 /// error says what to do when it may not.
-pub fn require_root(what: &str) -> Result<(), NemesisError> {
+pub fn require_root(what: &str) -> Result<(), ClusterError> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         Ok(())
     } else {
-        Err(NemesisError(format!(
+        Err(ClusterError(format!(
             "{what} needs root (network namespaces, veth links and iptables rules); run it as root, e.g. with sudo"
         )))
     }

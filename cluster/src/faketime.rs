@@ -9,7 +9,7 @@
 //! Go binaries (etcd) read the clock without libc and cannot be skewed
 //! this way.
 
-use crate::NemesisError;
+use crate::ClusterError;
 use std::path::{Path, PathBuf};
 
 /// Where Debian's packages put the library, by architecture.
@@ -20,13 +20,13 @@ const CANDIDATES: &[&str] = &[
 ];
 
 /// The installed libfaketime, or an error that says how to install it.
-pub fn library() -> Result<PathBuf, NemesisError> {
+pub fn library() -> Result<PathBuf, ClusterError> {
     CANDIDATES
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
         .ok_or_else(|| {
-            NemesisError(
+            ClusterError(
                 "libfaketime is not installed (clock faults need it); install it with `apt-get install faketime`, or run ./test.sh, which installs what the lab needs".into(),
             )
         })
@@ -49,7 +49,7 @@ pub fn env(offset_file: &Path) -> Vec<String> {
 }
 
 /// Creates `offset_file` at `+0` if it is missing.
-pub fn ensure(offset_file: &Path) -> Result<(), NemesisError> {
+pub fn ensure(offset_file: &Path) -> Result<(), ClusterError> {
     if offset_file.exists() {
         Ok(())
     } else {
@@ -59,9 +59,9 @@ pub fn ensure(offset_file: &Path) -> Result<(), NemesisError> {
 
 /// Sets the offset in `offset_file` to `offset_ns`; the server sees it
 /// within a second.
-pub fn set(offset_file: &Path, offset_ns: i64) -> Result<(), NemesisError> {
+pub fn set(offset_file: &Path, offset_ns: i64) -> Result<(), ClusterError> {
     std::fs::write(offset_file, format!("{}\n", offset_text(offset_ns)))
-        .map_err(|e| NemesisError(format!("cannot write {}: {e}", offset_file.display())))
+        .map_err(|e| ClusterError(format!("cannot write {}: {e}", offset_file.display())))
 }
 
 /// libfaketime's relative offset syntax: signed seconds (`+2.500`).

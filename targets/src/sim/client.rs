@@ -1,8 +1,8 @@
 //! The embedded target: the in-process replicated store of the `system`
 //! crate ([`system::sim::SimCluster`]), in strong or eventual mode.
 
-use crate::client::{Client, Completion, Target, TargetError};
-use crate::generator::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
+use workloads::{Data, Invocation};
 use async_trait::async_trait;
 use history::Value;
 use std::sync::Arc;
@@ -25,14 +25,13 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// The shape of the named workload.
-    pub fn of(workload: &str, accounts: u64) -> Option<Shape> {
-        match workload {
-            "register" => Some(Shape::Registers),
-            "set" => Some(Shape::Set),
-            "counter" => Some(Shape::Counter),
-            "bank" => Some(Shape::Bank(accounts)),
-            _ => None,
+    /// The shape of a workload's data (`accounts` for [`Data::Accounts`]).
+    pub fn of(data: Data, accounts: u64) -> Shape {
+        match data {
+            Data::Registers => Shape::Registers,
+            Data::Set => Shape::Set,
+            Data::Counter => Shape::Counter,
+            Data::Accounts => Shape::Bank(accounts),
         }
     }
 }
@@ -68,10 +67,6 @@ impl Target for SimTarget {
 
     fn nodes(&self) -> usize {
         self.cluster.nodes()
-    }
-
-    fn supports(&self, _f: &str) -> Result<(), TargetError> {
-        Ok(())
     }
 
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError> {

@@ -3,7 +3,7 @@
 //! nemesis heal` after a crash) can find, signal and stop them.
 
 use crate::command::line;
-use crate::NemesisError;
+use crate::ClusterError;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -13,25 +13,25 @@ use std::time::{Duration, Instant};
 /// Starts `command` detached (its own process group, so a Ctrl-C meant for
 /// the checker does not reach it), stdout and stderr appended to `log`,
 /// and returns its pid, also written to `pid_file`.
-pub fn spawn(command: &mut Command, log: &Path, pid_file: &Path) -> Result<u32, NemesisError> {
+pub fn spawn(command: &mut Command, log: &Path, pid_file: &Path) -> Result<u32, ClusterError> {
     let out = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-        .map_err(|e| NemesisError(format!("cannot open {}: {e}", log.display())))?;
+        .map_err(|e| ClusterError(format!("cannot open {}: {e}", log.display())))?;
     let err = out
         .try_clone()
-        .map_err(|e| NemesisError(format!("cannot open {}: {e}", log.display())))?;
+        .map_err(|e| ClusterError(format!("cannot open {}: {e}", log.display())))?;
     let child = command
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .process_group(0)
         .spawn()
-        .map_err(|e| NemesisError(format!("cannot start `{}`: {e}", line(command))))?;
+        .map_err(|e| ClusterError(format!("cannot start `{}`: {e}", line(command))))?;
     let pid = child.id();
     fs::write(pid_file, format!("{pid}\n"))
-        .map_err(|e| NemesisError(format!("cannot write {}: {e}", pid_file.display())))?;
+        .map_err(|e| ClusterError(format!("cannot write {}: {e}", pid_file.display())))?;
     Ok(pid)
 }
 
@@ -65,13 +65,13 @@ pub fn stopped(pid: u32) -> bool {
 }
 
 /// Sends `signal` to `pid`; a process that is already gone is not an error.
-pub fn signal(pid: u32, signal: i32) -> Result<(), NemesisError> {
+pub fn signal(pid: u32, signal: i32) -> Result<(), ClusterError> {
     // SAFETY: kill has no memory preconditions; a bad pid is an error code.
     let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
     if rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
         Ok(())
     } else {
-        Err(NemesisError(format!(
+        Err(ClusterError(format!(
             "cannot signal process {pid}: {}",
             std::io::Error::last_os_error()
         )))
@@ -80,7 +80,7 @@ pub fn signal(pid: u32, signal: i32) -> Result<(), NemesisError> {
 
 /// Stops `pid`: resumes it if paused, SIGTERM, then SIGKILL after `grace`.
 /// Returns once it is gone.
-pub fn stop(pid: u32, grace: Duration) -> Result<(), NemesisError> {
+pub fn stop(pid: u32, grace: Duration) -> Result<(), ClusterError> {
     signal(pid, libc::SIGCONT)?;
     signal(pid, libc::SIGTERM)?;
     if wait_gone(pid, grace) {
@@ -90,7 +90,7 @@ pub fn stop(pid: u32, grace: Duration) -> Result<(), NemesisError> {
     if wait_gone(pid, Duration::from_secs(10)) {
         Ok(())
     } else {
-        Err(NemesisError(format!(
+        Err(ClusterError(format!(
             "process {pid} survived SIGKILL for 10 s"
         )))
     }

@@ -17,9 +17,9 @@
 //! is convicted by the others' failure detectors after about 18 s (phi 8,
 //! the default), which then log `… is now DOWN`.
 
-use super::{probe, Cluster, Server};
-use crate::command::line;
-use crate::NemesisError;
+use cluster::{probe, Cluster, Server};
+use cluster::command::line;
+use cluster::ClusterError;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,28 +72,28 @@ fn token(nodes: usize, node: usize) -> i64 {
     (i64::MIN as i128 + step * node as i128) as i64
 }
 
-fn read(path: &Path) -> Result<String, NemesisError> {
+fn read(path: &Path) -> Result<String, ClusterError> {
     std::fs::read_to_string(path)
-        .map_err(|e| NemesisError(format!("cannot read {}: {e}", path.display())))
+        .map_err(|e| ClusterError(format!("cannot read {}: {e}", path.display())))
 }
 
 /// `java` and the classpath are there: resolves the jars with `mvn` into
 /// `~/.m2` and writes the classpath file when it is missing.
-fn ensure_classpath(cluster: &Cluster) -> Result<(), NemesisError> {
+fn ensure_classpath(cluster: &Cluster) -> Result<(), ClusterError> {
     let classpath = classpath_file(cluster);
     if classpath.exists() {
         return Ok(());
     }
     let pom = tools_dir().join("pom.xml");
     if !pom.exists() {
-        return Err(NemesisError(format!(
+        return Err(ClusterError(format!(
             "{} is missing: the lab runs Cassandra from the jars it lists",
             pom.display()
         )));
     }
     let dir = cluster.kind_dir();
     std::fs::create_dir_all(&dir)
-        .map_err(|e| NemesisError(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| ClusterError(format!("cannot create {}: {e}", dir.display())))?;
     let mut mvn = Command::new("mvn");
     mvn.args(["-q", "-B", "-f"])
         .arg(&pom)
@@ -105,12 +105,12 @@ fn ensure_classpath(cluster: &Cluster) -> Result<(), NemesisError> {
         } else {
             ""
         };
-        NemesisError(format!("cannot run `{}`: {e}{hint}", line(&mvn)))
+        ClusterError(format!("cannot run `{}`: {e}{hint}", line(&mvn)))
     })?;
     if !output.status.success() || !classpath.exists() {
         // Maven reports its errors on stdout, not stderr.
         let _ = std::fs::remove_file(&classpath);
-        return Err(NemesisError(format!(
+        return Err(ClusterError(format!(
             "resolving Cassandra's jars failed: `{}` ({}):\n{}{}",
             line(&mvn),
             output.status,
@@ -123,7 +123,7 @@ fn ensure_classpath(cluster: &Cluster) -> Result<(), NemesisError> {
 
 /// The JVM options of `tools/cassandra/jvm17-server.options`, one per
 /// line, `#` lines being comments.
-fn jvm_options() -> Result<Vec<String>, NemesisError> {
+fn jvm_options() -> Result<Vec<String>, ClusterError> {
     Ok(read(&tools_dir().join("jvm17-server.options"))?
         .lines()
         .map(str::trim)
@@ -133,7 +133,7 @@ fn jvm_options() -> Result<Vec<String>, NemesisError> {
 }
 
 /// The command that runs `node`, or what is missing to build it.
-fn java_command(cluster: &Cluster, node: usize) -> Result<Command, NemesisError> {
+fn java_command(cluster: &Cluster, node: usize) -> Result<Command, ClusterError> {
     let classpath = read(&classpath_file(cluster))?.trim().to_string();
     // jamm measures objects for the memtables; Cassandra refuses to start
     // without it as an agent.
@@ -145,7 +145,7 @@ fn java_command(cluster: &Cluster, node: usize) -> Result<Command, NemesisError>
                 .is_some_and(|n| n.to_string_lossy().starts_with("jamm-"))
         })
         .ok_or_else(|| {
-            NemesisError(format!(
+            ClusterError(format!(
                 "no jamm jar in {}; delete it to resolve the classpath again",
                 classpath_file(cluster).display()
             ))
@@ -218,12 +218,12 @@ impl Server for Cassandra {
         31
     }
 
-    fn check_installed(&self, cluster: &Cluster) -> Result<(), NemesisError> {
-        crate::command::run(Command::new("java").arg("-version"))?;
+    fn check_installed(&self, cluster: &Cluster) -> Result<(), ClusterError> {
+        cluster::command::run(Command::new("java").arg("-version"))?;
         ensure_classpath(cluster)
     }
 
-    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError> {
+    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
         let dir = cluster.dir(node);
         let data = cluster.data_dir(node);
         // Everything Cassandra writes (sstables, commit log, hints, saved
@@ -232,7 +232,7 @@ impl Server for Cassandra {
         let _ = std::fs::remove_dir_all(&data);
         for needed in [data.join("javatmp"), dir.join("logs")] {
             std::fs::create_dir_all(&needed)
-                .map_err(|e| NemesisError(format!("cannot create {}: {e}", needed.display())))?;
+                .map_err(|e| ClusterError(format!("cannot create {}: {e}", needed.display())))?;
         }
         let seeds = (0..cluster.nodes().min(2))
             .map(|n| format!("{}:{STORAGE_PORT}", cluster.host(n).address))
@@ -245,7 +245,7 @@ impl Server for Cassandra {
             .replace("@DIR@", &data.to_string_lossy());
         let path = dir.join("cassandra.yaml");
         std::fs::write(&path, yaml)
-            .map_err(|e| NemesisError(format!("cannot write {}: {e}", path.display())))
+            .map_err(|e| ClusterError(format!("cannot write {}: {e}", path.display())))
     }
 
     fn command(&self, cluster: &Cluster, node: usize) -> Command {

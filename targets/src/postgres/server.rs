@@ -7,10 +7,10 @@
 //! here. The servers run as the `postgres` user (PostgreSQL refuses root);
 //! standbys are copied from the running primary with `pg_basebackup`.
 
-use super::{Cluster, Server};
-use crate::command::run;
-use crate::faketime;
-use crate::NemesisError;
+use cluster::{Cluster, Server};
+use cluster::command::run;
+use cluster::faketime;
+use cluster::ClusterError;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -43,14 +43,14 @@ fn as_postgres(program: &str) -> Command {
 
 /// PostgreSQL runs as the `postgres` user, which must be able to walk to
 /// its data folder: every folder above it must be searchable by others.
-fn reachable_by_others(dir: &Path) -> Result<(), NemesisError> {
+fn reachable_by_others(dir: &Path) -> Result<(), ClusterError> {
     use std::os::unix::fs::PermissionsExt;
     for folder in dir.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(folder) else {
             continue;
         };
         if meta.permissions().mode() & 0o001 == 0 {
-            return Err(NemesisError(format!(
+            return Err(ClusterError(format!(
                 "PostgreSQL runs as the postgres user, which cannot enter {} (mode {:o}); \
                  put the lab's state folder (--state) where it can, or `chmod o+x {}`",
                 folder.display(),
@@ -62,12 +62,12 @@ fn reachable_by_others(dir: &Path) -> Result<(), NemesisError> {
     Ok(())
 }
 
-fn append(path: &Path, text: &str) -> Result<(), NemesisError> {
+fn append(path: &Path, text: &str) -> Result<(), ClusterError> {
     std::fs::OpenOptions::new()
         .append(true)
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| NemesisError(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| ClusterError(format!("cannot write {}: {e}", path.display())))
 }
 
 impl Server for Postgres {
@@ -83,17 +83,17 @@ impl Server for Postgres {
         21
     }
 
-    fn check_installed(&self, _cluster: &Cluster) -> Result<(), NemesisError> {
+    fn check_installed(&self, _cluster: &Cluster) -> Result<(), ClusterError> {
         if Path::new(&format!("{BIN}/postgres")).exists() {
             Ok(())
         } else {
-            Err(NemesisError(format!(
+            Err(ClusterError(format!(
                 "PostgreSQL 15 is not installed ({BIN}/postgres is missing); install it with `apt-get install postgresql-15`, or run ./test.sh, which installs what the lab needs"
             )))
         }
     }
 
-    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError> {
+    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
         let dir = cluster.dir(node);
         reachable_by_others(&dir)?;
         let data = cluster.data_dir(node);
@@ -127,7 +127,7 @@ impl Server for Postgres {
             // node's own namespace.
             let primary = cluster.host(0).address.to_string();
             let host = cluster.host(node);
-            let mut copy = crate::netns::in_ns(&host.namespace, "setpriv");
+            let mut copy = cluster::netns::in_ns(&host.namespace, "setpriv");
             copy.args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
                 .arg(format!("{BIN}/pg_basebackup"))
                 .args(["-h", &primary, "-p", &PORT.to_string(), "-U", "postgres"])
@@ -176,7 +176,7 @@ impl Server for Postgres {
     }
 
     fn ready(&self, cluster: &Cluster, node: usize) -> bool {
-        crate::command::succeeds(
+        cluster::command::succeeds(
             Command::new(format!("{BIN}/pg_isready"))
                 .args(["-q", "-h", &cluster.host(node).address.to_string()])
                 .args(["-p", &PORT.to_string()]),

@@ -1,23 +1,61 @@
-//! Real clusters on one machine: each node a real server process in its
-//! own network namespace ([`crate::netns`]), its state under the lab's
-//! folder (`.lab/<kind>/n<i>/`: data, `server.log`, `pid`), so that one
-//! `checker` invocation can bring a cluster up and another can fault it,
-//! inspect it or tear it down (Jepsen's `db`).
+//! Real clusters on one machine (Jepsen's `db` and `control`): each node a
+//! real server process in its own network namespace ([`netns`]), its state
+//! under the lab's folder (`.lab/<kind>/n<i>/`: data, `server.log`, `pid`),
+//! so that one `checker` invocation can bring a cluster up and another can
+//! fault it, inspect it or tear it down.
 //!
-//! A [`Server`] says how one kind of server is prepared, started and
-//! probed; a [`Cluster`] does the rest the same way for every kind.
+//! - [`Server`]: how one kind of server is prepared, started and probed
+//!   (the kinds themselves live with their clients, in the `targets` crate).
+//! - [`Cluster`]: the rest, the same way for every kind: up, down, status,
+//!   and the process control that faults use (kill, restart, pause,
+//!   resume, clock offsets).
+//! - [`netns`]: the bridge, namespaces and veths; [`process`]: detached
+//!   processes and pid files; [`faketime`]: clock offsets through
+//!   libfaketime; [`probe`]: readiness probes; [`command`]: running tools
+//!   with errors that say what failed.
+//!
+//! The faults themselves (iptables partitions, and the `Nemesis` over a
+//! cluster) are the `nemesis` crate's.
 
-pub mod cassandra;
-pub mod etcd;
-pub mod kafka;
-pub mod postgres;
+#![warn(missing_docs)]
+
+pub mod command;
+pub mod faketime;
+pub mod netns;
 pub mod probe;
+pub mod process;
 
-use crate::netns::{self, Host, Net};
-use crate::{faketime, iptables, process, NemesisError};
+use netns::{Host, Net};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// Why a cluster could not be brought up, inspected, controlled or taken
+/// down; the message names the node, the command and what it printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ClusterError(pub String);
+
+/// Where the lab's real clusters live: its network and its state folder
+/// (`checker cluster up` puts clusters there; runs and faults find them
+/// there).
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// The lab's network.
+    pub net: Net,
+    /// The lab's state folder.
+    pub state: PathBuf,
+}
+
+impl Default for Lab {
+    /// The defaults of `checker cluster`: `lab0`, 10.47.0.0/24, `.lab`.
+    fn default() -> Lab {
+        Lab {
+            net: Net::default(),
+            state: PathBuf::from(".lab"),
+        }
+    }
+}
 
 /// One kind of real server, as the lab runs it.
 pub trait Server: Send + Sync {
@@ -35,10 +73,10 @@ pub trait Server: Send + Sync {
     /// Whether what it needs is installed, fetching what the lab can fetch
     /// itself into `cluster`'s state (Kafka's jars); the error names the
     /// setup step.
-    fn check_installed(&self, cluster: &Cluster) -> Result<(), NemesisError>;
+    fn check_installed(&self, cluster: &Cluster) -> Result<(), ClusterError>;
     /// Prepares `node`'s data folder before its first start (the nodes
     /// before it are already up when [`Server::one_by_one`] holds).
-    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError>;
+    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError>;
     /// The command that runs `node` in the foreground; the cluster runs it
     /// inside the node's namespace.
     fn command(&self, cluster: &Cluster, node: usize) -> Command;
@@ -66,20 +104,6 @@ pub trait Server: Send + Sync {
     }
 }
 
-/// The servers `checker cluster` knows, by name.
-pub fn server(name: &str) -> Option<Box<dyn Server>> {
-    match name {
-        "etcd" => Some(Box::new(etcd::Etcd)),
-        "postgres" => Some(Box::new(postgres::Postgres)),
-        "kafka" => Some(Box::new(kafka::Kafka)),
-        "cassandra" => Some(Box::new(cassandra::Cassandra)),
-        _ => None,
-    }
-}
-
-/// The names [`server`] accepts.
-pub const SERVERS: &[&str] = &["etcd", "postgres", "cassandra", "kafka"];
-
 /// The state of one node, as [`Cluster::status`] sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeStatus {
@@ -93,21 +117,21 @@ pub struct NodeStatus {
     pub paused: bool,
     /// Whether it answers its readiness probe.
     pub ready: bool,
-    /// Rules in its INPUT chain (partitions in force).
-    pub rules: usize,
+    /// Whether its namespace exists.
+    pub exists: bool,
 }
 
 /// One cluster of one kind of server.
 pub struct Cluster {
     net: Net,
     state: PathBuf,
-    server: Box<dyn Server>,
+    server: &'static dyn Server,
 }
 
 impl Cluster {
     /// The cluster of `server` on `net`, with its state under `state`
     /// (the lab's folder, `.lab` by default).
-    pub fn new(server: Box<dyn Server>, net: Net, state: &Path) -> Cluster {
+    pub fn new(server: &'static dyn Server, net: Net, state: &Path) -> Cluster {
         Cluster {
             net,
             // Absolute: servers resolve paths from their own working folder.
@@ -180,13 +204,13 @@ impl Cluster {
     /// Creates the network, prepares and starts every node that is not
     /// running, and waits until all are ready. Idempotent: a cluster that
     /// is up stays as it is.
-    pub fn up(&self) -> Result<(), NemesisError> {
+    pub fn up(&self) -> Result<(), ClusterError> {
         self.up_reporting(&mut |_| {})
     }
 
     /// [`Cluster::up`], telling `report` what happens (`n1 started`,
     /// `n1 ready after 12.3 s`): JVM servers take tens of seconds.
-    pub fn up_reporting(&self, report: &mut dyn FnMut(&str)) -> Result<(), NemesisError> {
+    pub fn up_reporting(&self, report: &mut dyn FnMut(&str)) -> Result<(), ClusterError> {
         netns::require_root(&format!("starting the {} cluster", self.name()))?;
         self.server.check_installed(self)?;
         if self.server.fakes_clock() {
@@ -202,12 +226,12 @@ impl Cluster {
             }
             let dir = self.dir(node);
             std::fs::create_dir_all(&dir)
-                .map_err(|e| NemesisError(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| ClusterError(format!("cannot create {}: {e}", dir.display())))?;
             let prepared = dir.join("prepared");
             if !prepared.exists() {
                 self.server.prepare(self, node)?;
                 std::fs::write(&prepared, "").map_err(|e| {
-                    NemesisError(format!("cannot write {}: {e}", prepared.display()))
+                    ClusterError(format!("cannot write {}: {e}", prepared.display()))
                 })?;
             }
             self.start(node)?;
@@ -226,7 +250,7 @@ impl Cluster {
         Ok(())
     }
 
-    fn wait_ready(&self, node: usize, since: Instant) -> Result<(), NemesisError> {
+    fn wait_ready(&self, node: usize, since: Instant) -> Result<(), ClusterError> {
         let limit = self.server.ready_timeout();
         while !self.server.ready(self, node) {
             // Not `self.pid`: a process just spawned may not have entered
@@ -244,9 +268,9 @@ impl Cluster {
         Ok(())
     }
 
-    fn failed(&self, node: usize, what: &str) -> NemesisError {
+    fn failed(&self, node: usize, what: &str) -> ClusterError {
         let log = self.log(node);
-        NemesisError(format!(
+        ClusterError(format!(
             "{} node n{} {what}; last lines of {}:\n{}",
             self.name(),
             node + 1,
@@ -256,7 +280,7 @@ impl Cluster {
     }
 
     /// Starts `node`'s server in its namespace (it must be prepared).
-    pub fn start(&self, node: usize) -> Result<u32, NemesisError> {
+    pub fn start(&self, node: usize) -> Result<u32, ClusterError> {
         let host = self.host(node);
         let inner = self.server.command(self, node);
         let mut command = netns::in_ns(&host.namespace, &inner.get_program().to_string_lossy());
@@ -277,7 +301,7 @@ impl Cluster {
     }
 
     /// Crashes `node` (SIGKILL) and waits until it is gone.
-    pub fn kill(&self, node: usize) -> Result<(), NemesisError> {
+    pub fn kill(&self, node: usize) -> Result<(), ClusterError> {
         if let Some(pid) = self.pid(node) {
             process::signal(pid, libc::SIGKILL)?;
             process::wait_gone(pid, Duration::from_secs(10));
@@ -286,7 +310,7 @@ impl Cluster {
     }
 
     /// Starts `node` again if it is not running.
-    pub fn restart(&self, node: usize) -> Result<(), NemesisError> {
+    pub fn restart(&self, node: usize) -> Result<(), ClusterError> {
         if self.pid(node).is_none() {
             self.start(node)?;
         }
@@ -294,7 +318,7 @@ impl Cluster {
     }
 
     /// Freezes `node` (SIGSTOP).
-    pub fn pause(&self, node: usize) -> Result<(), NemesisError> {
+    pub fn pause(&self, node: usize) -> Result<(), ClusterError> {
         match self.pid(node) {
             Some(pid) => process::signal(pid, libc::SIGSTOP),
             None => Ok(()),
@@ -302,7 +326,7 @@ impl Cluster {
     }
 
     /// Resumes a frozen `node` (SIGCONT).
-    pub fn resume(&self, node: usize) -> Result<(), NemesisError> {
+    pub fn resume(&self, node: usize) -> Result<(), ClusterError> {
         match self.pid(node) {
             Some(pid) => process::signal(pid, libc::SIGCONT),
             None => Ok(()),
@@ -328,9 +352,9 @@ impl Cluster {
 
     /// Moves `node`'s wall clock by `offset_ns` (0 puts it back); the
     /// server sees it within a second.
-    pub fn skew_clock(&self, node: usize, offset_ns: i64) -> Result<(), NemesisError> {
+    pub fn skew_clock(&self, node: usize, offset_ns: i64) -> Result<(), ClusterError> {
         if !self.server.fakes_clock() {
-            return Err(NemesisError(format!(
+            return Err(ClusterError(format!(
                 "clock skew is not supported on {} (libfaketime cannot move a Go binary's clock)",
                 self.name()
             )));
@@ -338,47 +362,19 @@ impl Cluster {
         faketime::set(&self.clock_file(node), offset_ns)
     }
 
-    /// Cuts every link between different groups of nodes.
-    pub fn partition(&self, groups: &[Vec<usize>]) -> Result<(), NemesisError> {
-        iptables::partition(&self.hosts(), groups)
+    /// Whether `node` was ever prepared (its cluster was brought up and not
+    /// taken down since), so that healing knows to restart it.
+    pub fn is_prepared(&self, node: usize) -> bool {
+        self.dir(node).join("prepared").exists()
     }
 
-    /// Cuts the directed links `(from, to)`.
-    pub fn cut(&self, links: &[(usize, usize)]) -> Result<(), NemesisError> {
-        for &(from, to) in links {
-            iptables::cut(&self.host(from), &self.host(to))?;
-        }
-        Ok(())
-    }
-
-    /// Removes every partition rule on every node.
-    pub fn heal_network(&self) -> Result<(), NemesisError> {
-        for host in self.hosts() {
-            if self.net.namespaces()?.contains(&host.namespace) {
-                iptables::heal(&host)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Undoes every fault: network healed, paused nodes resumed, crashed
-    /// nodes restarted. Idempotent.
-    pub fn heal_all(&self) -> Result<(), NemesisError> {
-        self.heal_network()?;
-        for node in 0..self.nodes() {
-            self.resume(node)?;
-            if self.server.fakes_clock() && self.clock_file(node).exists() {
-                self.skew_clock(node, 0)?;
-            }
-            if self.dir(node).join("prepared").exists() {
-                self.restart(node)?;
-            }
-        }
-        Ok(())
+    /// The server kind.
+    pub fn server(&self) -> &'static dyn Server {
+        self.server
     }
 
     /// Each node's state.
-    pub fn status(&self) -> Result<Vec<NodeStatus>, NemesisError> {
+    pub fn status(&self) -> Result<Vec<NodeStatus>, ClusterError> {
         let namespaces = self.net.namespaces()?;
         (0..self.nodes())
             .map(|node| {
@@ -390,7 +386,7 @@ impl Cluster {
                     pid,
                     paused: pid.is_some_and(process::stopped),
                     ready: pid.is_some() && self.server.ready(self, node),
-                    rules: if exists { iptables::rules(&host)? } else { 0 },
+                    exists,
                     host,
                 })
             })
@@ -405,7 +401,7 @@ impl Cluster {
     /// Stops every node (SIGTERM, then SIGKILL after 10 s), deletes its
     /// namespace and data (logs stay, for post-mortems), and deletes the
     /// bridge when no namespace of the lab is left. Idempotent.
-    pub fn down(&self) -> Result<(), NemesisError> {
+    pub fn down(&self) -> Result<(), ClusterError> {
         netns::require_root(&format!("stopping the {} cluster", self.name()))?;
         for node in 0..self.nodes() {
             if let Some(pid) = self.pid(node) {
@@ -430,53 +426,4 @@ fn ready_after(node: usize, since: Instant) -> String {
         node + 1,
         since.elapsed().as_secs_f64()
     )
-}
-
-/// Undoes every fault the lab may have left on this machine, whatever
-/// run left it: flushes the partition rules of every namespace of the
-/// lab's, resumes paused nodes and restarts crashed ones of every cluster
-/// with state under `state`. Returns what it did, a line per action.
-pub fn heal_lab(net: &Net, state: &Path) -> Result<Vec<String>, NemesisError> {
-    netns::require_root("healing the lab's faults")?;
-    let mut done = Vec::new();
-    for namespace in net.namespaces()? {
-        let host = Host {
-            namespace: namespace.clone(),
-            address: net.bridge_address(),
-        };
-        let rules = iptables::rules(&host)?;
-        if rules > 0 {
-            iptables::heal(&host)?;
-            done.push(format!("removed {rules} rule(s) in namespace {namespace}"));
-        }
-    }
-    for name in SERVERS {
-        let Some(server) = server(name) else { continue };
-        let cluster = Cluster::new(server, net.clone(), state);
-        for node in 0..cluster.nodes() {
-            if !cluster.dir(node).join("prepared").exists() {
-                continue;
-            }
-            if cluster.fakes_clock() && cluster.clock_file(node).exists() {
-                let skewed = std::fs::read_to_string(cluster.clock_file(node))
-                    .is_ok_and(|t| t.trim() != faketime::offset_text(0));
-                if skewed {
-                    cluster.skew_clock(node, 0)?;
-                    done.push(format!("reset the clock of {name} n{}", node + 1));
-                }
-            }
-            match cluster.pid(node) {
-                Some(pid) if process::stopped(pid) => {
-                    cluster.resume(node)?;
-                    done.push(format!("resumed {name} n{}", node + 1));
-                }
-                Some(_) => {}
-                None => {
-                    cluster.restart(node)?;
-                    done.push(format!("restarted {name} n{}", node + 1));
-                }
-            }
-        }
-    }
-    Ok(done)
 }

@@ -17,8 +17,8 @@
 //! the log. The same request, sent to a chosen node, shows that node's
 //! view of partition leaders and in-sync replicas ([`metadata`]).
 
-use super::{Cluster, Server};
-use crate::NemesisError;
+use cluster::{Cluster, Server};
+use cluster::ClusterError;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -73,7 +73,7 @@ pub fn bootstrap_servers(cluster: &Cluster) -> String {
 /// Resolves the jars with Maven and writes their classpath, unless an
 /// earlier run did. The file is written by Maven itself: its stdout is not
 /// clean (Debian's Maven prints stray ANSI codes even in quiet batch mode).
-fn resolve_classpath(cluster: &Cluster) -> Result<String, NemesisError> {
+fn resolve_classpath(cluster: &Cluster) -> Result<String, ClusterError> {
     let file = classpath_file(cluster);
     if let Ok(classpath) = std::fs::read_to_string(&file) {
         if !classpath.trim().is_empty() {
@@ -82,7 +82,7 @@ fn resolve_classpath(cluster: &Cluster) -> Result<String, NemesisError> {
     }
     let pom = tools_dir().join("pom.xml");
     std::fs::create_dir_all(shared_dir(cluster)).map_err(|e| {
-        NemesisError(format!(
+        ClusterError(format!(
             "cannot create {}: {e}",
             shared_dir(cluster).display()
         ))
@@ -95,14 +95,14 @@ fn resolve_classpath(cluster: &Cluster) -> Result<String, NemesisError> {
         .arg("-DincludeScope=runtime")
         .output()
         .map_err(|e| {
-            NemesisError(format!(
+            ClusterError(format!(
                 "cannot run mvn to fetch Kafka's jars ({e}); install Maven with `apt-get install maven`, or run ./test.sh"
             ))
         })?;
     let classpath = std::fs::read_to_string(&file).unwrap_or_default();
     if !output.status.success() || classpath.trim().is_empty() {
         let _ = std::fs::remove_file(&file);
-        return Err(NemesisError(format!(
+        return Err(ClusterError(format!(
             "resolving Kafka's jars with `mvn -f {} dependency:build-classpath` failed ({}):\n{}{}",
             pom.display(),
             output.status,
@@ -133,15 +133,15 @@ fn tool(classpath: &str, main: &str) -> Command {
 /// never starting with `-`, which the tools would take for an option).
 /// Generated here rather than by the tool: one JVM start less, and no
 /// stdout to parse (the research lab's id once captured a log line).
-fn new_cluster_id() -> Result<String, NemesisError> {
+fn new_cluster_id() -> Result<String, ClusterError> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut urandom = std::fs::File::open("/dev/urandom")
-        .map_err(|e| NemesisError(format!("cannot open /dev/urandom: {e}")))?;
+        .map_err(|e| ClusterError(format!("cannot open /dev/urandom: {e}")))?;
     loop {
         let mut bytes = [0u8; 16];
         urandom
             .read_exact(&mut bytes)
-            .map_err(|e| NemesisError(format!("cannot read /dev/urandom: {e}")))?;
+            .map_err(|e| ClusterError(format!("cannot read /dev/urandom: {e}")))?;
         let mut bits = 0u32;
         let mut held = 0;
         let mut id = String::with_capacity(22);
@@ -163,7 +163,7 @@ fn new_cluster_id() -> Result<String, NemesisError> {
 
 /// The cluster's id, generated on first use and kept in the lab's state,
 /// so every node is formatted with the same one.
-pub fn cluster_id(cluster: &Cluster) -> Result<String, NemesisError> {
+pub fn cluster_id(cluster: &Cluster) -> Result<String, ClusterError> {
     let file = shared_dir(cluster).join("cluster-id");
     if let Ok(id) = std::fs::read_to_string(&file) {
         let id = id.trim();
@@ -174,7 +174,7 @@ pub fn cluster_id(cluster: &Cluster) -> Result<String, NemesisError> {
     let id = new_cluster_id()?;
     std::fs::create_dir_all(shared_dir(cluster))
         .and_then(|()| std::fs::write(&file, format!("{id}\n")))
-        .map_err(|e| NemesisError(format!("cannot write {}: {e}", file.display())))?;
+        .map_err(|e| ClusterError(format!("cannot write {}: {e}", file.display())))?;
     Ok(id)
 }
 
@@ -372,10 +372,10 @@ fn parse_metadata(body: &[u8]) -> Option<Metadata> {
 }
 
 /// Fills in `tools/kafka/server.properties.template` for `node`.
-fn server_properties(cluster: &Cluster, node: usize) -> Result<String, NemesisError> {
+fn server_properties(cluster: &Cluster, node: usize) -> Result<String, ClusterError> {
     let path = tools_dir().join("server.properties.template");
     let template = std::fs::read_to_string(&path)
-        .map_err(|e| NemesisError(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| ClusterError(format!("cannot read {}: {e}", path.display())))?;
     let voters = (0..cluster.nodes())
         .map(|n| {
             format!(
@@ -406,30 +406,30 @@ impl Server for Kafka {
         41
     }
 
-    fn check_installed(&self, cluster: &Cluster) -> Result<(), NemesisError> {
-        crate::command::run(Command::new("java").arg("-version")).map_err(|e| {
-            NemesisError(format!(
+    fn check_installed(&self, cluster: &Cluster) -> Result<(), ClusterError> {
+        cluster::command::run(Command::new("java").arg("-version")).map_err(|e| {
+            ClusterError(format!(
                 "Kafka needs a Java runtime (17 or later): {e}; install it with `apt-get install openjdk-17-jre-headless`, or run ./test.sh"
             ))
         })?;
         resolve_classpath(cluster).map(|_| ())
     }
 
-    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError> {
+    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
         let dir = cluster.dir(node);
         let data = cluster.data_dir(node);
         // `format` refuses a formatted folder: start from an empty one.
         let _ = std::fs::remove_dir_all(&data);
         for folder in [&data, &dir.join("logs")] {
             std::fs::create_dir_all(folder)
-                .map_err(|e| NemesisError(format!("cannot create {}: {e}", folder.display())))?;
+                .map_err(|e| ClusterError(format!("cannot create {}: {e}", folder.display())))?;
         }
         let properties = dir.join("server.properties");
         std::fs::write(&properties, server_properties(cluster, node)?)
-            .map_err(|e| NemesisError(format!("cannot write {}: {e}", properties.display())))?;
+            .map_err(|e| ClusterError(format!("cannot write {}: {e}", properties.display())))?;
         let classpath = resolve_classpath(cluster)?;
         let id = cluster_id(cluster)?;
-        crate::command::run(
+        cluster::command::run(
             tool(&classpath, "kafka.tools.StorageTool")
                 .args(["format", "-t", &id, "-c"])
                 .arg(&properties)

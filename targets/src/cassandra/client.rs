@@ -27,8 +27,8 @@
 //! contended proposal) may have been accepted by a replica, and a later
 //! round of anyone may complete it.
 
-use crate::client::{Client, Completion, Target, TargetError};
-use crate::generator::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
+use workloads::Invocation;
 use async_trait::async_trait;
 use history::Value;
 use scylla::client::execution_profile::ExecutionProfile;
@@ -205,21 +205,6 @@ impl Target for CassandraTarget {
 
     fn nodes(&self) -> usize {
         self.nodes.len()
-    }
-
-    fn supports(&self, f: &str) -> Result<(), TargetError> {
-        match f {
-            "read" | "write" | "cas" | "final-read" => Ok(()),
-            // Counters take no conditions and no SERIAL reads.
-            "add" if self.mode != Mode::Lwt => Ok(()),
-            other => Err(TargetError::Unsupported {
-                target: self.name(),
-                f: other.into(),
-                hint: "the cassandra targets run the register workload; cassandra-one and \
-                       cassandra-quorum also run counter"
-                    .into(),
-            }),
-        }
     }
 
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError> {

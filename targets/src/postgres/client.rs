@@ -9,8 +9,8 @@
 //! happen: `fail`. An error while committing, or a lost connection, leaves
 //! it unknown: `info`.
 
-use crate::client::{Client, Completion, Target, TargetError};
-use crate::generator::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
+use workloads::Invocation;
 use async_trait::async_trait;
 use history::Value;
 use tokio_postgres::error::SqlState;
@@ -70,17 +70,6 @@ impl Target for PostgresTarget {
 
     fn nodes(&self) -> usize {
         self.read_urls.len().max(1)
-    }
-
-    fn supports(&self, f: &str) -> Result<(), TargetError> {
-        match f {
-            "transfer" | "read" | "write" | "cas" | "final-read" => Ok(()),
-            other => Err(TargetError::Unsupported {
-                target: self.name(),
-                f: other.into(),
-                hint: "the postgres target runs the bank and register workloads".into(),
-            }),
-        }
     }
 
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError> {

@@ -36,8 +36,8 @@
 //! be taken for a leader. When the wait runs out it reads what there is,
 //! so a record that was acknowledged and then truncated shows as lost.
 
-use crate::client::{Client, Completion, Target, TargetError};
-use crate::generator::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
+use workloads::Invocation;
 use async_trait::async_trait;
 use history::Value;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -158,17 +158,6 @@ impl Target for KafkaTarget {
 
     fn nodes(&self) -> usize {
         self.brokers.len()
-    }
-
-    fn supports(&self, f: &str) -> Result<(), TargetError> {
-        match f {
-            "add" | "read" | "final-read" => Ok(()),
-            other => Err(TargetError::Unsupported {
-                target: self.name(),
-                f: other.into(),
-                hint: "the Kafka targets run the set workload".into(),
-            }),
-        }
     }
 
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError> {

@@ -5,8 +5,8 @@
 //! timeout 1 s) so that a partition leads to a new leader within seconds,
 //! as in Jepsen's etcd tests.
 
-use super::{probe, Cluster, Server};
-use crate::NemesisError;
+use cluster::{probe, Cluster, Server};
+use cluster::ClusterError;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
@@ -77,14 +77,14 @@ impl Server for Etcd {
         11
     }
 
-    fn check_installed(&self, _cluster: &Cluster) -> Result<(), NemesisError> {
-        crate::command::run(Command::new("etcd").arg("--version")).map(|_| ())
+    fn check_installed(&self, _cluster: &Cluster) -> Result<(), ClusterError> {
+        cluster::command::run(Command::new("etcd").arg("--version")).map(|_| ())
     }
 
-    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), NemesisError> {
+    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
         let data = cluster.data_dir(node);
         std::fs::create_dir_all(&data)
-            .map_err(|e| NemesisError(format!("cannot create {}: {e}", data.display())))
+            .map_err(|e| ClusterError(format!("cannot create {}: {e}", data.display())))
     }
 
     fn command(&self, cluster: &Cluster, node: usize) -> Command {

@@ -1,0 +1,58 @@
+//! PostgreSQL 15 (Debian): a primary and two synchronous streaming
+//! standbys; bank and registers in SERIALIZABLE transactions.
+
+pub mod client;
+pub mod server;
+
+use crate::{running, OpenError, Opened, Setup, System, TargetKind};
+use client::PostgresTarget;
+use std::sync::Arc;
+use workloads::{bank::BANK, register::REGISTER};
+
+/// PostgreSQL's row of [`crate::SYSTEMS`].
+pub static SYSTEM: System = System {
+    name: "postgres",
+    about: "PostgreSQL 15, a primary and two synchronous streaming standbys",
+    server: Some(&server::Postgres),
+    targets: &[
+        TargetKind {
+            name: "postgres",
+            about: "SERIALIZABLE transactions on the primary",
+            workloads: &[&BANK, &REGISTER],
+            open: |setup| open(setup, false),
+        },
+        TargetKind {
+            name: "postgres-standby-reads",
+            about: "writes on the primary, reads spread over the standbys",
+            workloads: &[&BANK, &REGISTER],
+            open: |setup| open(setup, true),
+        },
+    ],
+};
+
+fn open(setup: &Setup, standby_reads: bool) -> Result<Opened, OpenError> {
+    let cluster = running(&server::Postgres, setup)?;
+    let nodes = cluster.nodes();
+    let primary = server::url(&cluster, 0);
+    let description = format!(
+        "PostgreSQL 15 (primary and {} streaming standbys)",
+        nodes - 1
+    );
+    Ok(if standby_reads {
+        let reads = (0..nodes).map(|n| server::url(&cluster, n)).collect();
+        Opened::real(
+            Arc::clone(&cluster),
+            Arc::new(PostgresTarget::with_reads_from(&primary, reads)),
+            description,
+            "writes on the primary (synchronous to one standby's disk, not its replay); \
+             reads spread over all three nodes",
+        )
+    } else {
+        Opened::real(
+            Arc::clone(&cluster),
+            Arc::new(PostgresTarget::new(&primary)),
+            description,
+            "SERIALIZABLE transactions on the primary; commits synchronous to one standby",
+        )
+    })
+}
