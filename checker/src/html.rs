@@ -1038,6 +1038,7 @@ h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:28px 0 6px;border-bott
 .badge.valid{background:var(--ok)}.badge.invalid{background:var(--bad)}.badge.unknown{background:var(--unk)}
 .pill{padding:0 8px;font-size:12px;border:1px solid}
 .pill.valid{color:var(--ok)}.pill.invalid{color:#fff;background:var(--bad);border-color:var(--bad)}.pill.unknown{color:var(--unk)}.pill.skipped{color:var(--muted)}
+.crashed{border:2px solid var(--bad);border-radius:6px;padding:.2em 1em;margin:.5em 0}
 dl.meta{display:flex;flex-wrap:wrap;gap:4px 28px;margin:8px 0 0}dt{color:var(--muted);font-size:12px}dd{margin:0;font-weight:600}
 table{border-collapse:collapse;margin:6px 0 12px}th,td{padding:3px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{font-size:12px;color:var(--muted);font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}

@@ -4,10 +4,13 @@
 //!   workload's operations against a target while a nemesis injects faults;
 //!   every invocation and completion is recorded, then judged.
 //! - [`report`]: the run's page, plots and counterexamples.
+//! - [`catalog`]: the lists of workloads, targets and checkers, for
+//!   `--help` and the README.
 //!
 //! The checking itself lives in the [`consistency`] crate, histories in the
 //! [`history`] crate.
 
+pub mod catalog;
 pub mod html;
 pub mod report;
 pub mod run;

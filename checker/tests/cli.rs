@@ -151,3 +151,62 @@ fn bench_prints_a_tsv_row_per_file() {
     assert_eq!(lines[0], "file\tverdict\tops\tmin_ms\tmedian_ms");
     assert!(lines[1].contains("\tfalse\t85\t"), "{out}");
 }
+
+/// Every target of the table with every workload: a pair the target runs
+/// validates (`run --dry-run` exits 0); any other exits 254 and names the
+/// workloads the target runs.
+#[test]
+fn every_target_and_workload_pair_is_validated_before_the_run() {
+    let mut supported = 0;
+    let mut refused = 0;
+    for (_, target) in targets::targets() {
+        for workload in workloads::WORKLOADS {
+            let o = Command::new(env!("CARGO_BIN_EXE_checker"))
+                .args(["run", "--dry-run", "--nemesis", "none"])
+                .args(["--target", target.name, "--workload", workload.name])
+                .output()
+                .expect("runs");
+            let err = String::from_utf8_lossy(&o.stderr);
+            let pair = format!("--target {} --workload {}", target.name, workload.name);
+            if target.supports(workload) {
+                assert_eq!(o.status.code(), Some(0), "{pair}: {err}");
+                supported += 1;
+            } else {
+                assert_eq!(o.status.code(), Some(254), "{pair}: {err}");
+                assert!(
+                    err.contains(&format!("it runs: {}", target.workload_names())),
+                    "{pair}: {err}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    // The table has both kinds of pair (the sim runs all four workloads;
+    // Kafka runs only set).
+    assert!(supported >= 4 && refused >= 1, "{supported} supported, {refused} refused");
+}
+
+/// The README's lists of workloads, targets and checkers are written from
+/// the tables (`checker::catalog::markdown`); `UPDATE_README=1 cargo test`
+/// rewrites them after a table changes.
+#[test]
+fn the_readme_lists_come_from_the_tables() {
+    const BEGIN: &str = "<!-- lists: written from the tables by checker::catalog; UPDATE_README=1 cargo test -p checker --test cli rewrites them -->\n";
+    const END: &str = "<!-- end of lists -->";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let start = readme.find(BEGIN).expect("the README has the lists' opening marker") + BEGIN.len();
+    let end = start + readme[start..].find(END).expect("the README has the lists' closing marker");
+    let expected = checker::catalog::markdown();
+    if readme[start..end] != expected {
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+            std::fs::write(&path, updated).expect("write README.md");
+        } else {
+            panic!(
+                "README.md's lists differ from the tables; run UPDATE_README=1 cargo test -p checker --test cli\n--- README\n{}\n--- tables\n{expected}",
+                &readme[start..end]
+            );
+        }
+    }
+}

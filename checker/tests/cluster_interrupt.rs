@@ -118,6 +118,25 @@ fn interrupted_runs_leave_no_fault_behind() {
         "after two Ctrl-C"
     );
 
+    // A client process that panics during a partition: the run stops,
+    // heals, keeps its history and report naming the process, exit 255.
+    let output = checker(&state)
+        .env(checker::run::CRASH_PROCESS_ENV, "3@2")
+        .args(["run", "--target", "etcd", "--nemesis", "partition", "--quiet"])
+        .args(["--fault-interval", "0.5", "--fault-duration", "60"])
+        .args(["--time-limit", "120", "--state", ".lab", "--out", "crashed"])
+        .output()
+        .expect("checker runs");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(255), "{err}");
+    assert!(err.contains("(worker 3, node n1) panicked"), "{err}");
+    let page = std::fs::read_to_string(state.join("crashed/report.html")).expect("report");
+    assert!(page.contains("(worker 3, node n1) panicked"));
+    let history = std::fs::read_to_string(state.join("crashed/history.edn")).expect("history");
+    assert!(history.contains(":f :start-partition"), "the partition was on");
+    assert!(history.contains(":f :heal"), "the heal was recorded");
+    assert_eq!(faults_left(cluster), Vec::<String>::new(), "after a panic");
+
     // kill -9 of the checker cannot heal; `checker nemesis heal` does.
     let run = start_run(&state, "partition", "killed");
     wait_for_partition(cluster);

@@ -468,6 +468,7 @@ fn info(title: &str) -> RunInfo {
         duration_s: 10.0,
         started: "20261126T101500".into(),
         command: "lab run --workload register --seed 42 --time-limit 10 'a&b'".into(),
+        crashed: Vec::new(),
     }
 }
 

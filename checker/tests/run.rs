@@ -371,3 +371,33 @@ fn partition_leader_cuts_off_whoever_leads_or_says_why_not() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A worker whose client panics ends the run: the faults are healed, the
+/// history and the report are written and name the process, and the exit
+/// code is 255 (Jepsen's internal error), never a verdict.
+#[test]
+fn a_panicking_client_ends_the_run_with_255_after_healing() {
+    let dir = temp_dir("crash");
+    let o = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .env(checker::run::CRASH_PROCESS_ENV, "2@1")
+        .args(["run", "--quiet", "--time-limit", "30", "--nemesis", "partition"])
+        .args(["--fault-interval", "0.2", "--fault-duration", "20"])
+        .args(["--out", dir.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert!(err.contains("(worker 2, node n3) panicked"), "{err}");
+    assert!(err.contains("told worker 2 to crash"), "{err}");
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report");
+    assert!(page.contains("The run ended early"), "the report says so");
+    assert!(page.contains("(worker 2, node n3) panicked"));
+    let results = std::fs::read_to_string(dir.join("results.json")).expect("results");
+    assert!(results.contains("\"crashed\""), "{results}");
+    let history = std::fs::read_to_string(dir.join("history.edn")).expect("history");
+    let start = history.find(":f :start-partition").expect("a partition started");
+    let heal = history.find(":f :heal").expect("the faults were healed");
+    assert!(start < heal, "healed after the partition started");
+    assert!(!history.contains(":f :final-read"), "no operation after the crash");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -41,7 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if setup.checker.family() != Family::Linearizability {
         eprintln!(
             "error: bench times linearizability checks; choose a model of: {}",
-            super::check::names(Family::Linearizability)
+            checker::catalog::checker_names(Family::Linearizability)
         );
         return Ok(EXIT_BAD_INPUT);
     }

@@ -2,7 +2,7 @@
 
 use super::EXIT_BAD_INPUT;
 use anyhow::Context;
-use consistency::checker::{Checker, Details, Family, Report, CHECKERS};
+use consistency::checker::{Checker, Details, Report};
 use consistency::linearizable::{Analysis, Options};
 use consistency::{results, Verdict};
 use history::Format;
@@ -45,7 +45,7 @@ pub struct Args {
     verbose: bool,
 }
 
-/// The examples and the lists of models and checkers, from [`CHECKERS`].
+/// The examples and the lists of models and checkers (from the table).
 fn after_help() -> String {
     let mut text = String::from(
         "Examples:
@@ -60,29 +60,11 @@ Prints one line per file, `FILE<TAB>true|false|unknown`, then a summary,
 and for a failure the operation that cannot be linearized.
 ",
     );
-    for (family, title) in [
-        (Family::Linearizability, "Linearizability models"),
-        (Family::Workload, "Jepsen's workload checkers (one pass, Jepsen's output fields)"),
-    ] {
-        text.push_str(&format!("\n{title}:\n"));
-        for c in CHECKERS.iter().filter(|c| c.family() == family) {
-            text.push_str(&format!("  {:<17} {}\n", c.name(), c.about()));
-        }
-    }
+    text.push_str(&checker::catalog::checkers_text());
     text.push_str(
         "\nExit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input, 255 internal error.",
     );
     text
-}
-
-/// The names of one family of [`CHECKERS`], comma-separated.
-pub fn names(family: Family) -> String {
-    CHECKERS
-        .iter()
-        .filter(|c| c.family() == family)
-        .map(|c| c.name())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Validated options shared by `check` and `bench`.

@@ -21,7 +21,7 @@ fn after_help() -> String {
 {}
 One cell per (target, consistency, nemesis); `a+b` in --nemesis injects both kinds in one cell.
 Writes results/compare-<time>/summary.md and summary.html, with each run's folder beside them.",
-        super::run::lists()
+        checker::catalog::runs_text()
     )
 }
 
@@ -50,6 +50,8 @@ pub struct Cell {
     pub spec: Spec,
     /// Its figures, once run.
     pub summary: Summary,
+    /// Whether one of its tasks panicked (the matrix stopped there).
+    pub crashed: bool,
 }
 
 fn list(text: &str) -> Vec<String> {
@@ -117,6 +119,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     println!("\n{}", table_text(&cells));
     println!("summary: {}", dir.join("summary.html").display());
+    if cells.iter().any(|c| c.crashed) {
+        return Ok(super::EXIT_INTERNAL);
+    }
     Ok(cells
         .iter()
         .map(|c| verdict_of(&c.summary))
@@ -157,9 +162,15 @@ pub fn matrix(specs: Vec<Spec>, dir: &Path) -> anyhow::Result<Vec<Cell>> {
         );
         // A cell that cannot run (a cluster that is down, a setup that
         // fails) is reported in the table; the rest of the matrix runs.
+        let mut crashed = false;
         let summary = match rt.block_on(execute(&spec, &cell_dir, stop.clone())) {
             Ok(executed) => {
                 print_run(&executed);
+                if !executed.crashed.is_empty() {
+                    // Prints which task panicked; the matrix stops here.
+                    super::run::exit_code(&executed);
+                    crashed = true;
+                }
                 executed.summary
             }
             Err(e) => {
@@ -177,7 +188,14 @@ pub fn matrix(specs: Vec<Spec>, dir: &Path) -> anyhow::Result<Vec<Cell>> {
                 }
             }
         };
-        cells.push(Cell { spec, summary });
+        cells.push(Cell {
+            spec,
+            summary,
+            crashed,
+        });
+        if crashed {
+            break;
+        }
     }
     std::fs::write(dir.join("summary.md"), table_markdown(&cells, dir))?;
     std::fs::write(dir.join("summary.html"), table_html(&cells, dir))?;

@@ -49,6 +49,9 @@ pub fn run() -> anyhow::Result<u8> {
         println!("  {:<9} {}", c.spec.consistency, c.summary.report.display());
     }
     println!("\nNext: checker run --help, checker compare --help, checker check --help");
+    if cells.iter().any(|c| c.crashed) {
+        return Ok(super::EXIT_INTERNAL);
+    }
     let strong_valid = cells
         .iter()
         .any(|c| c.spec.consistency == "strong" && c.summary.verdict == "true");

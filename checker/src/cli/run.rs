@@ -10,27 +10,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use system::sim::ConflictPolicy;
 
-/// The workloads and the targets with the workloads each runs, from
-/// [`workloads::WORKLOADS`] and [`targets::SYSTEMS`]: the lists of
-/// `run --help` and `compare --help`.
-pub fn lists() -> String {
-    let mut text = String::from("Workloads:\n");
-    for w in workloads::WORKLOADS {
-        text.push_str(&format!("  {:<10} {}\n", w.name, w.about));
-    }
-    text.push_str("\nTargets (real clusters first need `checker cluster up <system>`):\n");
-    for (system, target) in targets::targets() {
-        text.push_str(&format!(
-            "  {:<23} {:<10} {}; runs {}\n",
-            target.name,
-            system.name,
-            target.about,
-            target.workload_names()
-        ));
-    }
-    text
-}
-
 fn after_help() -> String {
     format!(
         "Examples:
@@ -45,7 +24,7 @@ results.json, results.edn, report.html, latency.svg and rate.svg; results/latest
 Ctrl-C stops the run, heals every fault, and still checks and reports what was recorded.
 Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments (a target that does not run the
 workload, say), 255 internal error (a client, worker or nemesis task that panicked, say).",
-        lists()
+        checker::catalog::runs_text()
     )
 }
 
@@ -65,6 +44,9 @@ pub struct Args {
     /// partition-leader (cut off whichever node leads: sim strong, etcd, postgres).
     #[arg(long, short, default_value = "partition")]
     nemesis: String,
+    /// Check the arguments and print what would run, without running it.
+    #[arg(long)]
+    dry_run: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -254,6 +236,18 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
+    if args.dry_run {
+        println!(
+            "would run {} on {}, nemesis {}, {:.0} s, {} processes, seed {}",
+            spec.workload.name,
+            spec.title(),
+            spec.nemesis_name(),
+            spec.run.time_limit.as_secs_f64(),
+            spec.run.concurrency,
+            spec.run.seed
+        );
+        return Ok(0);
+    }
     let root = PathBuf::from("results");
     let dir = folder(args.common.out.as_deref(), &root, &spec);
     if let Err(e) = writable(&dir) {
@@ -275,7 +269,23 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if args.common.out.is_none() {
         super::demo::link_latest(&dir);
     }
-    Ok(executed.judgement.verdict.exit_code())
+    Ok(exit_code(&executed))
+}
+
+/// The exit code of an executed run: the verdict's, or 255 when one of
+/// its tasks panicked (after saying which).
+pub fn exit_code(e: &Executed) -> u8 {
+    if e.crashed.is_empty() {
+        return e.judgement.verdict.exit_code();
+    }
+    for crash in &e.crashed {
+        eprintln!("error: {crash}");
+    }
+    eprintln!(
+        "error: the run ended early; every fault was healed, and {} keeps what was recorded",
+        e.dir.display()
+    );
+    super::EXIT_INTERNAL
 }
 
 /// Prints a run's verdicts and where its report is.

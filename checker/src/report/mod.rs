@@ -40,6 +40,11 @@ pub struct RunInfo {
     pub started: String,
     /// The command line that reproduces it.
     pub command: String,
+    /// The run's tasks that panicked (`process 3 (worker 3, node n1)
+    /// panicked: …`): it ended early and its verdicts cover only what was
+    /// recorded before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crashed: Vec<String>,
 }
 
 /// One checker's judgement of the run.
@@ -175,7 +180,15 @@ fn header(out: &mut String, info: &RunInfo, sections: &[Section]) {
             parts.join(", ")
         );
     }
-    out.push_str("</p>\n</header>\n");
+    out.push_str("</p>\n");
+    if !info.crashed.is_empty() {
+        out.push_str("<div class=\"crashed\"><p><b>The run ended early:</b> a task panicked; every fault was healed, and the verdicts cover only what was recorded before.</p><ul>\n");
+        for crash in &info.crashed {
+            let _ = writeln!(out, "<li>{}</li>", escape(crash));
+        }
+        out.push_str("</ul></div>\n");
+    }
+    out.push_str("</header>\n");
 }
 
 /// Counts of the history, for the parameters table.

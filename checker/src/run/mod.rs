@@ -101,6 +101,52 @@ pub struct Recorded {
     pub history: History,
     /// Whether it was stopped early.
     pub interrupted: bool,
+    /// The tasks that panicked (a client's, a worker's, the nemesis'): the
+    /// run ended early, after healing, and is not to be trusted.
+    pub crashed: Vec<Crash>,
+}
+
+/// A task of the run that panicked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crash {
+    /// Which: `process 3 (worker 3, node n1)`, `the nemesis`.
+    pub task: String,
+    /// The panic's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for Crash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} panicked: {}", self.task, self.message)
+    }
+}
+
+/// The message of a task's panic.
+fn panic_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return error.to_string();
+    }
+    let payload = error.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".into())
+}
+
+/// The environment variable that makes a process panic, so that the tests
+/// can prove a crashed process ends the run cleanly (healed, reported,
+/// exit 255): `N` panics worker `N` (process `N`, or the process that took
+/// its place) at its first operation, `N@S` at its first operation `S`
+/// seconds or more into the run. Never set in normal use.
+pub const CRASH_PROCESS_ENV: &str = "CHECKER_CRASH_PROCESS";
+
+/// [`CRASH_PROCESS_ENV`]'s process and time, if set.
+fn crash_hook() -> Option<(u64, Duration)> {
+    let text = std::env::var(CRASH_PROCESS_ENV).ok()?;
+    let (process, after) = text.split_once('@').unwrap_or((&text, "0"));
+    let after = after.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0)?;
+    Some((process.parse().ok()?, Duration::from_secs_f64(after)))
 }
 
 /// Why a run could not happen.
@@ -205,6 +251,7 @@ pub async fn run(
         })
     });
 
+    let crash = crash_hook();
     let mut workers = Vec::with_capacity(config.concurrency);
     for worker in 0..config.concurrency {
         let node = worker % target.nodes().max(1);
@@ -212,9 +259,14 @@ pub async fn run(
         let target = Arc::clone(&target);
         let (source, recorder, stop) = (Arc::clone(&source), Arc::clone(&recorder), stop.clone());
         let (concurrency, timeout) = (config.concurrency as u64, config.op_timeout);
-        workers.push(tokio::spawn(async move {
+        // The worker's current process id, to name it if it panics.
+        let current = Arc::new(std::sync::atomic::AtomicU64::new(worker as u64));
+        let slot = Arc::clone(&current);
+        let on_panic = stop.clone();
+        let body = tokio::spawn(async move {
             let mut process = worker as u64;
             loop {
+                slot.store(process, Ordering::Relaxed);
                 if stop.is_stopped() {
                     return;
                 }
@@ -236,6 +288,11 @@ pub async fn run(
                 };
                 match next {
                     Next::Op(op) => {
+                        if crash.is_some_and(|(w, after)| {
+                            w == worker as u64 && started.elapsed() >= after
+                        }) {
+                            panic!("{CRASH_PROCESS_ENV} told worker {worker} to crash");
+                        }
                         if client.is_none() {
                             client = reopen(&*target, node, timeout).await;
                         }
@@ -261,15 +318,46 @@ pub async fn run(
                     Next::Done => return,
                 }
             }
-        }));
+        });
+        // Watches the worker: a panic stops the whole run at once, not
+        // when the runner gets round to this worker.
+        let handle = tokio::spawn(async move {
+            let ended = body.await;
+            if ended.is_err() {
+                on_panic.stop();
+            }
+            ended
+        });
+        workers.push((worker, node, current, handle));
     }
-    for w in workers {
-        let _ = w.await;
+    let mut crashed = Vec::new();
+    for (worker, node, current, handle) in workers {
+        let ended = match handle.await {
+            Ok(ended) => ended,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ended {
+            // One process gone would quietly change the run: stop it all.
+            stop.stop();
+            crashed.push(Crash {
+                task: format!(
+                    "process {} (worker {worker}, node n{})",
+                    current.load(Ordering::Relaxed),
+                    node + 1
+                ),
+                message: panic_message(e),
+            });
+        }
     }
-    let interrupted = stop.is_stopped();
+    let interrupted = stop.is_stopped() && crashed.is_empty();
     main_phase_over.stop();
     if let Some(task) = nemesis_task {
-        let _ = task.await;
+        if let Err(e) = task.await {
+            crashed.push(Crash {
+                task: "the nemesis".into(),
+                message: panic_message(e),
+            });
+        }
     }
     if let Some((nemesis, _)) = &nemesis {
         record_nemesis(&recorder, "heal", Value::Nil);
@@ -284,12 +372,17 @@ pub async fn run(
     *fault_now.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let healed = tokio::time::Instant::now();
 
-    final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
+    // After a crash the run is over: its faults are healed, what it
+    // recorded is kept, and no more operations are sent.
+    if crashed.is_empty() {
+        final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
+    }
     bar.finish();
     let history = recorder.finish()?;
     Ok(Recorded {
         history,
         interrupted,
+        crashed,
     })
 }
 

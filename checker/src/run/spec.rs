@@ -64,6 +64,8 @@ pub struct Executed {
     pub dir: PathBuf,
     /// Whether it was stopped early.
     pub interrupted: bool,
+    /// The run's tasks that panicked (the run ended early).
+    pub crashed: Vec<super::Crash>,
 }
 
 /// Why a spec cannot run.
@@ -272,7 +274,22 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         grace: Duration::from_secs(1),
         ..Options::default()
     };
-    let judgement = judge(&checks, &recorded.history, &options);
+    let mut judgement = judge(&checks, &recorded.history, &options);
+    if !recorded.crashed.is_empty() {
+        // What was recorded may still show an anomaly; it cannot show that
+        // there is none, as the run did not finish.
+        judgement.verdict = judgement
+            .verdict
+            .clone()
+            .and(consistency::Verdict::Unknown(consistency::Unknown::Error));
+        if let serde_json::Value::Object(results) = &mut judgement.results {
+            results.insert("valid?".into(), judgement.verdict.json());
+            results.insert(
+                "crashed".into(),
+                recorded.crashed.iter().map(|c| c.to_string()).collect(),
+            );
+        }
+    }
     let info = RunInfo {
         title: format!(
             "{} on {}, nemesis {}",
@@ -289,6 +306,7 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         duration_s: seconds,
         started,
         command: spec.command.clone(),
+        crashed: recorded.crashed.iter().map(|c| c.to_string()).collect(),
     };
     let summary = output::summarize(
         &judgement,
@@ -309,5 +327,6 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         summary,
         dir: dir.to_path_buf(),
         interrupted: recorded.interrupted,
+        crashed: recorded.crashed,
     })
 }
