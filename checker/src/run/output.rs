@@ -44,17 +44,22 @@ pub struct RunFile {
 
 /// Computes the figures of a judged run.
 pub fn summarize(judgement: &Judgement, history: &History, seconds: f64, report: &Path) -> Summary {
-    let r = &judgement.results;
-    let count = |check: &str, field: &str| {
-        r.get(check)
-            .and_then(|c| c.get(field))
-            .and_then(|v| v.as_u64())
-    };
+    use consistency::checker::{convergence::Agreement, register_stats::Stats, Details};
+    // The last report of each kind counts, as the last one written under
+    // its name in `results` would.
+    let (mut stats, mut agreement): (Option<&Stats>, Option<&Agreement>) = (None, None);
+    for r in &judgement.reports {
+        match &r.details {
+            Details::RegisterStats(s) => stats = Some(s),
+            Details::Convergence(c) => agreement = Some(c),
+            _ => {}
+        }
+    }
     let lost_writes = match (
-        count("register-stats", "lost-write-count"),
-        count("convergence", "lost-write-count"),
+        stats.map(|s| s.lost_write_count),
+        agreement.map(|c| c.lost_write_count),
     ) {
-        (None, None) => count("convergence", "lost-count"),
+        (None, None) => agreement.map(|c| c.lost_count),
         (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0))),
     };
     let all = report::plots::latency_table(history).into_iter().next();
@@ -66,12 +71,12 @@ pub fn summarize(judgement: &Judgement, history: &History, seconds: f64, report:
             .filter(|s| s.verdict == Verdict::Invalid)
             .map(|s| s.title.clone())
             .collect(),
-        stale_reads: count("register-stats", "stale-read-count"),
+        stale_reads: stats.map(|s| s.stale_read_count),
         lost_writes,
-        convergence_ms: r
-            .get("convergence")
-            .and_then(|c| c.get("convergence-ms"))
-            .and_then(|v| v.as_f64()),
+        // Non-finite figures were `null` in the JSON.
+        convergence_ms: agreement
+            .and_then(|c| c.convergence_ms)
+            .filter(|ms| ms.is_finite()),
         p50_ms: all.as_ref().map_or(f64::NAN, |a| a.p50_ms),
         p99_ms: all.as_ref().map_or(f64::NAN, |a| a.p99_ms),
         ops_per_s: all.map_or(0.0, |a| a.count as f64 / seconds.max(1e-9)),

@@ -22,11 +22,13 @@
 //! of nil balances or unexpected keys; ties go to the earliest.
 //!
 //! Valid iff no read has an error (so also when there are no reads, as in
-//! Jepsen).
+//! Jepsen). The report's [`Details::Bank`] holds the result typed, as
+//! [`Reads`].
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use consistency::checker::bank::{check, Options};
+//! use consistency::checker::bank::{check, ErrorKind, Options};
+//! use consistency::checker::Details;
 //! use consistency::Verdict;
 //!
 //! let p = Process::Client(0);
@@ -41,13 +43,117 @@
 //! assert_eq!(report.verdict, Verdict::Invalid);
 //! assert_eq!(report.to_json()["errors"]["wrong-total"]["count"], 1);
 //! assert_eq!(report.to_json()["errors"]["wrong-total"]["first"]["total"], 95);
+//! let Details::Bank(reads) = &report.details else { panic!("a bank report") };
+//! let wrong = reads.errors.wrong_total.as_ref().unwrap();
+//! assert_eq!(wrong.count, 1);
+//! assert_eq!(wrong.first.kind, ErrorKind::WrongTotal { total: 95 });
 //! ```
 
-use super::{Checker, Details, bad_operation, op_json, value_json, values_json, CheckError, Report};
+use super::{bad_operation, op_json, ser, value_json, CheckError, Checker, Details, Report};
 use crate::Verdict;
 use history::{operations, History, Op, Operation, Outcome, Value};
-use serde_json::{json, Map, Value as Json};
+use serde::Serialize;
+use serde_json::Value as Json;
 use std::collections::BTreeSet;
+
+/// What the bank checker found: Jepsen's `tests/bank` checker fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Reads {
+    /// `ok` reads.
+    pub read_count: u64,
+    /// Reads with an error.
+    pub error_count: u64,
+    /// The first read with an error (`null` if none).
+    pub first_error: Option<ReadError>,
+    /// The errors, grouped by type.
+    pub errors: Errors,
+}
+
+/// [`Reads::errors`]: one group per type of error that occurred, in the
+/// order reads are tested for them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Errors {
+    /// Reads with accounts other than the known ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unexpected_key: Option<ErrorGroup>,
+    /// Reads with a `nil` balance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nil_balance: Option<ErrorGroup>,
+    /// Reads not summing to the total (with `lowest` and `highest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrong_total: Option<ErrorGroup>,
+    /// Reads with a negative balance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative_value: Option<ErrorGroup>,
+}
+
+/// The reads with one type of error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ErrorGroup {
+    /// How many.
+    pub count: u64,
+    /// The first.
+    pub first: ReadError,
+    /// The worst, by Jepsen's `err-badness` (the earliest of equals).
+    pub worst: ReadError,
+    /// The last.
+    pub last: ReadError,
+    /// The lowest total (`wrong-total` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lowest: Option<ReadError>,
+    /// The highest total (`wrong-total` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highest: Option<ReadError>,
+}
+
+/// One read's error: its type and evidence, and the read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadError {
+    /// The type (serialized as `type`) and the evidence.
+    #[serde(flatten)]
+    pub kind: ErrorKind,
+    /// The read's completion, as Jepsen prints ops.
+    pub op: Json,
+}
+
+/// The type of a read's error (`type`: `unexpected-key`, ...) and its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// Accounts other than the known ones.
+    UnexpectedKey {
+        /// Those accounts, in the order read.
+        #[serde(serialize_with = "ser::values")]
+        unexpected: Vec<Value>,
+    },
+    /// Accounts with a `nil` balance.
+    NilBalance {
+        /// Those accounts, in the order read (serialized as a map to nil).
+        #[serde(serialize_with = "nil_map")]
+        nils: Vec<Value>,
+    },
+    /// The balances do not sum to the total.
+    WrongTotal {
+        /// Their sum.
+        total: i64,
+    },
+    /// Negative balances.
+    NegativeValue {
+        /// Those balances, in the order read.
+        negative: Vec<i64>,
+    },
+}
+
+/// [`ErrorKind::NilBalance`]'s accounts as Jepsen's map `{account nil}`.
+fn nil_map<S: serde::Serializer>(accounts: &[Value], s: S) -> Result<S::Ok, S::Error> {
+    value_json(&Value::Map(
+        accounts.iter().map(|a| (a.clone(), Value::Nil)).collect(),
+    ))
+    .serialize(s)
+}
 
 /// Options of the bank checker (Jepsen's test map and checker options).
 #[derive(Debug, Clone, Default)]
@@ -70,7 +176,7 @@ const TYPES: [&str; 4] = [
     "negative-value",
 ];
 
-/// One read's error.
+/// One read's error, as found.
 struct BankError<'h> {
     /// Index into [`TYPES`].
     kind: usize,
@@ -78,19 +184,19 @@ struct BankError<'h> {
     total: i64,
     /// How bad, by Jepsen's `err-badness`.
     badness: f64,
-    /// The evidence field: (name, value).
-    evidence: (&'static str, Json),
+    /// The type and evidence.
+    evidence: ErrorKind,
     /// The read's completion.
     op: &'h Op,
 }
 
 impl BankError<'_> {
-    fn to_json(&self) -> Json {
-        let mut m = Map::new();
-        m.insert("type".into(), json!(TYPES[self.kind]));
-        m.insert(self.evidence.0.into(), self.evidence.1.clone());
-        m.insert("op".into(), op_json(self.op));
-        Json::Object(m)
+    /// As reported (only the errors reported get their op printed).
+    fn report(&self) -> ReadError {
+        ReadError {
+            kind: self.evidence.clone(),
+            op: op_json(self.op),
+        }
     }
 }
 
@@ -179,7 +285,6 @@ impl Checker for Bank {
     }
 }
 
-
 /// Jepsen's bank checker; see the [module docs](self).
 pub fn check(history: &History, options: &Options) -> Result<Report, CheckError> {
     let ops = operations(history)?;
@@ -230,7 +335,9 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
                 kind: 0,
                 total: 0,
                 badness: unexpected.len() as f64,
-                evidence: ("unexpected", values_json(unexpected.iter().copied())),
+                evidence: ErrorKind::UnexpectedKey {
+                    unexpected: unexpected.iter().map(|&a| a.clone()).collect(),
+                },
                 op,
             })
         } else if !nils.is_empty() {
@@ -238,12 +345,9 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
                 kind: 1,
                 total: 0,
                 badness: nils.len() as f64,
-                evidence: (
-                    "nils",
-                    value_json(&Value::Map(
-                        nils.iter().map(|a| ((*a).clone(), Value::Nil)).collect(),
-                    )),
-                ),
+                evidence: ErrorKind::NilBalance {
+                    nils: nils.iter().map(|&a| a.clone()).collect(),
+                },
                 op,
             })
         } else {
@@ -257,7 +361,7 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
                     } else {
                         0.0
                     },
-                    evidence: ("total", json!(read_total)),
+                    evidence: ErrorKind::WrongTotal { total: read_total },
                     op,
                 })
             } else if !options.negative_balances_allowed && !negative.is_empty() {
@@ -265,7 +369,7 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
                     kind: 3,
                     total: 0,
                     badness: -(negative.iter().map(|&n| n as f64).sum::<f64>()),
-                    evidence: ("negative", json!(negative)),
+                    evidence: ErrorKind::NegativeValue { negative },
                     op,
                 })
             } else {
@@ -275,7 +379,7 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
         errors.extend(error);
     }
 
-    let mut by_type = Map::new();
+    let mut by_type = Errors::default();
     let mut counts: Vec<String> = Vec::new();
     for (kind, name) in TYPES.iter().enumerate() {
         let errs: Vec<&BankError<'_>> = errors.iter().filter(|e| e.kind == kind).collect();
@@ -288,19 +392,22 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
                 .copied()
                 .fold(*first, |best, e| if better(e, best) { e } else { best })
         };
-        let mut m = Map::new();
-        m.insert("count".into(), json!(errs.len()));
-        m.insert("first".into(), first.to_json());
-        m.insert(
-            "worst".into(),
-            pick(&|e, b| e.badness > b.badness).to_json(),
-        );
-        m.insert("last".into(), last.to_json());
-        if *name == "wrong-total" {
-            m.insert("lowest".into(), pick(&|e, b| e.total < b.total).to_json());
-            m.insert("highest".into(), pick(&|e, b| e.total > b.total).to_json());
-        }
-        by_type.insert((*name).into(), Json::Object(m));
+        let wrong_total = *name == "wrong-total";
+        let group = ErrorGroup {
+            count: errs.len() as u64,
+            first: first.report(),
+            worst: pick(&|e, b| e.badness > b.badness).report(),
+            last: last.report(),
+            lowest: wrong_total.then(|| pick(&|e, b| e.total < b.total).report()),
+            highest: wrong_total.then(|| pick(&|e, b| e.total > b.total).report()),
+        };
+        let slot = match kind {
+            0 => &mut by_type.unexpected_key,
+            1 => &mut by_type.nil_balance,
+            2 => &mut by_type.wrong_total,
+            _ => &mut by_type.negative_value,
+        };
+        *slot = Some(group);
         counts.push(format!("{} {name}", errs.len()));
     }
 
@@ -327,18 +434,15 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
             counts.join(", ")
         )
     };
-    let mut d = Map::new();
-    d.insert("read-count".into(), json!(reads.len()));
-    d.insert("error-count".into(), json!(errors.len()));
-    d.insert(
-        "first-error".into(),
-        errors.first().map_or(Json::Null, BankError::to_json),
-    );
-    d.insert("errors".into(), Json::Object(by_type));
     Ok(Report {
         checker: "bank",
         verdict,
         summary,
-        details: Details::Jepsen(Json::Object(d)),
+        details: Details::Bank(Reads {
+            read_count: reads.len() as u64,
+            error_count: errors.len() as u64,
+            first_error: errors.first().map(BankError::report),
+            errors: by_type,
+        }),
     })
 }

@@ -31,9 +31,13 @@
 //! latest final read of every key agreed. `null` when they never agreed or
 //! the history has no times.
 //!
+//! The report's [`Details::Convergence`] holds the result typed, as
+//! [`Agreement`].
+//!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
 //! use consistency::checker::convergence::check;
+//! use consistency::checker::Details;
 //! use consistency::Verdict;
 //!
 //! let node = |op: Op, n: &str| { let mut op = op; op.extra.push(("node".into(), Value::from(n))); op };
@@ -51,13 +55,127 @@
 //! assert_eq!(report.verdict, Verdict::Invalid);
 //! assert_eq!(report.to_json()["diverged-count"], 1);
 //! assert_eq!(report.to_json()["lost"][0]["elements"], serde_json::json!([1]));
+//! let Details::Convergence(agreement) = &report.details else { panic!("a convergence report") };
+//! assert_eq!((agreement.diverged_count, agreement.lost_count), (1, 1));
+//! assert_eq!(agreement.lost[0].elements, [Value::Int(1)]);
 //! ```
 
-use super::{Checker, Details, bad_operation, op_json, value_json, values_json, CheckError, Report, INCONCLUSIVE};
+use super::{bad_operation, op_json, ser, CheckError, Checker, Details, Report, INCONCLUSIVE};
 use crate::Verdict;
 use history::{operations, History, Operation, Outcome, Process, Value};
-use serde_json::{json, Map, Value as Json};
+use serde::Serialize;
+use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// What the convergence check found. Keys are `None` for a single object
+/// (serialized as `null`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Agreement {
+    /// Keys with an `ok` final read (the keys judged).
+    pub key_count: u64,
+    /// The nodes that final-read, sorted.
+    #[serde(serialize_with = "ser::values")]
+    pub nodes: Vec<Value>,
+    /// `ok` final reads.
+    pub final_read_count: u64,
+    /// Keys on which the nodes disagree.
+    pub diverged_count: u64,
+    /// Those keys, with each node's final value.
+    pub diverged: Vec<Divergence>,
+    /// Distinct fabricated elements or values, summed over keys.
+    pub fabricated_count: u64,
+    /// Per key and node, what it returned that nobody wrote.
+    pub fabricated: Vec<Fabrication>,
+    /// Distinct lost elements (sets), summed over keys.
+    pub lost_count: u64,
+    /// Per key and node, the acknowledged elements missing.
+    pub lost: Vec<Loss>,
+    /// Distinct lost writes (registers), summed over keys.
+    pub lost_write_count: u64,
+    /// Per key and node, the acknowledged writes whose effect vanished.
+    pub lost_writes: Vec<LostWrites>,
+    /// From the heal to the moment every node agreed on every key, in
+    /// milliseconds; `None` if they never did or the history has no times.
+    pub convergence_ms: Option<f64>,
+    /// Why the verdict is unknown (no `ok` final read); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A key on which the nodes' final reads disagree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Divergence {
+    /// The key.
+    #[serde(serialize_with = "ser::key")]
+    pub key: Option<Value>,
+    /// Each node's last final read of it (serialized as a map).
+    #[serde(serialize_with = "ser::value_map")]
+    pub values: BTreeMap<Value, Value>,
+}
+
+/// What a node returned that no non-failed write invoked before the read
+/// completed wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Fabrication {
+    /// Elements of a set key.
+    Set {
+        /// The key.
+        #[serde(serialize_with = "ser::key")]
+        key: Option<Value>,
+        /// The node.
+        #[serde(serialize_with = "ser::value")]
+        node: Value,
+        /// The elements nobody added, in the order read.
+        #[serde(serialize_with = "ser::values")]
+        elements: Vec<Value>,
+    },
+    /// The value of a register key.
+    Register {
+        /// The key.
+        #[serde(serialize_with = "ser::key")]
+        key: Option<Value>,
+        /// The node.
+        #[serde(serialize_with = "ser::value")]
+        node: Value,
+        /// The value nobody wrote.
+        #[serde(serialize_with = "ser::value")]
+        value: Value,
+    },
+}
+
+/// Acknowledged elements missing from a node's final read of a set key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Loss {
+    /// The key.
+    #[serde(serialize_with = "ser::key")]
+    pub key: Option<Value>,
+    /// The node.
+    #[serde(serialize_with = "ser::value")]
+    pub node: Value,
+    /// The missing elements, sorted.
+    #[serde(serialize_with = "ser::values")]
+    pub elements: Vec<Value>,
+}
+
+/// Acknowledged writes of a register key whose effect vanished from a
+/// node's final read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LostWrites {
+    /// The key.
+    #[serde(serialize_with = "ser::key")]
+    pub key: Option<Value>,
+    /// The node.
+    #[serde(serialize_with = "ser::value")]
+    pub node: Value,
+    /// The node's final value.
+    #[serde(serialize_with = "ser::value")]
+    pub final_value: Value,
+    /// The lost writes' completions, as Jepsen prints ops.
+    pub writes: Vec<Json>,
+}
 
 /// The nemesis `:f`s that end a fault.
 pub const HEALS: &[&str] = &[
@@ -152,7 +270,6 @@ impl Checker for Convergence {
         check(history)
     }
 }
-
 
 /// Checks convergence; see the [module docs](self).
 pub fn check(history: &History) -> Result<Report, CheckError> {
@@ -252,15 +369,14 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
 
         let distinct: BTreeSet<&State<'_>> = states.values().collect();
         if distinct.len() > 1 {
-            diverged.push(json!({
-                "key": key.map_or(Json::Null, value_json),
-                "values": value_json(&Value::Map(
-                    last.iter().map(|(&n, r)| (n.clone(), r.op.value().clone())).collect()
-                )),
-            }));
+            diverged.push(Divergence {
+                key: key.cloned(),
+                values: last
+                    .iter()
+                    .map(|(&n, r)| (n.clone(), r.op.value().clone()))
+                    .collect(),
+            });
         }
-
-        let key_json = key.map_or(Json::Null, value_json);
         match kind {
             Kind::Set => {
                 let mut fabricated_here: BTreeSet<&Value> = BTreeSet::new();
@@ -283,10 +399,11 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
                         .collect();
                     if !invented.is_empty() {
                         fabricated_here.extend(invented.iter().copied());
-                        fabricated.push(json!({
-                            "key": key_json, "node": value_json(node),
-                            "elements": values_json(invented.iter().copied()),
-                        }));
+                        fabricated.push(Fabrication::Set {
+                            key: key.cloned(),
+                            node: node.clone(),
+                            elements: invented.iter().map(|&e| e.clone()).collect(),
+                        });
                     }
                     let missing: BTreeSet<&Value> = data
                         .adds
@@ -297,10 +414,11 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
                         .collect();
                     if !missing.is_empty() {
                         lost_here.extend(missing.iter().copied());
-                        lost.push(json!({
-                            "key": key_json, "node": value_json(node),
-                            "elements": values_json(missing.iter().copied()),
-                        }));
+                        lost.push(Loss {
+                            key: key.cloned(),
+                            node: node.clone(),
+                            elements: missing.iter().map(|&e| e.clone()).collect(),
+                        });
                     }
                 }
                 fabricated_count += fabricated_here.len();
@@ -319,9 +437,11 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
                         .collect();
                     if writers.is_empty() && !v.is_nil() {
                         fabricated_here.insert(v);
-                        fabricated.push(json!({
-                            "key": key_json, "node": value_json(node), "value": value_json(v),
-                        }));
+                        fabricated.push(Fabrication::Register {
+                            key: key.cloned(),
+                            node: node.clone(),
+                            value: v.clone(),
+                        });
                         continue;
                     }
                     // The latest any writer of v may have taken effect
@@ -342,14 +462,15 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
                         .collect();
                     if !vanished.is_empty() {
                         lost_here.extend(vanished.iter().map(|w| w.op.invoke_at));
-                        lost_writes.push(json!({
-                            "key": key_json, "node": value_json(node),
-                            "final-value": value_json(v),
-                            "writes": vanished
+                        lost_writes.push(LostWrites {
+                            key: key.cloned(),
+                            node: node.clone(),
+                            final_value: v.clone(),
+                            writes: vanished
                                 .iter()
                                 .map(|w| op_json(w.op.completion.unwrap_or(w.op.invoke)))
-                                .collect::<Vec<_>>(),
-                        }));
+                                .collect(),
+                        });
                     }
                 }
                 fabricated_count += fabricated_here.len();
@@ -388,27 +509,25 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
             )
         )
     };
-    let mut d = Map::new();
-    d.insert("key-count".into(), json!(keys.len()));
-    d.insert("nodes".into(), values_json(nodes_seen.iter().copied()));
-    d.insert("final-read-count".into(), json!(final_read_count));
-    d.insert("diverged-count".into(), json!(diverged.len()));
-    d.insert("diverged".into(), Json::Array(diverged));
-    d.insert("fabricated-count".into(), json!(fabricated_count));
-    d.insert("fabricated".into(), Json::Array(fabricated));
-    d.insert("lost-count".into(), json!(lost_count));
-    d.insert("lost".into(), Json::Array(lost));
-    d.insert("lost-write-count".into(), json!(lost_write_count));
-    d.insert("lost-writes".into(), Json::Array(lost_writes));
-    d.insert("convergence-ms".into(), json!(convergence_ms));
-    if final_read_count == 0 {
-        d.insert("error".into(), json!("no ok :final-read"));
-    }
     Ok(Report {
         checker: "convergence",
         verdict,
         summary,
-        details: Details::Jepsen(Json::Object(d)),
+        details: Details::Convergence(Agreement {
+            key_count: keys.len() as u64,
+            nodes: nodes_seen.iter().map(|&n| n.clone()).collect(),
+            final_read_count: final_read_count as u64,
+            diverged_count: diverged.len() as u64,
+            diverged,
+            fabricated_count: fabricated_count as u64,
+            fabricated,
+            lost_count: lost_count as u64,
+            lost,
+            lost_write_count: lost_write_count as u64,
+            lost_writes,
+            convergence_ms,
+            error: (final_read_count == 0).then(|| "no ok :final-read".to_string()),
+        }),
     })
 }
 

@@ -12,11 +12,13 @@
 //!
 //! Every `ok` read must lie within `[lower, upper]`. The output lists every
 //! `ok` read as `[lower read upper]` (in the order the reads completed) and
-//! the ones out of bounds as `errors`; valid iff there are none.
+//! the ones out of bounds as `errors`; valid iff there are none. The
+//! report's [`Details::Counter`] holds them typed, as [`Bounds`].
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use consistency::checker::counter::check;
+//! use consistency::checker::counter::{check, Read};
+//! use consistency::checker::Details;
 //! use consistency::Verdict;
 //!
 //! let (p0, p1) = (Process::Client(0), Process::Client(1));
@@ -32,13 +34,49 @@
 //! assert_eq!(report.verdict, Verdict::Invalid);
 //! assert_eq!(report.to_json()["reads"], serde_json::json!([[0, 2, 2], [0, 3, 2]]));
 //! assert_eq!(report.to_json()["errors"], serde_json::json!([[0, 3, 2]]));
+//! let Details::Counter(bounds) = &report.details else { panic!("a counter report") };
+//! assert_eq!(bounds.errors, [Read { lower: 0, value: 3, upper: 2 }]);
 //! ```
 
-use super::{Checker, Details, bad_operation, events, CheckError, Report};
+use super::{bad_operation, events, CheckError, Checker, Details, Report};
 use crate::Verdict;
 use history::{operations, History, Operation, Outcome, Value};
-use serde_json::{json, Map, Value as Json};
+use serde::{Serialize, Serializer};
 use std::collections::HashMap;
+
+/// What the counter checker found: every `ok` read with its bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Bounds {
+    /// Every `ok` read, in the order the reads completed.
+    pub reads: Vec<Read>,
+    /// The reads out of their bounds, in the same order.
+    pub errors: Vec<Read>,
+}
+
+/// An `ok` read and its bounds; serialized as Jepsen's `[lower read upper]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    /// The sum of the `ok` adds completed before the read was invoked.
+    pub lower: i64,
+    /// The value read.
+    pub value: i64,
+    /// The sum of the non-failed adds invoked before the read completed.
+    pub upper: i64,
+}
+
+impl Read {
+    /// Whether the value lies within `[lower, upper]`.
+    pub fn in_bounds(&self) -> bool {
+        self.lower <= self.value && self.value <= self.upper
+    }
+}
+
+impl Serialize for Read {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [self.lower, self.value, self.upper].serialize(s)
+    }
+}
 
 /// The amount of an add, or an error naming it.
 fn amount(history: &History, o: &Operation<'_>) -> Result<i64, CheckError> {
@@ -99,7 +137,6 @@ impl Checker for Counter {
     }
 }
 
-
 /// Jepsen's counter checker; see the [module docs](self).
 pub fn check(history: &History) -> Result<Report, CheckError> {
     let ops = operations(history)?;
@@ -107,7 +144,7 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
     let mut upper: i64 = 0;
     // operation → lower bound when it was invoked (ok reads only)
     let mut pending: HashMap<usize, i64> = HashMap::new();
-    let mut reads: Vec<[i64; 3]> = Vec::new();
+    let mut reads: Vec<Read> = Vec::new();
     for e in events(&ops) {
         let o = &ops[e.op];
         match (o.f(), e.completion) {
@@ -131,7 +168,11 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
                     }
                 };
                 let low = pending.remove(&e.op).unwrap_or(lower);
-                reads.push([low, value, upper]);
+                reads.push(Read {
+                    lower: low,
+                    value,
+                    upper,
+                });
             }
             ("add", false) => {
                 let n = amount(history, o)?;
@@ -146,11 +187,7 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
             _ => {}
         }
     }
-    let errors: Vec<[i64; 3]> = reads
-        .iter()
-        .copied()
-        .filter(|[l, v, u]| !(l <= v && v <= u))
-        .collect();
+    let errors: Vec<Read> = reads.iter().copied().filter(|r| !r.in_bounds()).collect();
     let verdict = if errors.is_empty() {
         Verdict::Valid
     } else {
@@ -161,19 +198,20 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
             "{} reads, all within [ok adds, attempted adds]",
             reads.len()
         ),
-        Some([l, v, u]) => format!(
+        Some(Read {
+            lower: l,
+            value: v,
+            upper: u,
+        }) => format!(
             "{} of {} reads out of bounds; first: read {v} not within [{l}, {u}]",
             errors.len(),
             reads.len()
         ),
     };
-    let mut d = Map::new();
-    d.insert("reads".into(), json!(reads));
-    d.insert("errors".into(), json!(errors));
     Ok(Report {
         checker: "counter",
         verdict,
         summary,
-        details: Details::Jepsen(Json::Object(d)),
+        details: Details::Counter(Bounds { reads, errors }),
     })
 }

@@ -15,16 +15,20 @@
 //! Each is a [`Checker`], listed with the linearizability checkers in
 //! [`CHECKERS`], the table `checker check --model` reads. Every checker
 //! returns a [`Report`]: a [`Verdict`], a one-line summary for people, and
-//! its [`Details`]. [`Report::to_json`] and [`Report::to_edn`] give the
-//! `results.json` / `results.edn` files: `valid?` followed by Jepsen's
-//! fields (kebab-case, as Jepsen's `results.edn` has them).
+//! its [`Details`]: one typed result per checker ([`set_full::Elements`],
+//! [`set_full::FinalSet`], [`counter::Bounds`], [`bank::Reads`],
+//! [`convergence::Agreement`], [`register_stats::Stats`], or a
+//! linearizability [`Analysis`]). [`Report::to_json`] and [`Report::to_edn`]
+//! give the `results.json` / `results.edn` files: `valid?` followed by
+//! Jepsen's fields (the typed result's fields, serialized in kebab-case, as
+//! Jepsen's `results.edn` has them).
 //!
 //! Malformed input is an error ([`CheckError`]) naming the op (line and
 //! `:index`) and what was expected, never a verdict.
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
-//! use consistency::checker::by_name;
+//! use consistency::checker::{by_name, Details};
 //! use consistency::linearizable::Options;
 //! use consistency::Verdict;
 //!
@@ -38,6 +42,9 @@
 //! let report = by_name("counter").unwrap().check(&h, &Options::default()).unwrap();
 //! assert_eq!(report.verdict, Verdict::Invalid);
 //! assert_eq!(report.to_json()["errors"], serde_json::json!([[5, 7, 5]]));
+//! // The same, typed.
+//! let Details::Counter(bounds) = &report.details else { panic!("a counter report") };
+//! assert_eq!((bounds.errors[0].lower, bounds.errors[0].value), (5, 7));
 //! ```
 
 pub mod bank;
@@ -51,6 +58,7 @@ use crate::model::{cas_register::CasRegister, fifo_queue::FifoQueue, kv::Kv, mut
 use crate::model::{register::Register, set::Set};
 use crate::{Unknown, Verdict};
 use history::{History, HistoryError, Location, Op, Operation, Process, Value};
+use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 /// A checker: takes a history and says whether it keeps a promise, and
@@ -130,34 +138,59 @@ pub struct Report {
     pub details: Details,
 }
 
-/// What each checker found, with its own fields.
+/// What each checker found, with its own typed fields.
+///
+/// Every workload result serializes (with `serde`) to Jepsen's output
+/// fields, kebab-case keys in Jepsen's order; [`Report::to_json`] puts
+/// `valid?` before them.
 #[derive(Debug, Clone)]
 pub enum Details {
     /// A linearizability search's partitions, statistics and
     /// counterexamples.
     Linearizable(Box<Analysis>),
-    /// Jepsen's output fields (without `valid?`), as a JSON object with
-    /// kebab-case keys in Jepsen's order.
-    Jepsen(Json),
+    /// `set-full` ([`set_full::check`]): each element's fate.
+    SetFull(set_full::Elements),
+    /// `set` ([`set_full::check_set`]): the final read against the adds.
+    Set(set_full::FinalSet),
+    /// `counter` ([`counter::check`]): every read with its bounds.
+    Counter(counter::Bounds),
+    /// `bank` ([`bank::check`]): the reads' errors, by type.
+    Bank(bank::Reads),
+    /// `convergence` ([`convergence::check`]): whether the replicas agree.
+    Convergence(convergence::Agreement),
+    /// `register-stats` ([`register_stats::check`]): stale reads, lost
+    /// writes and unwritten reads.
+    RegisterStats(register_stats::Stats),
 }
 
 impl Report {
     /// The result as Jepsen prints it: `valid?` (`true`, `false` or
     /// `"unknown"`) followed by the details' fields.
     pub fn to_json(&self) -> Json {
-        match &self.details {
-            Details::Linearizable(analysis) => crate::results::to_json(analysis),
-            Details::Jepsen(details) => {
-                let mut map = Map::new();
-                map.insert("valid?".into(), self.verdict.json());
-                if let Json::Object(details) = details {
-                    for (k, v) in details {
-                        map.insert(k.clone(), v.clone());
-                    }
-                }
-                Json::Object(map)
+        let fields = match &self.details {
+            Details::Linearizable(analysis) => return crate::results::to_json(analysis),
+            Details::SetFull(d) => serde_json::to_value(d),
+            Details::Set(d) => serde_json::to_value(d),
+            Details::Counter(d) => serde_json::to_value(d),
+            Details::Bank(d) => serde_json::to_value(d),
+            Details::Convergence(d) => serde_json::to_value(d),
+            Details::RegisterStats(d) => serde_json::to_value(d),
+        };
+        let mut map = Map::new();
+        map.insert("valid?".into(), self.verdict.json());
+        // The results are structs of numbers, strings, lists and JSON
+        // values, so serializing them cannot fail; if it ever did, say so
+        // rather than drop the fields silently.
+        match fields {
+            Ok(Json::Object(fields)) => map.extend(fields),
+            Ok(other) => {
+                map.insert("details".into(), other);
+            }
+            Err(e) => {
+                map.insert("error".into(), Json::from(format!("cannot serialize: {e}")));
             }
         }
+        Json::Object(map)
     }
 
     /// The result as Jepsen-style EDN (`results.edn`): keys become keywords
@@ -171,7 +204,7 @@ impl Report {
     pub fn analysis(&self) -> Option<&Analysis> {
         match &self.details {
             Details::Linearizable(a) => Some(a),
-            Details::Jepsen(_) => None,
+            _ => None,
         }
     }
 }
@@ -398,26 +431,85 @@ pub(crate) fn nanos_to_ms(ns: i64) -> i64 {
     ns / 1_000_000
 }
 
+/// A distribution at Jepsen's points `{0 0.5 0.95 0.99 1}` (Jepsen's
+/// `frequency-distribution`), serialized with those numbers as keys:
+/// `{"0": 1, "0.5": 3, "0.95": 5, "0.99": 5, "1": 5}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Quantiles {
+    /// The smallest value (point `0`).
+    #[serde(rename = "0")]
+    pub min: i64,
+    /// The median (point `0.5`).
+    #[serde(rename = "0.5")]
+    pub median: i64,
+    /// The 95th percentile (point `0.95`).
+    #[serde(rename = "0.95")]
+    pub p95: i64,
+    /// The 99th percentile (point `0.99`).
+    #[serde(rename = "0.99")]
+    pub p99: i64,
+    /// The largest value (point `1`).
+    #[serde(rename = "1")]
+    pub max: i64,
+}
+
 /// Jepsen's `frequency-distribution` at `{0 0.5 0.95 0.99 1}`: for each
 /// point, the element at `min(n-1, floor(n·point))` of the sorted values.
-pub(crate) fn quantiles(values: &mut [i64]) -> Option<Json> {
+pub(crate) fn quantiles(values: &mut [i64]) -> Option<Quantiles> {
     if values.is_empty() {
         return None;
     }
     values.sort_unstable();
     let n = values.len();
-    let mut m = Map::new();
-    for (name, point) in [
-        ("0", 0.0),
-        ("0.5", 0.5),
-        ("0.95", 0.95),
-        ("0.99", 0.99),
-        ("1", 1.0),
-    ] {
-        let idx = ((n as f64 * point).floor() as usize).min(n - 1);
-        m.insert(name.into(), Json::from(values[idx]));
+    let at = |point: f64| values[((n as f64 * point).floor() as usize).min(n - 1)];
+    Some(Quantiles {
+        min: at(0.0),
+        median: at(0.5),
+        p95: at(0.95),
+        p99: at(0.99),
+        max: at(1.0),
+    })
+}
+
+/// `serialize_with` helpers: history values as JSON with elle-cli's
+/// conventions ([`value_json`]), so typed results print as Jepsen's did.
+pub(crate) mod ser {
+    use super::{interval_set_str, value_json, values_json};
+    use history::Value;
+    use serde::{Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    /// A value.
+    pub fn value<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
+        value_json(v).serialize(s)
     }
-    Some(Json::Object(m))
+
+    /// A key: the value, or `null` without one.
+    pub fn key<S: Serializer>(k: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
+        match k {
+            Some(k) => value_json(k).serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Values, as a JSON array in their order.
+    pub fn values<S: Serializer>(vs: &[Value], s: S) -> Result<S::Ok, S::Error> {
+        values_json(vs).serialize(s)
+    }
+
+    /// A sorted set of values as Jepsen's `integer-interval-set-str`:
+    /// `"#{1..3 5}"`.
+    pub fn interval_set<S: Serializer>(vs: &[Value], s: S) -> Result<S::Ok, S::Error> {
+        interval_set_str(vs).serialize(s)
+    }
+
+    /// A map of values, as the history value map it is.
+    pub fn value_map<S: Serializer>(m: &BTreeMap<Value, Value>, s: S) -> Result<S::Ok, S::Error> {
+        value_json(&Value::Map(
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
+        .serialize(s)
+    }
 }
 
 #[cfg(test)]
@@ -448,9 +540,11 @@ mod tests {
     #[test]
     fn quantiles_pick_jepsens_indices() {
         let mut v = vec![5, 1, 3, 2, 4];
+        let q = quantiles(&mut v).expect("values");
+        assert_eq!((q.min, q.median, q.max), (1, 3, 5));
         assert_eq!(
-            quantiles(&mut v),
-            Some(json!({"0": 1, "0.5": 3, "0.95": 5, "0.99": 5, "1": 5}))
+            serde_json::to_value(q).expect("serializes"),
+            json!({"0": 1, "0.5": 3, "0.95": 5, "0.99": 5, "1": 5})
         );
         assert_eq!(quantiles(&mut []), None);
     }

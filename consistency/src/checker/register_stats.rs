@@ -25,12 +25,16 @@
 //! linearizability found in one pass; a history without them may still not
 //! be linearizable (use `checker check --model cas-register` for that).
 //!
+//! The report's [`Details::RegisterStats`] holds the result typed, as
+//! [`Stats`].
+//!
 //! A stale read: the read began after the write of 2 had completed, yet
 //! returned 1.
 //!
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
 //! use consistency::checker::register_stats::check;
+//! use consistency::checker::Details;
 //! use consistency::Verdict;
 //!
 //! let (p0, p1) = (Process::Client(0), Process::Client(1));
@@ -48,6 +52,9 @@
 //! assert_eq!(report.verdict, Verdict::Invalid);
 //! assert_eq!(report.to_json()["stale-read-count"], 1);
 //! assert_eq!(report.to_json()["lost-write-count"], 0); // a later read saw 2
+//! let Details::RegisterStats(stats) = &report.details else { panic!("register stats") };
+//! assert_eq!((stats.stale_read_count, stats.lost_write_count), (1, 0));
+//! assert_eq!(stats.stale_reads[0].value, Value::Int(1));
 //! ```
 //!
 //! A lost write: 2 was acknowledged, but every read after it returned the
@@ -73,11 +80,84 @@
 //! assert_eq!(report.to_json()["stale-read-count"], 1); // the same read is stale
 //! ```
 
-use super::{Checker, Details, op_json, value_json, CheckError, Report};
+use super::{op_json, ser, CheckError, Checker, Details, Report};
 use crate::Verdict;
 use history::{operations, History, Operation, Outcome, Value};
-use serde_json::{json, Map, Value as Json};
+use serde::Serialize;
+use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
+
+/// What the register statistics found. Keys are `None` for a single
+/// register (serialized as `null`); ops are as Jepsen prints them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Stats {
+    /// Keys with a read or a write.
+    pub key_count: u64,
+    /// `ok` reads.
+    pub read_count: u64,
+    /// Non-failed writes and cas.
+    pub write_count: u64,
+    /// Reads of superseded values.
+    pub stale_read_count: u64,
+    /// Those reads, by key, then by invocation.
+    pub stale_reads: Vec<StaleRead>,
+    /// Acknowledged writes whose effect vanished.
+    pub lost_write_count: u64,
+    /// Those writes, by key, then by invocation.
+    pub lost_writes: Vec<LostWrite>,
+    /// Reads of values nobody wrote.
+    pub unwritten_read_count: u64,
+    /// Those reads, by key, then by invocation.
+    pub unwritten_reads: Vec<UnwrittenRead>,
+}
+
+/// A read of a superseded value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StaleRead {
+    /// The key.
+    #[serde(serialize_with = "ser::key")]
+    pub key: Option<Value>,
+    /// The value read.
+    #[serde(serialize_with = "ser::value")]
+    pub value: Value,
+    /// The read's completion.
+    pub read: Json,
+    /// The completion of the `ok` write that superseded every possible
+    /// writer of the value before the read began.
+    pub superseded_by: Json,
+}
+
+/// An acknowledged write whose effect vanished.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LostWrite {
+    /// The key.
+    #[serde(serialize_with = "ser::key")]
+    pub key: Option<Value>,
+    /// The write's completion.
+    pub write: Json,
+    /// The completion of a later read that returned an older value.
+    pub read: Json,
+    /// The value that read returned.
+    #[serde(serialize_with = "ser::value")]
+    pub read_value: Value,
+}
+
+/// A read of a value nobody wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct UnwrittenRead {
+    /// The key.
+    #[serde(serialize_with = "ser::key")]
+    pub key: Option<Value>,
+    /// The value read.
+    #[serde(serialize_with = "ser::value")]
+    pub value: Value,
+    /// The read's completion.
+    pub read: Json,
+}
 
 /// "Before everything": when the initial `nil` was written.
 const INITIAL: i64 = -1;
@@ -132,7 +212,6 @@ impl Checker for RegisterStats {
     }
 }
 
-
 /// Counts stale reads, lost writes and unwritten reads; see the [module docs](self).
 pub fn check(history: &History) -> Result<Report, CheckError> {
     let ops = operations(history)?;
@@ -172,7 +251,7 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
     let mut unwritten = Vec::new();
     let (mut read_count, mut write_count) = (0usize, 0usize);
     for (key, data) in keys.iter_mut() {
-        let key_json = key.map_or(Json::Null, value_json);
+        let key = key.cloned();
         read_count += data.reads.len();
         write_count += data.writes.len();
         // Writes are in invocation order (operations() is). Per value, the
@@ -207,11 +286,11 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
 
         for r in &data.reads {
             let Some(source) = r.source else {
-                unwritten.push(json!({
-                    "key": key_json,
-                    "value": value_json(r.value),
-                    "read": op_json(r.op.completion.unwrap_or(r.op.invoke)),
-                }));
+                unwritten.push(UnwrittenRead {
+                    key: key.clone(),
+                    value: r.value.clone(),
+                    read: op_json(r.op.completion.unwrap_or(r.op.invoke)),
+                });
                 continue;
             };
             if source == OPEN {
@@ -222,12 +301,13 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
                 continue;
             };
             if best != usize::MAX && acked[best].done < r.invoke {
-                stale.push(json!({
-                    "key": key_json,
-                    "value": value_json(r.value),
-                    "read": op_json(r.op.completion.unwrap_or(r.op.invoke)),
-                    "superseded-by": op_json(acked[best].op.completion.unwrap_or(acked[best].op.invoke)),
-                }));
+                let superseding = acked[best].op;
+                stale.push(StaleRead {
+                    key: key.clone(),
+                    value: r.value.clone(),
+                    read: op_json(r.op.completion.unwrap_or(r.op.invoke)),
+                    superseded_by: op_json(superseding.completion.unwrap_or(superseding.invoke)),
+                });
             }
         }
 
@@ -259,12 +339,12 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
             };
             if newest < w.invoke {
                 let r = reads[*witness];
-                lost.push(json!({
-                    "key": key_json,
-                    "write": op_json(w.op.completion.unwrap_or(w.op.invoke)),
-                    "read": op_json(r.op.completion.unwrap_or(r.op.invoke)),
-                    "read-value": value_json(r.value),
-                }));
+                lost.push(LostWrite {
+                    key: key.clone(),
+                    write: op_json(w.op.completion.unwrap_or(w.op.invoke)),
+                    read: op_json(r.op.completion.unwrap_or(r.op.invoke)),
+                    read_value: r.value.clone(),
+                });
             }
         }
     }
@@ -281,20 +361,20 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
         lost.len(),
         unwritten.len()
     );
-    let mut d = Map::new();
-    d.insert("key-count".into(), json!(keys.len()));
-    d.insert("read-count".into(), json!(read_count));
-    d.insert("write-count".into(), json!(write_count));
-    d.insert("stale-read-count".into(), json!(stale.len()));
-    d.insert("stale-reads".into(), Json::Array(stale));
-    d.insert("lost-write-count".into(), json!(lost.len()));
-    d.insert("lost-writes".into(), Json::Array(lost));
-    d.insert("unwritten-read-count".into(), json!(unwritten.len()));
-    d.insert("unwritten-reads".into(), Json::Array(unwritten));
     Ok(Report {
         checker: "register-stats",
         verdict,
         summary,
-        details: Details::Jepsen(Json::Object(d)),
+        details: Details::RegisterStats(Stats {
+            key_count: keys.len() as u64,
+            read_count: read_count as u64,
+            write_count: write_count as u64,
+            stale_read_count: stale.len() as u64,
+            stale_reads: stale,
+            lost_write_count: lost.len() as u64,
+            lost_writes: lost,
+            unwritten_read_count: unwritten.len() as u64,
+            unwritten_reads: unwritten,
+        }),
     })
 }

@@ -42,6 +42,7 @@
 //! ```
 //! use history::{History, Op, OpType, Process, Value};
 //! use consistency::checker::set_full::{check, Options};
+//! use consistency::checker::Details;
 //! use consistency::Verdict;
 //!
 //! let (p0, p1) = (Process::Client(0), Process::Client(1));
@@ -57,6 +58,9 @@
 //! let report = check(&h, &Options::default()).unwrap();
 //! assert_eq!(report.verdict, Verdict::Invalid);
 //! assert_eq!(report.to_json()["lost"], serde_json::json!([1]));
+//! // The same, typed: `Details::SetFull` holds the [`Elements`].
+//! let Details::SetFull(elements) = &report.details else { panic!("a set-full report") };
+//! assert_eq!((elements.lost_count, elements.lost.clone()), (1, vec![Value::Int(1)]));
 //! ```
 //!
 //! # `set`
@@ -66,15 +70,136 @@
 //! `lost` acknowledged but not read, `recovered` read although their add was
 //! not acknowledged. Valid iff nothing is lost or unexpected; `:unknown`
 //! when the set was never read.
+//!
+//! # Results
+//!
+//! `set-full` reports [`Elements`] (in [`Details::SetFull`]), `set` a
+//! [`FinalSet`] (in [`Details::Set`]); both serialize to Jepsen's fields.
 
-use super::{Checker, Details, 
-    bad_operation, events, interval_set_str, nanos_to_ms, op_json, quantiles, value_json,
-    values_json, CheckError, Report, INCONCLUSIVE,
+use super::{
+    bad_operation, events, nanos_to_ms, op_json, quantiles, ser, CheckError, Checker, Details,
+    Quantiles, Report, INCONCLUSIVE,
 };
 use crate::Verdict;
 use history::{operations, History, Op, Operation, Outcome, Value};
-use serde_json::{json, Map, Value as Json};
+use serde::Serialize;
+use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// What `set-full` found: Jepsen's `checker/set-full` fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Elements {
+    /// Elements whose `:add` was invoked.
+    pub attempt_count: u64,
+    /// Elements stable: read, and never missed by a later read.
+    pub stable_count: u64,
+    /// Elements lost.
+    pub lost_count: u64,
+    /// The lost elements, sorted.
+    #[serde(serialize_with = "ser::values")]
+    pub lost: Vec<Value>,
+    /// Elements neither stable nor lost.
+    pub never_read_count: u64,
+    /// The never-read elements, sorted.
+    #[serde(serialize_with = "ser::values")]
+    pub never_read: Vec<Value>,
+    /// Stable elements a read missed after they were known.
+    pub stale_count: u64,
+    /// The stale elements, sorted.
+    #[serde(serialize_with = "ser::values")]
+    pub stale: Vec<Value>,
+    /// The (at most 8) stale elements with the largest stable latency,
+    /// worst first.
+    pub worst_stale: Vec<StaleElement>,
+    /// Stable latencies (ms), if any element is stable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_latencies: Option<Quantiles>,
+    /// Lost latencies (ms), if any element is lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_latencies: Option<Quantiles>,
+    /// Elements some read returned more than once.
+    pub duplicated_count: u64,
+    /// Each duplicated element and the most times one read returned it.
+    #[serde(serialize_with = "duplicated")]
+    pub duplicated: BTreeMap<Value, u64>,
+    /// Why the verdict is unknown (nothing stable); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One of [`Elements::worst_stale`]: a stale element and its history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StaleElement {
+    /// The element.
+    #[serde(serialize_with = "ser::value")]
+    pub element: Value,
+    /// How it ended: always `stable` (a stale element is stable).
+    pub outcome: &'static str,
+    /// Its stable latency in ms.
+    pub stable_latency: Option<i64>,
+    /// Its lost latency in ms (`None`: it is not lost).
+    pub lost_latency: Option<i64>,
+    /// The op from which it was known (the ok add, or the first ok read
+    /// that saw it), as Jepsen prints ops.
+    pub known: Option<Json>,
+    /// The invocation of the last read that missed it.
+    pub last_absent: Option<Json>,
+}
+
+/// What `set` found: Jepsen's `checker/set` fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FinalSet {
+    /// Distinct elements whose `:add` was invoked.
+    pub attempt_count: u64,
+    /// Distinct elements whose `:add` was acknowledged.
+    pub acknowledged_count: u64,
+    /// What the final read returned; `None` if the set was never read.
+    #[serde(flatten)]
+    pub read: Option<FinalRead>,
+    /// Why the verdict is unknown (`Set was never read`); absent when
+    /// there is a final read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The final read of [`FinalSet`] against the adds. The element lists are
+/// sorted and print as Jepsen's interval sets (`"#{1..3 5}"`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FinalRead {
+    /// Elements read and attempted.
+    pub ok_count: u64,
+    /// Elements acknowledged but not read.
+    pub lost_count: u64,
+    /// Elements read although their add was not acknowledged.
+    pub recovered_count: u64,
+    /// Elements read but never attempted.
+    pub unexpected_count: u64,
+    /// The ok elements.
+    #[serde(serialize_with = "ser::interval_set")]
+    pub ok: Vec<Value>,
+    /// The lost elements.
+    #[serde(serialize_with = "ser::interval_set")]
+    pub lost: Vec<Value>,
+    /// The unexpected elements.
+    #[serde(serialize_with = "ser::interval_set")]
+    pub unexpected: Vec<Value>,
+    /// The recovered elements.
+    #[serde(serialize_with = "ser::interval_set")]
+    pub recovered: Vec<Value>,
+}
+
+/// [`Elements::duplicated`] as the value map `{element count}`.
+fn duplicated<S: serde::Serializer>(m: &BTreeMap<Value, u64>, s: S) -> Result<S::Ok, S::Error> {
+    let counts = m
+        .iter()
+        .map(|(v, &n)| (v.clone(), Value::Int(n as i64)))
+        .collect();
+    super::value_json(&Value::Map(counts)).serialize(s)
+}
 
 /// Options of `set-full`.
 #[derive(Debug, Clone, Default)]
@@ -189,7 +314,6 @@ impl Checker for SetOnce {
         check_set(history)
     }
 }
-
 
 /// Jepsen's `set-full` checker; see the [module docs](self).
 pub fn check(history: &History, options: &Options) -> Result<Report, CheckError> {
@@ -308,56 +432,35 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
         Verdict::Valid
     };
 
-    let mut d = Map::new();
-    d.insert("attempt-count".into(), json!(results.len()));
-    d.insert("stable-count".into(), json!(stable_count));
-    d.insert("lost-count".into(), json!(lost.len()));
-    d.insert("lost".into(), values_json(lost.iter().copied()));
-    d.insert("never-read-count".into(), json!(never_read.len()));
-    d.insert("never-read".into(), values_json(never_read.iter().copied()));
-    d.insert("stale-count".into(), json!(stale.len()));
-    d.insert("stale".into(), values_json(stale.iter().map(|r| r.element)));
-    d.insert(
-        "worst-stale".into(),
-        Json::Array(
-            worst
-                .iter()
-                .map(|r| {
-                    json!({
-                        "element": value_json(r.element),
-                        "outcome": "stable",
-                        "stable-latency": r.stable_latency,
-                        "lost-latency": r.lost_latency,
-                        "known": r.known.map(op_json),
-                        "last-absent": r.last_absent.map(op_json),
-                    })
-                })
-                .collect(),
-        ),
-    );
     let mut stable_latencies: Vec<i64> = results.iter().filter_map(|r| r.stable_latency).collect();
-    if let Some(q) = quantiles(&mut stable_latencies) {
-        d.insert("stable-latencies".into(), q);
-    }
     let mut lost_latencies: Vec<i64> = results.iter().filter_map(|r| r.lost_latency).collect();
-    if let Some(q) = quantiles(&mut lost_latencies) {
-        d.insert("lost-latencies".into(), q);
-    }
-    d.insert("duplicated-count".into(), json!(dups.len()));
-    d.insert(
-        "duplicated".into(),
-        value_json(&Value::Map(
-            dups.iter()
-                .map(|(&v, &n)| (v.clone(), Value::Int(n as i64)))
-                .collect(),
-        )),
-    );
-    if matches!(verdict, Verdict::Unknown(_)) {
-        d.insert(
-            "error".into(),
-            json!("no element is stable: nothing was read after an add"),
-        );
-    }
+    let details = Elements {
+        attempt_count: results.len() as u64,
+        stable_count: stable_count as u64,
+        lost_count: lost.len() as u64,
+        lost: lost.iter().map(|&v| v.clone()).collect(),
+        never_read_count: never_read.len() as u64,
+        never_read: never_read.iter().map(|&v| v.clone()).collect(),
+        stale_count: stale.len() as u64,
+        stale: stale.iter().map(|r| r.element.clone()).collect(),
+        worst_stale: worst
+            .iter()
+            .map(|r| StaleElement {
+                element: r.element.clone(),
+                outcome: "stable",
+                stable_latency: r.stable_latency,
+                lost_latency: r.lost_latency,
+                known: r.known.map(op_json),
+                last_absent: r.last_absent.map(op_json),
+            })
+            .collect(),
+        stable_latencies: quantiles(&mut stable_latencies),
+        lost_latencies: quantiles(&mut lost_latencies),
+        duplicated_count: dups.len() as u64,
+        duplicated: dups.iter().map(|(&v, &n)| (v.clone(), n as u64)).collect(),
+        error: matches!(verdict, Verdict::Unknown(_))
+            .then(|| "no element is stable: nothing was read after an add".to_string()),
+    };
 
     let summary = format!(
         "{} attempted: {} stable, {} lost, {} never read, {} stale{}, {} duplicated",
@@ -377,7 +480,7 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
         checker: "set-full",
         verdict,
         summary,
-        details: Details::Jepsen(Json::Object(d)),
+        details: Details::SetFull(details),
     })
 }
 
@@ -412,10 +515,6 @@ pub fn check_set(history: &History) -> Result<Report, CheckError> {
         }
     }
     let Some((_, read)) = final_read else {
-        let mut d = Map::new();
-        d.insert("attempt-count".into(), json!(attempts.len()));
-        d.insert("acknowledged-count".into(), json!(acknowledged.len()));
-        d.insert("error".into(), json!("Set was never read"));
         return Ok(Report {
             checker: "set",
             verdict: INCONCLUSIVE,
@@ -424,7 +523,12 @@ pub fn check_set(history: &History) -> Result<Report, CheckError> {
                 attempts.len(),
                 acknowledged.len()
             ),
-            details: Details::Jepsen(Json::Object(d)),
+            details: Details::Set(FinalSet {
+                attempt_count: attempts.len() as u64,
+                acknowledged_count: acknowledged.len() as u64,
+                read: None,
+                error: Some("Set was never read".into()),
+            }),
         });
     };
     let final_set: BTreeSet<&Value> = read_elements(history, read)?.iter().collect();
@@ -437,23 +541,22 @@ pub fn check_set(history: &History) -> Result<Report, CheckError> {
     } else {
         Verdict::Invalid
     };
-    let mut d = Map::new();
-    d.insert("attempt-count".into(), json!(attempts.len()));
-    d.insert("acknowledged-count".into(), json!(acknowledged.len()));
-    d.insert("ok-count".into(), json!(ok.len()));
-    d.insert("lost-count".into(), json!(lost.len()));
-    d.insert("recovered-count".into(), json!(recovered.len()));
-    d.insert("unexpected-count".into(), json!(unexpected.len()));
-    d.insert("ok".into(), json!(interval_set_str(ok.iter().copied())));
-    d.insert("lost".into(), json!(interval_set_str(lost.iter().copied())));
-    d.insert(
-        "unexpected".into(),
-        json!(interval_set_str(unexpected.iter().copied())),
-    );
-    d.insert(
-        "recovered".into(),
-        json!(interval_set_str(recovered.iter().copied())),
-    );
+    let sorted = |set: &BTreeSet<&Value>| set.iter().map(|&v| v.clone()).collect::<Vec<_>>();
+    let details = FinalSet {
+        attempt_count: attempts.len() as u64,
+        acknowledged_count: acknowledged.len() as u64,
+        read: Some(FinalRead {
+            ok_count: ok.len() as u64,
+            lost_count: lost.len() as u64,
+            recovered_count: recovered.len() as u64,
+            unexpected_count: unexpected.len() as u64,
+            ok: sorted(&ok),
+            lost: sorted(&lost),
+            unexpected: sorted(&unexpected),
+            recovered: sorted(&recovered),
+        }),
+        error: None,
+    };
     let summary = format!(
         "final read of {} elements: {} attempted, {} acknowledged, {} ok, {} lost, {} unexpected, {} recovered",
         final_set.len(),
@@ -468,6 +571,6 @@ pub fn check_set(history: &History) -> Result<Report, CheckError> {
         checker: "set",
         verdict,
         summary,
-        details: Details::Jepsen(Json::Object(d)),
+        details: Details::Set(details),
     })
 }
