@@ -42,6 +42,7 @@ fi
 
 # The main job first, as a new user runs it, with the packages installed below hidden.
 tools/fresh-first-run "${later_packages[@]}"
+tools/check-layering   # the checking library builds without a runtime, driver or network crate
 
 install postgresql-15 openjdk-17-jre-headless maven "${later_packages[@]}"
 

@@ -3,7 +3,8 @@
 //! - [`run`]: the runner (Jepsen's interpreter): N processes perform a
 //!   workload's operations against a target while a nemesis injects faults;
 //!   every invocation and completion is recorded, then judged.
-//! - [`report`]: the run's page, plots and counterexamples.
+//! - [`report`]: the run's page, plots and counterexamples (drawing).
+//! - [`stats`]: fault intervals, latencies and percentiles (measuring).
 //! - [`catalog`]: the lists of workloads, targets and checkers, for
 //!   `--help` and the README.
 //!
@@ -11,7 +12,7 @@
 //! [`history`] crate.
 
 pub mod catalog;
-pub mod html;
 pub mod report;
 pub mod run;
+pub mod stats;
 pub mod timestamp;

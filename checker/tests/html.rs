@@ -1,6 +1,6 @@
 //! The HTML report: content, escaping, self-containment and size.
 
-use checker::html::linearizability_page;
+use checker::report::counterexample::page as linearizability_page;
 use consistency::linearizable::{check, Analysis, Options};
 use consistency::model::cas_register::CasRegister;
 use consistency::model::kv::Kv;

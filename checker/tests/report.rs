@@ -1,12 +1,11 @@
 //! The report of a run: fault intervals, latency percentiles, the plots and
 //! the page.
 
-use checker::html::{linearizability_fragment, linearizability_page};
+use checker::report::counterexample::{fragment as linearizability_fragment, page as linearizability_page};
 use consistency::linearizable::{check, Options};
 use consistency::model::cas_register::CasRegister;
-use checker::report::plots::{
-    fault_intervals, latency_svg, latency_table, percentile, rate_svg, FaultInterval, MAX_POINTS,
-};
+use checker::report::plots::{latency_svg, rate_svg, MAX_POINTS};
+use checker::stats::{fault_intervals, latency_table, percentile, FaultInterval};
 use checker::report::{overall_verdict, run_page, RunInfo, Section};
 use consistency::{Unknown, Verdict};
 use history::{History, Op, OpType, Process, Value};
@@ -625,6 +624,6 @@ fn linearizability_page_is_the_fragment_in_a_page() {
     let page = linearizability_page(&a, "t");
     assert!(page.contains(&fragment));
     assert!(page.contains("<h1>t</h1>"));
-    assert!(page.contains(checker::html::styles()));
-    assert!(page.contains(checker::html::script()));
+    assert!(page.contains(checker::report::counterexample::styles()));
+    assert!(page.contains(checker::report::counterexample::script()));
 }

@@ -294,7 +294,7 @@ pub fn write_outputs(dir: &Path, source: &Path, analysis: &Analysis) -> anyhow::
     let title = source.display().to_string();
     std::fs::write(
         dir.join("linearizability.html"),
-        checker::html::linearizability_page(analysis, &title),
+        checker::report::counterexample::page(analysis, &title),
     )?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::run::{print_run, runtime_with_stop, writable, Common};
 use super::EXIT_BAD_INPUT;
-use checker::html::escape;
+use checker::report::html::escape;
 use checker::run::output::Summary;
 use checker::run::spec::{execute, Spec};
 use consistency::Verdict;

@@ -7,14 +7,21 @@
 //! verdict, Jepsen's performance plots ([`plots::latency_svg`],
 //! [`plots::rate_svg`]) with the fault intervals shaded, the latency
 //! percentiles, the faults, and then each checker's own section (for
-//! linearizability, [`crate::html::linearizability_fragment`]).
+//! linearizability, [`counterexample::fragment`]).
+//!
+//! Drawing lives here, measuring in [`crate::stats`]:
+//! - [`html`]: the HTML helpers every page uses, written once;
+//! - [`counterexample`]: a linearizability check's page and fragment;
+//! - [`plots`]: the latency and rate plots.
 
+pub mod counterexample;
+pub mod html;
 pub mod plots;
 
-use crate::html::{self, escape};
+use crate::stats::{is_nemesis, LatencyRow};
 use consistency::verdict::Verdict;
 use history::History;
-use plots::{clip, is_nemesis, LatencyRow};
+use html::{clip, escape, ms, pill, verdict_class};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -85,7 +92,7 @@ pub fn run_page(info: &RunInfo, sections: &[Section], history: &History) -> Stri
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     let _ = writeln!(out, "<title>{}</title>", escape(&info.title));
     out.push_str("<style>");
-    out.push_str(html::styles());
+    out.push_str(counterexample::styles());
     out.push_str(CSS);
     out.push_str("</style>\n</head>\n<body>\n");
 
@@ -96,7 +103,7 @@ pub fn run_page(info: &RunInfo, sections: &[Section], history: &History) -> Stri
     out.push_str("<section id=\"run-latency\">\n<h2>Latency</h2>\n<div class=\"plotbox\">");
     out.push_str(&plots::latency_svg(history));
     out.push_str("</div>\n");
-    latency_rows(&mut out, &plots::latency_table(history));
+    latency_rows(&mut out, &crate::stats::latency_table(history));
     out.push_str("</section>\n");
 
     out.push_str("<section id=\"run-rate\">\n<h2>Throughput</h2>\n<div class=\"plotbox\">");
@@ -120,38 +127,19 @@ pub fn run_page(info: &RunInfo, sections: &[Section], history: &History) -> Stri
     }
 
     out.push_str("<script>");
-    out.push_str(html::script());
+    out.push_str(counterexample::script());
     out.push_str("</script>\n</body>\n</html>\n");
     out
-}
-
-fn verdict_class(v: &Verdict) -> &'static str {
-    match v {
-        Verdict::Valid => "valid",
-        Verdict::Invalid => "invalid",
-        Verdict::Unknown(_) => "unknown",
-    }
-}
-
-fn badge(v: Option<&Verdict>) -> String {
-    match v {
-        None => "<span class=\"badge unknown\">not checked</span>".into(),
-        Some(Verdict::Unknown(u)) => format!("<span class=\"badge unknown\">unknown: {u}</span>"),
-        Some(v) => format!("<span class=\"badge {0}\">{0}</span>", verdict_class(v)),
-    }
-}
-
-fn pill(v: &Verdict) -> String {
-    match v {
-        Verdict::Unknown(u) => format!("<span class=\"pill unknown\">unknown: {u}</span>"),
-        v => format!("<span class=\"pill {0}\">{0}</span>", verdict_class(v)),
-    }
 }
 
 fn header(out: &mut String, info: &RunInfo, sections: &[Section]) {
     let overall = overall_verdict(sections);
     let _ = writeln!(out, "<header>\n<h1>{}</h1>", escape(&info.title));
-    let _ = write!(out, "<p class=\"verdict\">{} ", badge(overall.as_ref()));
+    let badge = match &overall {
+        None => "<span class=\"badge unknown\">not checked</span>".to_string(),
+        Some(v) => html::badge(v),
+    };
+    let _ = write!(out, "<p class=\"verdict\">{badge} ");
     if sections.is_empty() {
         out.push_str("no checker judged this run.");
     } else {
@@ -289,19 +277,6 @@ fn checks(out: &mut String, sections: &[Section]) {
     out.push_str("</tbody></table>\n</section>\n");
 }
 
-/// Milliseconds for a table: `—` when unknown.
-fn ms(v: f64) -> String {
-    if !v.is_finite() {
-        "—".into()
-    } else if v < 10.0 {
-        format!("{v:.2}")
-    } else if v < 1000.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.0}")
-    }
-}
-
 fn latency_rows(out: &mut String, rows: &[LatencyRow]) {
     out.push_str(
         "<table class=\"latency\"><thead><tr><th>:f</th><th class=\"num\">completed</th><th class=\"num\">ok</th>\
@@ -339,7 +314,7 @@ fn latency_rows(out: &mut String, rows: &[LatencyRow]) {
 const MAX_FAULT_ROWS: usize = 500;
 
 fn faults(out: &mut String, h: &History) {
-    let faults = plots::faults(h);
+    let faults = crate::stats::faults::faults(h);
     out.push_str("<section id=\"run-faults\">\n<h2>Faults</h2>\n");
     if faults.is_empty() {
         out.push_str(

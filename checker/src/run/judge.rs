@@ -44,10 +44,10 @@ pub fn judge(checks: &[Box<dyn Checker>], history: &History, options: &Options) 
                 let (key, title) = names(&report);
                 let details = abridge(&report.to_json());
                 let body_html = match &report.details {
-                    Details::Linearizable(analysis) => crate::html::linearizability_fragment(analysis),
+                    Details::Linearizable(analysis) => crate::report::counterexample::fragment(analysis),
                     _ => format!(
                         "<pre>{}</pre>",
-                        crate::html::escape(
+                        crate::report::html::escape(
                             &serde_json::to_string_pretty(&details).unwrap_or_default()
                         )
                     ),
@@ -110,6 +110,6 @@ fn error_section(title: &str, error: &str, results: &mut Map<String, Json>) -> S
         title: title.to_string(),
         verdict: Verdict::Unknown(consistency::Unknown::Error),
         summary: format!("could not check: {error}"),
-        body_html: format!("<p>{}</p>", crate::html::escape(error)),
+        body_html: format!("<p>{}</p>", crate::report::html::escape(error)),
     }
 }

@@ -62,7 +62,7 @@ pub fn summarize(judgement: &Judgement, history: &History, seconds: f64, report:
         (None, None) => agreement.map(|c| c.lost_count),
         (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0))),
     };
-    let all = report::plots::latency_table(history).into_iter().next();
+    let all = crate::stats::latency_table(history).into_iter().next();
     Summary {
         verdict: judgement.verdict.to_string(),
         anomalies: judgement

@@ -1,11 +1,11 @@
 //! A self-contained HTML report of a linearizability check.
 //!
-//! [`linearizability_page`] renders an [`Analysis`] as one HTML page with
+//! [`page`] renders an [`Analysis`] as one HTML page with
 //! inline CSS, inline SVG and a few lines of vanilla JavaScript (hover
 //! highlighting only): it loads nothing from the network.
-//! [`linearizability_fragment`] is the same report without the page around
+//! [`fragment`] is the same report without the page around
 //! it, with [`styles`] and [`script`] to inline once, for embedding in a
-//! run's report ([`crate::report::run_page`]).
+//! run's report ([`super::run_page`]).
 //!
 //! The page has a header (verdict badge, model, counts, elapsed time), a
 //! table of partitions, and for each partition found non-linearizable a
@@ -22,10 +22,10 @@
 //! partitions take no room. Long partitions are drawn only around the
 //! failure, and every list is capped, so the page stays small.
 
+use super::html::{badge, clip, duration, e, escape, num, plural};
 use consistency::linearizable::{Analysis, ExplainedOp, Explanation, PartitionReport, PartitionVerdict};
 use consistency::verdict::{Unknown, Verdict};
 use std::fmt::Write as _;
-use std::time::Duration;
 
 /// More partitions than this: non-valid ones first, the rest collapsed.
 const MANY_PARTITIONS: usize = 20;
@@ -72,69 +72,6 @@ const AXIS: &str = "time → (this partition's invocations and completions, in r
 /// Longest description on a bar (the tooltip has more).
 const LABEL_CHARS: usize = 60;
 
-/// Escapes `&`, `<`, `>`, `"` and `'` for HTML and inline SVG text and
-/// attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    escape_into(&mut out, text);
-    out
-}
-
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// `text`, cut to `max` characters with an ellipsis.
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some((end, _)) => format!("{}…", &text[..end]),
-    }
-}
-
-/// Escaped and clipped.
-fn e(text: &str, max: usize) -> String {
-    escape(&clip(text, max))
-}
-
-/// `1,234,567`.
-fn num(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    let first = match digits.len() % 3 {
-        0 => 3,
-        r => r,
-    };
-    out.push_str(&digits[..first]);
-    for group in digits.as_bytes()[first..].chunks(3) {
-        out.push(',');
-        out.extend(group.iter().map(|&b| b as char));
-    }
-    out
-}
-
-fn duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 1e-3 {
-        format!("{} µs", d.as_micros())
-    } else if s < 1.0 {
-        format!("{:.1} ms", s * 1e3)
-    } else if s < 120.0 {
-        format!("{s:.2} s")
-    } else {
-        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
-    }
-}
-
 fn unknown_reason(u: Unknown) -> &'static str {
     match u {
         Unknown::Timeout => "the time limit ran out",
@@ -162,15 +99,11 @@ fn name(op: &ExplainedOp) -> String {
     )
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{} {}", num(n as u64), if n == 1 { one } else { many })
-}
-
 /// Renders `analysis` as one self-contained HTML page titled `title`.
 ///
-/// The page is the [`linearizability_fragment`] under a header with the
+/// The page is the [`fragment`] under a header with the
 /// title, with [`styles`] and [`script`] inlined once.
-pub fn linearizability_page(analysis: &Analysis, title: &str) -> String {
+pub fn page(analysis: &Analysis, title: &str) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -179,7 +112,7 @@ pub fn linearizability_page(analysis: &Analysis, title: &str) -> String {
     out.push_str(CSS);
     out.push_str("</style>\n</head>\n<body>\n");
     let _ = writeln!(out, "<header>\n<h1>{}</h1>\n</header>", escape(title));
-    out.push_str(&linearizability_fragment(analysis));
+    out.push_str(&fragment(analysis));
     out.push_str("<script>");
     out.push_str(JS);
     out.push_str("</script>\n</body>\n</html>\n");
@@ -194,7 +127,7 @@ pub fn linearizability_page(analysis: &Analysis, title: &str) -> String {
 /// The embedding page must include [`styles`] (CSS) once, and [`script`]
 /// once for hover highlighting. Element ids are `partitions` and `x<N>`
 /// (one per explained partition), so embed one analysis per page.
-pub fn linearizability_fragment(analysis: &Analysis) -> String {
+pub fn fragment(analysis: &Analysis) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("<div class=\"linearizability\">\n");
     summary(&mut out, analysis);
@@ -211,26 +144,18 @@ pub fn linearizability_fragment(analysis: &Analysis) -> String {
     out
 }
 
-/// The CSS of [`linearizability_fragment`] (and of the page's common
+/// The CSS of [`fragment`] (and of the page's common
 /// elements: body, headings, tables, badges, pills), to inline once in a
 /// `<style>` element.
 pub fn styles() -> &'static str {
     CSS
 }
 
-/// The vanilla JavaScript of [`linearizability_fragment`] (hover
+/// The vanilla JavaScript of [`fragment`] (hover
 /// highlighting of an operation across the diagram and the tables), to
 /// inline once in a `<script>` element at the end of the body.
 pub fn script() -> &'static str {
     JS
-}
-
-fn badge(v: &Verdict) -> String {
-    match v {
-        Verdict::Valid => "<span class=\"badge valid\">valid</span>".into(),
-        Verdict::Invalid => "<span class=\"badge invalid\">invalid</span>".into(),
-        Verdict::Unknown(u) => format!("<span class=\"badge unknown\">unknown: {u}</span>"),
-    }
 }
 
 fn summary(out: &mut String, a: &Analysis) {
