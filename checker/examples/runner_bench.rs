@@ -7,8 +7,8 @@ use checker::run::{run, RunConfig, Stop};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use system::sim::{ConflictPolicy, Mode, SimCluster, SimConfig};
-use workloads::generator::{Context, Next};
 use targets::sim::client::{Shape, SimTarget};
+use workloads::generator::{Context, Next};
 use workloads::{Rng, Target};
 
 const PROCESSES: usize = 32;

@@ -171,7 +171,9 @@ fn listed_names(help: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut in_list = false;
     for line in help.lines() {
-        if line.starts_with("Linearizability models:") || line.starts_with("Jepsen's workload checkers") {
+        if line.starts_with("Linearizability models:")
+            || line.starts_with("Jepsen's workload checkers")
+        {
             in_list = true;
         } else if line.trim().is_empty() {
             in_list = false;
@@ -246,8 +248,14 @@ fn small_history(name: &str) -> Option<&'static str> {
 fn every_listed_model_and_checker_checks_a_small_history() {
     let help = stdout(&checker(&["check", "--help"]));
     let names = listed_names(&help);
-    let table: Vec<&str> = consistency::checker::CHECKERS.iter().map(|c| c.name()).collect();
-    assert_eq!(names, table, "--help lists exactly the table, in its order:\n{help}");
+    let table: Vec<&str> = consistency::checker::CHECKERS
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(
+        names, table,
+        "--help lists exactly the table, in its order:\n{help}"
+    );
     let dir = temp_dir("every-name");
     for name in &names {
         let history = small_history(name)
@@ -262,7 +270,11 @@ fn every_listed_model_and_checker_checks_a_small_history() {
             stdout(&o),
             stderr(&o)
         );
-        assert!(stdout(&o).contains("\ttrue"), "--model {name}: {}", stdout(&o));
+        assert!(
+            stdout(&o).contains("\ttrue"),
+            "--model {name}: {}",
+            stdout(&o)
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

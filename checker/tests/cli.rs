@@ -11,7 +11,10 @@ fn checker(args: &[&str]) -> Output {
 }
 
 fn data(file: &str) -> String {
-    format!("{}/../consistency/tests/data/porcupine/{file}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../consistency/tests/data/porcupine/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -183,7 +186,10 @@ fn every_target_and_workload_pair_is_validated_before_the_run() {
     }
     // The table has both kinds of pair (the sim runs all four workloads;
     // Kafka runs only set).
-    assert!(supported >= 4 && refused >= 1, "{supported} supported, {refused} refused");
+    assert!(
+        supported >= 4 && refused >= 1,
+        "{supported} supported, {refused} refused"
+    );
 }
 
 /// The README's lists of workloads, targets and checkers are written from
@@ -195,8 +201,14 @@ fn the_readme_lists_come_from_the_tables() {
     const END: &str = "<!-- end of lists -->";
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&path).expect("README.md");
-    let start = readme.find(BEGIN).expect("the README has the lists' opening marker") + BEGIN.len();
-    let end = start + readme[start..].find(END).expect("the README has the lists' closing marker");
+    let start = readme
+        .find(BEGIN)
+        .expect("the README has the lists' opening marker")
+        + BEGIN.len();
+    let end = start
+        + readme[start..]
+            .find(END)
+            .expect("the README has the lists' closing marker");
     let expected = checker::catalog::markdown();
     if readme[start..end] != expected {
         if std::env::var_os("UPDATE_README").is_some() {

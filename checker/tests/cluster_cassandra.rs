@@ -14,7 +14,6 @@
 mod servers;
 
 use consistency::Verdict;
-use targets::cassandra::server as cassandra;
 use nemesis::local::LocalNemesis;
 use nemesis::Nemesis;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
@@ -25,6 +24,7 @@ use servers::{
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use targets::cassandra::client::{profile, session_on, CassandraTarget, Mode, TABLE};
+use targets::cassandra::server as cassandra;
 use workloads::Target;
 
 fn target(lab: &Lab, mode: Mode) -> Arc<CassandraTarget> {
@@ -87,8 +87,7 @@ fn cassandra_cluster_under_real_faults() {
     // A partition cuts the nodes' own traffic: n1's failure detector
     // convicts the isolated n3 (gossip stops reaching it), so n1 refuses
     // a write at ALL up front; the lab still reaches n3 itself.
-    nemesis::iptables::partition(&cluster.hosts(), &[vec![2], vec![0, 1]])
-        .expect("partition");
+    nemesis::iptables::partition(&cluster.hosts(), &[vec![2], vec![0, 1]]).expect("partition");
     let isolated = format!("{}:7000 is now DOWN", cluster.host(2).address);
     wait_for(
         "n1 refusing a write at ALL with n3 isolated",
@@ -101,7 +100,7 @@ fn cassandra_cluster_under_real_faults() {
         cluster.status().expect("status")[2].ready,
         "the lab still reaches the isolated node"
     );
-    nemesis::local::heal_network(&cluster).expect("heal");
+    nemesis::local::heal_network(cluster).expect("heal");
     wait_for(
         "all three replicas taking a write at ALL after the heal",
         Duration::from_secs(120),

@@ -12,13 +12,13 @@
 mod servers;
 
 use consistency::Verdict;
-use targets::etcd::server::{self as etcd, MemberStatus};
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
 use servers::{isolate, nemesis_ops, plan, run_with_faults, wait_for, why, Lab};
 use std::sync::Arc;
 use std::time::Duration;
 use targets::etcd::client::EtcdTarget;
+use targets::etcd::server::{self as etcd, MemberStatus};
 use workloads::Target;
 
 fn statuses(lab: &Lab) -> Vec<Option<MemberStatus>> {
@@ -64,10 +64,13 @@ fn etcd_cluster_under_real_faults() {
     // higher term, while the lab (root namespace) still reaches all three.
     let old = agreed_leader(&lab).expect("leader");
     let old_term = statuses(&lab)[old].as_ref().expect("status").term;
-    nemesis::iptables::partition(&cluster.hosts(), &[vec![old], (0..3).filter(|&n| n != old).collect()])
-        .expect("partition");
+    nemesis::iptables::partition(
+        &cluster.hosts(),
+        &[vec![old], (0..3).filter(|&n| n != old).collect()],
+    )
+    .expect("partition");
     assert!(
-        nemesis::local::rules(&cluster).expect("rules")[old] > 0,
+        nemesis::local::rules(cluster).expect("rules")[old] > 0,
         "the rules are in place"
     );
     wait_for(
@@ -86,8 +89,8 @@ fn etcd_cluster_under_real_faults() {
             majority_leads && !isolated.leads()
         },
     );
-    nemesis::local::heal_network(&cluster).expect("heal");
-    assert!(nemesis::local::rules(&cluster)
+    nemesis::local::heal_network(cluster).expect("heal");
+    assert!(nemesis::local::rules(cluster)
         .expect("rules")
         .iter()
         .all(|&r| r == 0));
@@ -139,7 +142,7 @@ fn etcd_cluster_under_real_faults() {
         leader_cut,
         "the leader's isolation was recorded as the partition it became"
     );
-    servers::assert_healed(&cluster);
+    servers::assert_healed(cluster);
 
     // Serializable reads: an isolated member answers from its own, stale
     // state, which a linearizable register cannot explain.

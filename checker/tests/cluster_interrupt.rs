@@ -54,8 +54,17 @@ fn finish(mut child: Child) -> Output {
     child.wait_with_output().expect("output")
 }
 
-fn wait_for_partition(cluster: &Cluster) {
+/// Waits until a partition rule is in place; fails at once, with what the
+/// run printed, if the run ends first.
+fn wait_for_partition(cluster: &Cluster, run: &mut Child) {
     wait_for("partition rules", Duration::from_secs(30), || {
+        if let Some(status) = run.try_wait().expect("wait") {
+            let mut err = String::new();
+            if let Some(stderr) = run.stderr.as_mut() {
+                let _ = std::io::Read::read_to_string(stderr, &mut err);
+            }
+            panic!("the run ended ({status}) before any partition:\n{err}");
+        }
         nemesis::local::rules(cluster)
             .expect("rules")
             .iter()
@@ -106,8 +115,8 @@ fn interrupted_runs_leave_no_fault_behind() {
     assert_eq!(faults_left(cluster), Vec::<String>::new(), "after Ctrl-C");
 
     // Two Ctrl-C in a row during a partition: it heals, then exits.
-    let run = start_run(&state, "partition", "twice");
-    wait_for_partition(cluster);
+    let mut run = start_run(&state, "partition", "twice");
+    wait_for_partition(cluster, &mut run);
     signal(&run, libc::SIGINT);
     signal(&run, libc::SIGINT);
     let output = finish(run);
@@ -122,7 +131,14 @@ fn interrupted_runs_leave_no_fault_behind() {
     // heals, keeps its history and report naming the process, exit 255.
     let output = checker(&state)
         .env(checker::run::CRASH_PROCESS_ENV, "3@2")
-        .args(["run", "--target", "etcd", "--nemesis", "partition", "--quiet"])
+        .args([
+            "run",
+            "--target",
+            "etcd",
+            "--nemesis",
+            "partition",
+            "--quiet",
+        ])
         .args(["--fault-interval", "0.5", "--fault-duration", "60"])
         .args(["--time-limit", "120", "--state", ".lab", "--out", "crashed"])
         .output()
@@ -133,13 +149,16 @@ fn interrupted_runs_leave_no_fault_behind() {
     let page = std::fs::read_to_string(state.join("crashed/report.html")).expect("report");
     assert!(page.contains("(worker 3, node n1) panicked"));
     let history = std::fs::read_to_string(state.join("crashed/history.edn")).expect("history");
-    assert!(history.contains(":f :start-partition"), "the partition was on");
+    assert!(
+        history.contains(":f :start-partition"),
+        "the partition was on"
+    );
     assert!(history.contains(":f :heal"), "the heal was recorded");
     assert_eq!(faults_left(cluster), Vec::<String>::new(), "after a panic");
 
     // kill -9 of the checker cannot heal; `checker nemesis heal` does.
-    let run = start_run(&state, "partition", "killed");
-    wait_for_partition(cluster);
+    let mut run = start_run(&state, "partition", "killed");
+    wait_for_partition(cluster, &mut run);
     signal(&run, libc::SIGKILL);
     finish(run);
     assert!(

@@ -15,7 +15,6 @@ mod servers;
 use checker::run::RunConfig;
 use consistency::Verdict;
 use history::{History, OpType, Value};
-use targets::kafka::server::{self as kafka, broker_id, Metadata};
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
 use servers::{isolate, nemesis_ops, plan, run_with_config, wait_for, why, Lab};
@@ -23,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use targets::kafka::client::{Acks, KafkaTarget};
+use targets::kafka::server::{self as kafka, broker_id, Metadata};
 use workloads::Target;
 
 fn target(lab: &Lab, timeout: Duration) -> Arc<KafkaTarget> {
@@ -237,8 +237,11 @@ fn kafka_cluster_under_real_faults() {
         .find(|&n| broker_id(n) == leader)
         .expect("the leader is one of the three");
     let observer = (victim + 1) % 3;
-    nemesis::iptables::partition(&cluster.hosts(), &[vec![victim], (0..3).filter(|&n| n != victim).collect()])
-        .expect("partition");
+    nemesis::iptables::partition(
+        &cluster.hosts(),
+        &[vec![victim], (0..3).filter(|&n| n != victim).collect()],
+    )
+    .expect("partition");
     wait_for(
         "the surviving brokers drop the isolated one",
         Duration::from_secs(90),
@@ -251,7 +254,7 @@ fn kafka_cluster_under_real_faults() {
         view(&lab, victim, &topic).is_some(),
         "the isolated broker still answers the lab"
     );
-    nemesis::local::heal_network(&cluster).expect("heal");
+    nemesis::local::heal_network(cluster).expect("heal");
     wait_for(
         "every ISR whole again after the heal",
         Duration::from_secs(90),
@@ -342,6 +345,6 @@ fn kafka_cluster_under_real_faults() {
         recorded >= 6,
         "the faults were recorded: {recorded} nemesis events"
     );
-    servers::assert_healed(&cluster);
+    servers::assert_healed(cluster);
     eprintln!("kafka: test took {:.1} s", began.elapsed().as_secs_f64());
 }

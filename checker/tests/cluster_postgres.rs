@@ -12,13 +12,13 @@
 mod servers;
 
 use consistency::Verdict;
-use targets::postgres::server as postgres;
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
 use servers::{assert_healed, isolate, ok_count, plan, run_with_faults, why, Lab};
 use std::sync::Arc;
 use std::time::Duration;
 use targets::postgres::client::PostgresTarget;
+use targets::postgres::server as postgres;
 
 /// How far the server's wall clock is ahead of ours, in seconds.
 async fn clock_ahead(url: &str) -> f64 {
@@ -67,20 +67,18 @@ fn postgres_cluster_under_real_faults() {
         rt.block_on(commits(&url, 1)),
         "a commit with both standbys reachable"
     );
-    nemesis::iptables::partition(&cluster.hosts(), &[vec![0], vec![1, 2]])
-        .expect("partition");
+    nemesis::iptables::partition(&cluster.hosts(), &[vec![0], vec![1, 2]]).expect("partition");
     assert!(
         !rt.block_on(commits(&url, 2)),
         "a commit with no standby reachable must stall"
     );
-    nemesis::local::heal_network(&cluster).expect("heal");
-    nemesis::iptables::partition(&cluster.hosts(), &[vec![0, 1], vec![2]])
-        .expect("partition");
+    nemesis::local::heal_network(cluster).expect("heal");
+    nemesis::iptables::partition(&cluster.hosts(), &[vec![0, 1], vec![2]]).expect("partition");
     assert!(
         rt.block_on(commits(&url, 3)),
         "one standby reachable confirms commits"
     );
-    nemesis::local::heal_network(&cluster).expect("heal");
+    nemesis::local::heal_network(cluster).expect("heal");
 
     // Clock skew through libfaketime reaches the running server: an hour
     // ahead, then back, without a restart.
@@ -90,7 +88,7 @@ fn postgres_cluster_under_real_faults() {
         Duration::from_secs(10),
         || (rt.block_on(clock_ahead(&url)) - 3600.0).abs() < 60.0,
     );
-    nemesis::local::heal(&cluster).expect("heal");
+    nemesis::local::heal(cluster).expect("heal");
     servers::wait_for("the primary's clock back", Duration::from_secs(10), || {
         rt.block_on(clock_ahead(&url)).abs() < 60.0
     });

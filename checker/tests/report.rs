@@ -1,12 +1,14 @@
 //! The report of a run: fault intervals, latency percentiles, the plots and
 //! the page.
 
-use checker::report::counterexample::{fragment as linearizability_fragment, page as linearizability_page};
+use checker::report::counterexample::{
+    fragment as linearizability_fragment, page as linearizability_page,
+};
+use checker::report::plots::{latency_svg, rate_svg, MAX_POINTS};
+use checker::report::{overall_verdict, run_page, RunInfo, Section};
+use checker::stats::{fault_intervals, latency_table, percentile, FaultInterval};
 use consistency::linearizable::{check, Options};
 use consistency::model::cas_register::CasRegister;
-use checker::report::plots::{latency_svg, rate_svg, MAX_POINTS};
-use checker::stats::{fault_intervals, latency_table, percentile, FaultInterval};
-use checker::report::{overall_verdict, run_page, RunInfo, Section};
 use consistency::{Unknown, Verdict};
 use history::{History, Op, OpType, Process, Value};
 

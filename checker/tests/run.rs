@@ -380,7 +380,14 @@ fn a_panicking_client_ends_the_run_with_255_after_healing() {
     let dir = temp_dir("crash");
     let o = Command::new(env!("CARGO_BIN_EXE_checker"))
         .env(checker::run::CRASH_PROCESS_ENV, "2@1")
-        .args(["run", "--quiet", "--time-limit", "30", "--nemesis", "partition"])
+        .args([
+            "run",
+            "--quiet",
+            "--time-limit",
+            "30",
+            "--nemesis",
+            "partition",
+        ])
         .args(["--fault-interval", "0.2", "--fault-duration", "20"])
         .args(["--out", dir.to_str().expect("utf-8")])
         .output()
@@ -395,9 +402,14 @@ fn a_panicking_client_ends_the_run_with_255_after_healing() {
     let results = std::fs::read_to_string(dir.join("results.json")).expect("results");
     assert!(results.contains("\"crashed\""), "{results}");
     let history = std::fs::read_to_string(dir.join("history.edn")).expect("history");
-    let start = history.find(":f :start-partition").expect("a partition started");
+    let start = history
+        .find(":f :start-partition")
+        .expect("a partition started");
     let heal = history.find(":f :heal").expect("the faults were healed");
     assert!(start < heal, "healed after the partition started");
-    assert!(!history.contains(":f :final-read"), "no operation after the crash");
+    assert!(
+        !history.contains(":f :final-read"),
+        "no operation after the crash"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -398,6 +398,26 @@ impl Cluster {
         (0..self.nodes()).all(|n| self.pid(n).is_some() && self.server.ready(self, n))
     }
 
+    /// Whether every node runs and answers, waiting up to `limit` for
+    /// nodes that run but do not answer yet (a member that was just
+    /// resumed, or a cluster electing a leader after a partition healed).
+    /// A node that does not run at all fails at once.
+    pub fn wait_up(&self, limit: Duration) -> bool {
+        let started = Instant::now();
+        loop {
+            if (0..self.nodes()).any(|n| self.pid(n).is_none()) {
+                return false;
+            }
+            if self.is_up() {
+                return true;
+            }
+            if started.elapsed() >= limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Stops every node (SIGTERM, then SIGKILL after 10 s), deletes its
     /// namespace and data (logs stay, for post-mortems), and deletes the
     /// bridge when no namespace of the lab is left. Idempotent.

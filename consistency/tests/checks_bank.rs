@@ -2,9 +2,9 @@
 
 mod checks_support;
 
+use checks_support::*;
 use consistency::checker::bank::{check, Options};
 use consistency::Verdict;
-use checks_support::*;
 use serde_json::json;
 
 fn read(h: H, p: u64, balances: &[(i64, Option<i64>)]) -> H {

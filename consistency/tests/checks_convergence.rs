@@ -2,8 +2,8 @@
 
 mod checks_support;
 
-use consistency::Verdict;
 use checks_support::*;
+use consistency::Verdict;
 use serde_json::json;
 
 /// A final read of `key` on `node` by process `p`, returning `v`.

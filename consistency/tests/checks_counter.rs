@@ -2,8 +2,8 @@
 
 mod checks_support;
 
-use consistency::Verdict;
 use checks_support::*;
+use consistency::Verdict;
 use serde_json::json;
 
 #[test]
@@ -11,7 +11,10 @@ fn reads_within_bounds_are_valid_and_listed_as_lower_read_upper() {
     let r = run("counter", &fixture("counter-good.edn"));
     assert_eq!(r.checker, "counter");
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.to_json()["reads"], json!([[1, 1, 3], [3, 8, 8], [3, 3, 8]]));
+    assert_eq!(
+        r.to_json()["reads"],
+        json!([[1, 1, 3], [3, 8, 8], [3, 3, 8]])
+    );
     assert_eq!(r.to_json()["errors"], json!([]));
 }
 
@@ -19,7 +22,10 @@ fn reads_within_bounds_are_valid_and_listed_as_lower_read_upper() {
 fn reads_out_of_bounds_are_errors_and_failed_adds_do_not_count() {
     let r = run("counter", &fixture("counter-out-of-bounds.edn"));
     assert_eq!(r.verdict, Verdict::Invalid);
-    assert_eq!(r.to_json()["reads"], json!([[1, 3, 1], [1, 0, 1], [1, 1, 1]]));
+    assert_eq!(
+        r.to_json()["reads"],
+        json!([[1, 3, 1], [1, 0, 1], [1, 1, 1]])
+    );
     assert_eq!(r.to_json()["errors"], json!([[1, 3, 1], [1, 0, 1]]));
     assert!(r.summary.contains("2 of 3 reads"), "{}", r.summary);
 }

@@ -2,8 +2,8 @@
 
 mod checks_support;
 
-use consistency::Verdict;
 use checks_support::*;
+use consistency::Verdict;
 use serde_json::json;
 
 fn write(h: H, p: u64, v: i64) -> H {

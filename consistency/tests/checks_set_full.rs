@@ -2,9 +2,9 @@
 
 mod checks_support;
 
+use checks_support::*;
 use consistency::checker::set_full::{check, check_set, Options};
 use consistency::Verdict;
-use checks_support::*;
 use serde_json::json;
 
 #[test]

@@ -110,7 +110,7 @@ impl Nemesis for LocalNemesis {
     }
 
     async fn heal_all(&self) -> Result<(), NemesisError> {
-        self.blocking(|cluster| heal(&cluster)).await
+        self.blocking(heal).await
     }
 
     async fn leader(&self) -> Result<Option<usize>, NemesisError> {

@@ -7,8 +7,8 @@
 //! same seed gives the same faults at the same times.
 
 use crate::fault::{Fault, FaultKind, PartitionShape};
-use std::time::Duration;
 use rng::Rng;
+use std::time::Duration;
 
 /// Which faults, how often and for how long.
 #[derive(Debug, Clone)]

@@ -79,7 +79,7 @@ impl System {
     /// binaries such as etcd).
     pub fn supports_fault(&self, kind: FaultKind) -> bool {
         self.server
-            .map_or(true, |server| LocalNemesis::supports(server, kind))
+            .is_none_or(|server| LocalNemesis::supports(server, kind))
     }
 }
 
@@ -99,7 +99,7 @@ pub struct TargetKind {
 impl TargetKind {
     /// Whether it runs `workload`.
     pub fn supports(&self, workload: &WorkloadKind) -> bool {
-        self.workloads.iter().any(|w| *w == workload)
+        self.workloads.contains(&workload)
     }
 
     /// The names of the workloads it runs, comma-separated.
@@ -126,7 +126,10 @@ pub fn target(name: &str) -> Option<(&'static System, &'static TargetKind)> {
 
 /// Every target's name, comma-separated.
 pub fn target_names() -> String {
-    targets().map(|(_, t)| t.name).collect::<Vec<_>>().join(", ")
+    targets()
+        .map(|(_, t)| t.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The real system named `name` (`etcd`), for `checker cluster`.
@@ -220,7 +223,9 @@ fn running(server: &'static dyn Server, setup: &Setup) -> Result<Arc<Cluster>, O
         setup.lab.net.clone(),
         &setup.lab.state,
     ));
-    if !cluster.is_up() {
+    // Nodes that run may need a moment to answer (a run that just healed
+    // a partition leaves a cluster electing its leader).
+    if !cluster.wait_up(server.ready_timeout()) {
         return Err(OpenError::NotUp {
             system: server.name(),
             state: setup.lab.state.display().to_string(),

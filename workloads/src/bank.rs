@@ -2,14 +2,15 @@
 //! bank test): the total must be conserved and no balance negative.
 
 use crate::generator::{from_fn, Invocation};
-use consistency::checker::bank::Bank;
 use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
+use consistency::checker::bank::Bank;
 use history::Value;
 
 /// The workload's row of [`crate::WORKLOADS`].
 pub static BANK: WorkloadKind = WorkloadKind {
     name: "bank",
-    about: "transfers between accounts and reads of every balance: the total must hold (Jepsen's bank)",
+    about:
+        "transfers between accounts and reads of every balance: the total must hold (Jepsen's bank)",
     data: Data::Accounts,
     build: workload,
 };

@@ -2,8 +2,8 @@
 //! test): every read must lie between the acknowledged and the attempted sum.
 
 use crate::generator::{from_fn, Invocation};
-use consistency::checker::counter::Counter;
 use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
+use consistency::checker::counter::Counter;
 use history::Value;
 
 /// The workload's row of [`crate::WORKLOADS`].

@@ -8,8 +8,8 @@
 //! sequence of operations handed out.
 
 use history::Value;
-use std::time::Duration;
 use rng::Rng;
+use std::time::Duration;
 
 /// One operation to perform: what a client is asked to do.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,10 +4,10 @@
 //! writes, and for convergence of the final reads.
 
 use crate::generator::{each_key, from_fn, Invocation};
+use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
 use consistency::checker::{convergence::Convergence, register_stats::RegisterStats};
 use consistency::linearizable::Linearizable;
 use consistency::model::cas_register::CasRegister;
-use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
 use history::Value;
 
 /// The workload's row of [`crate::WORKLOADS`].

@@ -2,8 +2,8 @@
 //! during the run (Jepsen's set-full test) and from every node at the end.
 
 use crate::generator::{from_fn, Invocation};
-use consistency::checker::{convergence::Convergence, set_full::SetFull};
 use crate::workload::{reads, Data, Options, Workload, WorkloadKind};
+use consistency::checker::{convergence::Convergence, set_full::SetFull};
 use history::Value;
 
 /// The workload's row of [`crate::WORKLOADS`].

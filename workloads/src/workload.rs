@@ -135,5 +135,9 @@ pub fn by_name(name: &str) -> Option<&'static WorkloadKind> {
 
 /// The names in [`WORKLOADS`], comma-separated.
 pub fn names() -> String {
-    WORKLOADS.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
+    WORKLOADS
+        .iter()
+        .map(|w| w.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -124,17 +124,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     Ok(cells
         .iter()
-        .map(|c| verdict_of(&c.summary))
+        .map(|c| c.summary.verdict.clone())
         .reduce(Verdict::and)
         .map_or(0, |v| v.exit_code()))
-}
-
-fn verdict_of(s: &Summary) -> Verdict {
-    match s.verdict.as_str() {
-        "true" => Verdict::Valid,
-        "false" => Verdict::Invalid,
-        _ => Verdict::Unknown(consistency::Unknown::Error),
-    }
 }
 
 /// Runs every spec into `dir/<n>-<name>-<nemesis>/` and writes the summaries.
@@ -176,7 +168,7 @@ pub fn matrix(specs: Vec<Spec>, dir: &Path) -> anyhow::Result<Vec<Cell>> {
             Err(e) => {
                 eprintln!("  error: {e:#}");
                 Summary {
-                    verdict: "unknown".into(),
+                    verdict: Verdict::Unknown(consistency::Unknown::Error),
                     anomalies: vec![format!("did not run: {e}")],
                     stale_reads: None,
                     lost_writes: None,
@@ -227,10 +219,10 @@ fn row(c: &Cell) -> [String; 11] {
             c.spec.consistency.clone()
         },
         c.spec.nemesis_name(),
-        match s.verdict.as_str() {
-            "true" => "valid".into(),
-            "false" => "INVALID".into(),
-            other => other.into(),
+        match s.verdict {
+            Verdict::Valid => "valid".into(),
+            Verdict::Invalid => "INVALID".into(),
+            Verdict::Unknown(_) => "unknown".into(),
         },
         if s.anomalies.is_empty() {
             "–".into()
@@ -303,7 +295,7 @@ fn table_html(cells: &[Cell], dir: &Path) -> String {
     }
     out.push_str("<th>report</th></tr>\n");
     for c in cells {
-        let class = if c.summary.verdict == "true" {
+        let class = if c.summary.verdict == Verdict::Valid {
             "ok"
         } else {
             "bad"

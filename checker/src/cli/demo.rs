@@ -52,12 +52,12 @@ pub fn run() -> anyhow::Result<u8> {
     if cells.iter().any(|c| c.crashed) {
         return Ok(super::EXIT_INTERNAL);
     }
-    let strong_valid = cells
-        .iter()
-        .any(|c| c.spec.consistency == "strong" && c.summary.verdict == "true");
-    let eventual_invalid = cells
-        .iter()
-        .any(|c| c.spec.consistency == "eventual" && c.summary.verdict == "false");
+    let strong_valid = cells.iter().any(|c| {
+        c.spec.consistency == "strong" && c.summary.verdict == consistency::Verdict::Valid
+    });
+    let eventual_invalid = cells.iter().any(|c| {
+        c.spec.consistency == "eventual" && c.summary.verdict == consistency::Verdict::Invalid
+    });
     Ok(if strong_valid && eventual_invalid {
         0
     } else {

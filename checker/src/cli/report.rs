@@ -1,9 +1,9 @@
 //! `checker report DIR`: rebuilds a run's report from its recorded history.
 
 use super::EXIT_BAD_INPUT;
-use consistency::linearizable::Options;
 use checker::run::judge::judge;
 use checker::run::output::{self, RunFile};
+use consistency::linearizable::Options;
 use std::path::PathBuf;
 use std::time::Duration;
 

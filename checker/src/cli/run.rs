@@ -237,15 +237,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     };
     if args.dry_run {
-        println!(
-            "would run {} on {}, nemesis {}, {:.0} s, {} processes, seed {}",
-            spec.workload.name,
-            spec.title(),
-            spec.nemesis_name(),
-            spec.run.time_limit.as_secs_f64(),
-            spec.run.concurrency,
-            spec.run.seed
-        );
+        println!("would run {}", spec.describe());
         return Ok(0);
     }
     let root = PathBuf::from("results");
@@ -255,15 +247,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(EXIT_BAD_INPUT);
     }
     let (rt, stop) = runtime_with_stop()?;
-    eprintln!(
-        "running {} on {}, nemesis {}, {:.0} s, {} processes, seed {}",
-        spec.workload.name,
-        spec.title(),
-        spec.nemesis_name(),
-        spec.run.time_limit.as_secs_f64(),
-        spec.run.concurrency,
-        spec.run.seed
-    );
+    eprintln!("running {}", spec.describe());
     let executed = rt.block_on(execute(&spec, &dir, stop))?;
     print_run(&executed);
     if args.common.out.is_none() {

@@ -23,7 +23,9 @@
 //! failure, and every list is capped, so the page stays small.
 
 use super::html::{badge, clip, duration, e, escape, num, plural};
-use consistency::linearizable::{Analysis, ExplainedOp, Explanation, PartitionReport, PartitionVerdict};
+use consistency::linearizable::{
+    Analysis, ExplainedOp, Explanation, PartitionReport, PartitionVerdict,
+};
 use consistency::verdict::{Unknown, Verdict};
 use std::fmt::Write as _;
 

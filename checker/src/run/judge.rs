@@ -44,7 +44,9 @@ pub fn judge(checks: &[Box<dyn Checker>], history: &History, options: &Options) 
                 let (key, title) = names(&report);
                 let details = abridge(&report.to_json());
                 let body_html = match &report.details {
-                    Details::Linearizable(analysis) => crate::report::counterexample::fragment(analysis),
+                    Details::Linearizable(analysis) => {
+                        crate::report::counterexample::fragment(analysis)
+                    }
                     _ => format!(
                         "<pre>{}</pre>",
                         crate::report::html::escape(

@@ -145,7 +145,10 @@ pub const CRASH_PROCESS_ENV: &str = "CHECKER_CRASH_PROCESS";
 fn crash_hook() -> Option<(u64, Duration)> {
     let text = std::env::var(CRASH_PROCESS_ENV).ok()?;
     let (process, after) = text.split_once('@').unwrap_or((&text, "0"));
-    let after = after.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0)?;
+    let after = after
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)?;
     Some((process.parse().ok()?, Duration::from_secs_f64(after)))
 }
 

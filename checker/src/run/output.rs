@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The figures of a run that a comparison table shows.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
-    /// `true`, `false` or `unknown`.
-    pub verdict: String,
+    /// Valid, invalid or unknown (`true`, `false` or `unknown` in `run.json`).
+    #[serde(with = "verdict_text")]
+    pub verdict: Verdict,
     /// The checks that found the run invalid.
     pub anomalies: Vec<String>,
     /// Reads of superseded values (register workloads).
@@ -31,6 +32,26 @@ pub struct Summary {
     pub ops_per_s: f64,
     /// Where the run's report is.
     pub report: PathBuf,
+}
+
+/// A verdict as elle-cli prints it (`true`, `false`, `unknown`), the way
+/// `run.json` has always written it.
+mod verdict_text {
+    use consistency::{Unknown, Verdict};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Verdict, D::Error> {
+        Ok(match String::deserialize(d)?.as_str() {
+            "true" => Verdict::Valid,
+            "false" => Verdict::Invalid,
+            // The cause is not kept in `run.json`.
+            _ => Verdict::Unknown(Unknown::Error),
+        })
+    }
 }
 
 /// What `run.json` holds.
@@ -64,7 +85,7 @@ pub fn summarize(judgement: &Judgement, history: &History, seconds: f64, report:
     };
     let all = crate::stats::latency_table(history).into_iter().next();
     Summary {
-        verdict: judgement.verdict.to_string(),
+        verdict: judgement.verdict.clone(),
         anomalies: judgement
             .sections
             .iter()

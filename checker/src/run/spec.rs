@@ -7,8 +7,8 @@ use super::judge::{judge, Judgement};
 use super::output::{self, Summary};
 use super::{run, RunConfig, Stop};
 use crate::report::RunInfo;
-use consistency::linearizable::Options;
 pub use cluster::Lab;
+use consistency::linearizable::Options;
 use nemesis::{FaultKind, Schedule};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -102,11 +102,12 @@ pub fn resolve(
     workload: &str,
     target: &str,
 ) -> Result<(&'static WorkloadKind, &'static System, &'static TargetKind), SpecError> {
-    let workload_kind = workloads::workload::by_name(workload).ok_or_else(|| SpecError::Unknown {
-        what: "workload",
-        name: workload.to_string(),
-        choices: workloads::workload::names(),
-    })?;
+    let workload_kind =
+        workloads::workload::by_name(workload).ok_or_else(|| SpecError::Unknown {
+            what: "workload",
+            name: workload.to_string(),
+            choices: workloads::workload::names(),
+        })?;
     let (system, target_kind) = targets::target(target).ok_or_else(|| SpecError::Unknown {
         what: "target",
         name: target.to_string(),
@@ -210,6 +211,20 @@ impl Spec {
         } else {
             Mode::Eventual(self.conflict)
         }
+    }
+
+    /// `register on sim (strong), nemesis partition, 20 s, 8 processes,
+    /// seed 1`: what runs, for people.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} on {}, nemesis {}, {:.0} s, {} processes, seed {}",
+            self.workload.name,
+            self.title(),
+            self.nemesis_name(),
+            self.run.time_limit.as_secs_f64(),
+            self.run.concurrency,
+            self.run.seed
+        )
     }
 
     /// The nemesis names, for reports.
@@ -316,7 +331,10 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     );
     output::write(dir, &info, &judgement, &recorded.history, &summary)?;
     let targets::Opened {
-        target, nemesis, shutdown, ..
+        target,
+        nemesis,
+        shutdown,
+        ..
     } = opened;
     drop((target, nemesis));
     if let Some(shutdown) = shutdown {

@@ -3,12 +3,12 @@
 
 #![allow(dead_code)] // each test binary uses a part of it
 
-use consistency::linearizable::Options;
 use checker::run::judge::{judge, Judgement};
 use checker::run::{run, RunConfig, Stop};
-use history::History;
-use cluster::Cluster;
 use cluster::netns::Net;
+use cluster::Cluster;
+use consistency::linearizable::Options;
+use history::History;
 use nemesis::{Fault, Nemesis, PartitionShape, Plan, Step};
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -144,6 +144,8 @@ pub struct Report {
 /// fields, kebab-case keys in Jepsen's order; [`Report::to_json`] puts
 /// `valid?` before them.
 #[derive(Debug, Clone)]
+// One report per checker per run: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Details {
     /// A linearizability search's partitions, statistics and
     /// counterexamples.

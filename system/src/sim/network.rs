@@ -17,9 +17,9 @@ use tokio::time::Instant;
 
 use super::CallError;
 use crate::replica::{Msg, Request};
-use rng::Rng;
 use crate::store::Reply;
 use crate::NodeId;
+use rng::Rng;
 
 /// What arrives in a replica's inbox.
 #[derive(Debug)]

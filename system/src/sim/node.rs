@@ -23,8 +23,8 @@ use super::clock::SimClock;
 use super::network::{Inbound, Network};
 use super::CallError;
 use crate::replica::{Effect, Msg, Now, Replica, RequestId};
-use rng::Rng;
 use crate::store::{Datum, Key, Reply};
+use rng::Rng;
 
 /// At most this many inbox items are handled before the outgoing messages are sent.
 pub(crate) const BATCH: usize = 256;

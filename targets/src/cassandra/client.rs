@@ -27,8 +27,6 @@
 //! contended proposal) may have been accepted by a replica, and a later
 //! round of anyone may complete it.
 
-use workloads::{Client, Completion, Target, TargetError};
-use workloads::Invocation;
 use async_trait::async_trait;
 use history::Value;
 use scylla::client::execution_profile::ExecutionProfile;
@@ -44,6 +42,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
+use workloads::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
 
 /// The keyspace the lab's tables live in.
 pub const KEYSPACE: &str = "lab";

@@ -17,9 +17,9 @@
 //! is convicted by the others' failure detectors after about 18 s (phi 8,
 //! the default), which then log `… is now DOWN`.
 
-use cluster::{probe, Cluster, Server};
 use cluster::command::line;
 use cluster::ClusterError;
+use cluster::{probe, Cluster, Server};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -9,14 +9,14 @@
 //! request was never sent (`fail`); a timeout or a server error may have
 //! been applied (`info`).
 
-use workloads::{Client, Completion, Target, TargetError};
-use workloads::Invocation;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use history::Value;
 use serde_json::{json, Value as Json};
 use std::time::Duration;
+use workloads::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
 
 /// An etcd cluster reached at its members' client URLs.
 pub struct EtcdTarget {

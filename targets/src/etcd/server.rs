@@ -5,8 +5,8 @@
 //! timeout 1 s) so that a partition leads to a new leader within seconds,
 //! as in Jepsen's etcd tests.
 
-use cluster::{probe, Cluster, Server};
 use cluster::ClusterError;
+use cluster::{probe, Cluster, Server};
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;

@@ -36,8 +36,6 @@
 //! be taken for a leader. When the wait runs out it reads what there is,
 //! so a record that was acknowledged and then truncated shows as lost.
 
-use workloads::{Client, Completion, Target, TargetError};
-use workloads::Invocation;
 use async_trait::async_trait;
 use history::Value;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -52,6 +50,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use workloads::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
 
 /// Partitions of each run's topic.
 pub const PARTITIONS: i32 = 3;

@@ -33,9 +33,7 @@ pub static SYSTEM: System = System {
 fn open(setup: &Setup, acks: Acks) -> Result<Opened, OpenError> {
     let cluster = running(&server::Kafka, setup)?;
     let nodes = cluster.nodes();
-    let brokers = (0..nodes)
-        .map(|n| server::bootstrap(&cluster, n))
-        .collect();
+    let brokers = (0..nodes).map(|n| server::bootstrap(&cluster, n)).collect();
     let consistency = match acks {
         Acks::All => {
             "acks=all, idempotent producer: acknowledged once every in-sync replica (at least 2) has the record"

@@ -17,8 +17,8 @@
 //! the log. The same request, sent to a chosen node, shows that node's
 //! view of partition leaders and in-sync replicas ([`metadata`]).
 
-use cluster::{Cluster, Server};
 use cluster::ClusterError;
+use cluster::{Cluster, Server};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

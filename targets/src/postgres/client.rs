@@ -9,12 +9,12 @@
 //! happen: `fail`. An error while committing, or a lost connection, leaves
 //! it unknown: `info`.
 
-use workloads::{Client, Completion, Target, TargetError};
-use workloads::Invocation;
 use async_trait::async_trait;
 use history::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client as Connection, NoTls};
+use workloads::Invocation;
+use workloads::{Client, Completion, Target, TargetError};
 
 /// A PostgreSQL-protocol database reached at `url` (e.g.
 /// `host=127.0.0.1 port=5432 user=postgres`, or a `postgresql://` URL).

@@ -7,10 +7,10 @@
 //! here. The servers run as the `postgres` user (PostgreSQL refuses root);
 //! standbys are copied from the running primary with `pg_basebackup`.
 
-use cluster::{Cluster, Server};
 use cluster::command::run;
 use cluster::faketime;
 use cluster::ClusterError;
+use cluster::{Cluster, Server};
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;

@@ -1,14 +1,14 @@
 //! The embedded target: the in-process replicated store of the `system`
 //! crate ([`system::sim::SimCluster`]), in strong or eventual mode.
 
-use workloads::{Client, Completion, Target, TargetError};
-use workloads::{Data, Invocation};
 use async_trait::async_trait;
 use history::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use system::sim::{CallError, Mode, SimClient, SimCluster};
 use system::store::{Command, Datum, Key, Reply};
+use workloads::{Client, Completion, Target, TargetError};
+use workloads::{Data, Invocation};
 
 /// Which data a workload keeps, which decides how its operations map onto
 /// the store's commands.
