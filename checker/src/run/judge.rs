@@ -21,6 +21,28 @@ pub struct Judgement {
     pub results: Json,
 }
 
+impl Judgement {
+    /// Marks a run whose tasks panicked: what was recorded may still show
+    /// an anomaly, but cannot show that there is none, as the run did not
+    /// finish; `results.json` lists the crashes under `crashed`.
+    pub fn crashed(&mut self, crashes: &[super::Crash]) {
+        if crashes.is_empty() {
+            return;
+        }
+        self.verdict = self
+            .verdict
+            .clone()
+            .and(Verdict::Unknown(consistency::Unknown::Error));
+        if let Json::Object(results) = &mut self.results {
+            results.insert("valid?".into(), self.verdict.json());
+            results.insert(
+                "crashed".into(),
+                crashes.iter().map(|c| c.to_string()).collect(),
+            );
+        }
+    }
+}
+
 /// The key of a report in `results.json`, and its section's title.
 fn names(report: &Report) -> (String, String) {
     match &report.details {

@@ -241,6 +241,25 @@ impl Spec {
     }
 }
 
+/// Opens the spec's target through its row of the table.
+fn open(spec: &Spec, options: &workloads::Options) -> Result<targets::Opened, targets::OpenError> {
+    let sim = SimSettings {
+        mode: spec.mode(),
+        replicas: spec.replicas,
+        link_delay: spec.link_delay,
+        loss: spec.loss,
+    };
+    (spec.target.open)(&targets::Setup {
+        workload: spec.workload,
+        options,
+        op_timeout: spec.run.op_timeout,
+        seed: spec.run.seed,
+        lab: &spec.lab,
+        faults: !spec.nemesis.is_empty(),
+        sim: &sim,
+    })
+}
+
 /// Runs `spec`, judges the history, and writes the run's folder `dir`.
 /// Must be called inside a tokio runtime.
 pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Executed> {
@@ -250,21 +269,7 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     let options = workloads::Options::default();
     let mut workload = (spec.workload.build)(&options);
     let checks = std::mem::take(&mut workload.checks);
-    let sim = SimSettings {
-        mode: spec.mode(),
-        replicas: spec.replicas,
-        link_delay: spec.link_delay,
-        loss: spec.loss,
-    };
-    let opened = (spec.target.open)(&targets::Setup {
-        workload: spec.workload,
-        options: &options,
-        op_timeout: spec.run.op_timeout,
-        seed: spec.run.seed,
-        lab: &spec.lab,
-        faults: !spec.nemesis.is_empty(),
-        sim: &sim,
-    })?;
+    let opened = open(spec, &options)?;
     let nemesis = (!spec.nemesis.is_empty()).then(|| {
         let schedule = Schedule::every(
             spec.nemesis.clone(),
@@ -290,21 +295,7 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         ..Options::default()
     };
     let mut judgement = judge(&checks, &recorded.history, &options);
-    if !recorded.crashed.is_empty() {
-        // What was recorded may still show an anomaly; it cannot show that
-        // there is none, as the run did not finish.
-        judgement.verdict = judgement
-            .verdict
-            .clone()
-            .and(consistency::Verdict::Unknown(consistency::Unknown::Error));
-        if let serde_json::Value::Object(results) = &mut judgement.results {
-            results.insert("valid?".into(), judgement.verdict.json());
-            results.insert(
-                "crashed".into(),
-                recorded.crashed.iter().map(|c| c.to_string()).collect(),
-            );
-        }
-    }
+    judgement.crashed(&recorded.crashed);
     let info = RunInfo {
         title: format!(
             "{} on {}, nemesis {}",
