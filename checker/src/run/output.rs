@@ -76,11 +76,12 @@ pub fn summarize(judgement: &Judgement, history: &History, seconds: f64, report:
             _ => {}
         }
     }
+    // Lost writes as either check counts them: the larger count.
     let lost_writes = match (
         stats.map(|s| s.lost_write_count),
         agreement.map(|c| c.lost_write_count),
     ) {
-        (None, None) => agreement.map(|c| c.lost_count),
+        (None, None) => None,
         (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0))),
     };
     let all = crate::stats::latency_table(history).into_iter().next();

@@ -53,7 +53,7 @@ fn open(setup: &Setup, mode: Mode) -> Result<Opened, OpenError> {
         Mode::Lwt => "writes and cas as lightweight transactions (Paxos), reads at SERIAL",
     };
     Ok(Opened::real(
-        Arc::clone(&cluster),
+        cluster,
         Arc::new(CassandraTarget::new(addresses, mode, setup.op_timeout)),
         format!("Apache Cassandra 5.0 ({nodes} nodes, replication factor 3)"),
         consistency,

@@ -43,7 +43,7 @@ fn open(setup: &Setup, acks: Acks) -> Result<Opened, OpenError> {
         }
     };
     Ok(Opened::real(
-        Arc::clone(&cluster),
+        cluster,
         Arc::new(KafkaTarget::new(brokers, acks, setup.op_timeout)),
         format!(
             "Kafka 4.4 KRaft ({nodes} brokers, each also a controller; a fresh topic of {PARTITIONS} \

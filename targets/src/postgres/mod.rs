@@ -41,7 +41,7 @@ fn open(setup: &Setup, standby_reads: bool) -> Result<Opened, OpenError> {
     Ok(if standby_reads {
         let reads = (0..nodes).map(|n| server::url(&cluster, n)).collect();
         Opened::real(
-            Arc::clone(&cluster),
+            cluster,
             Arc::new(PostgresTarget::with_reads_from(&primary, reads)),
             description,
             "writes on the primary (synchronous to one standby's disk, not its replay); \
@@ -49,7 +49,7 @@ fn open(setup: &Setup, standby_reads: bool) -> Result<Opened, OpenError> {
         )
     } else {
         Opened::real(
-            Arc::clone(&cluster),
+            cluster,
             Arc::new(PostgresTarget::new(&primary)),
             description,
             "SERIALIZABLE transactions on the primary; commits synchronous to one standby",
