@@ -32,11 +32,11 @@ use history::{History, Op, OpType, Process, Value};
 use nemesis::{Fault, Nemesis, Plan};
 use recorder::Recorder;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
-use workloads::generator::{self, Context, Next};
+use workloads::generator::{self, BoxGen, Context, Next};
 use workloads::{Invocation, Rng, Target, Workload};
 
 /// How to run.
@@ -193,135 +193,39 @@ pub async fn run(
             main_phase_over.clone(),
             Arc::clone(&fault_now),
         );
-        tokio::spawn(async move {
-            // The partition an `IsolateLeader` became when it started.
-            let mut leader_cut: Option<Fault> = None;
-            for mut step in plan {
-                if stop
-                    .sleep_until(started + Duration::from_nanos(step.at_ns))
-                    .await
-                {
-                    break;
-                }
-                if let Fault::IsolateLeader { nodes } = step.fault {
-                    let resolved = if step.start {
-                        match nemesis.leader().await {
-                            Ok(Some(leader)) => Ok(Fault::isolating(leader, nodes)),
-                            Ok(None) => Err("no node leads now, or the target cannot tell".into()),
-                            Err(e) => Err(e.to_string()),
-                        }
-                    } else {
-                        leader_cut.take().ok_or_else(String::new)
-                    };
-                    match resolved {
-                        Ok(fault) => {
-                            leader_cut = step.start.then(|| fault.clone());
-                            step.fault = fault;
-                        }
-                        Err(why) => {
-                            // Recorded as a failed start; its stop is moot.
-                            if step.start {
-                                let value = step.fault.describe();
-                                record_nemesis(&recorder, step.fault.start_f(), value.clone());
-                                record_nemesis_result(
-                                    &recorder,
-                                    step.fault.start_f(),
-                                    value,
-                                    Some(why),
-                                );
-                            }
-                            continue;
-                        }
-                    }
-                }
-                let f = if step.start {
-                    step.fault.start_f()
-                } else {
-                    step.fault.stop_f()
-                };
-                let value = step.fault.describe();
-                record_nemesis(&recorder, f, value.clone());
-                let result = if step.start {
-                    nemesis.start(&step.fault).await
-                } else {
-                    nemesis.stop(&step.fault).await
-                };
-                record_nemesis_result(&recorder, f, value, result.err().map(|e| e.to_string()));
-                *fault_now.lock().unwrap_or_else(|e| e.into_inner()) = step
-                    .start
-                    .then(|| format!("{} {}", step.fault.start_f(), step.fault.describe()));
-            }
-        })
+        tokio::spawn(follow_plan(
+            nemesis, plan, recorder, stop, fault_now, started,
+        ))
     });
 
     let crash = crash_hook();
     let mut workers = Vec::with_capacity(config.concurrency);
     for worker in 0..config.concurrency {
         let node = worker % target.nodes().max(1);
-        let mut client = Some(target.open(node).await?);
+        let client = Some(target.open(node).await?);
         let target = Arc::clone(&target);
-        let (source, recorder, stop) = (Arc::clone(&source), Arc::clone(&recorder), stop.clone());
-        let (concurrency, timeout) = (config.concurrency as u64, config.op_timeout);
+        let (source, recorder) = (Arc::clone(&source), Arc::clone(&recorder));
         // The worker's current process id, to name it if it panics.
-        let current = Arc::new(std::sync::atomic::AtomicU64::new(worker as u64));
+        let current = Arc::new(AtomicU64::new(worker as u64));
         let slot = Arc::clone(&current);
         let on_panic = stop.clone();
-        let body = tokio::spawn(async move {
-            let mut process = worker as u64;
-            loop {
-                slot.store(process, Ordering::Relaxed);
-                if stop.is_stopped() {
-                    return;
-                }
-                let next = {
-                    let mut guard = source.lock().unwrap_or_else(|e| e.into_inner());
-                    let (gen, rng) = &mut *guard;
-                    let next = gen.next(&mut Context {
-                        now: recorder.now(),
-                        process,
-                        rng,
-                    });
-                    // Recording the invocation under the generator's lock makes
-                    // the history's invocations come in the order generated:
-                    // the same seed gives the same sequence.
-                    if let Next::Op(op) = &next {
-                        recorder.record(event(process, op, OpType::Invoke, op.value.clone(), &[]));
-                    }
-                    next
-                };
-                match next {
-                    Next::Op(op) => {
-                        if crash.is_some_and(|(w, after)| {
-                            w == worker as u64 && started.elapsed() >= after
-                        }) {
-                            panic!("{CRASH_PROCESS_ENV} told worker {worker} to crash");
-                        }
-                        if client.is_none() {
-                            client = reopen(&*target, node, timeout).await;
-                        }
-                        let Some(open) = &client else {
-                            let mut failed =
-                                event(process, &op, OpType::Fail, op.value.clone(), &[]);
-                            failed.error = Some(Value::Keyword("no-connection".into()));
-                            recorder.record(failed);
-                            continue;
-                        };
-                        let (kind, _) =
-                            complete(&**open, &recorder, process, &op, timeout, &[]).await;
-                        if kind == OpType::Info {
-                            process += concurrency; // retired, as in Jepsen
-                            client = reopen(&*target, node, timeout).await;
-                        }
-                    }
-                    Next::Wait(at) => {
-                        if stop.sleep_until(started + Duration::from_nanos(at)).await {
-                            return;
-                        }
-                    }
-                    Next::Done => return,
-                }
-            }
-        });
+        let stop = stop.clone();
+        let body = tokio::spawn(work(
+            Worker {
+                worker,
+                node,
+                concurrency: config.concurrency as u64,
+                timeout: config.op_timeout,
+                crash,
+                started,
+            },
+            client,
+            target,
+            source,
+            recorder,
+            stop,
+            slot,
+        ));
         // Watches the worker: a panic stops the whole run at once, not
         // when the runner gets round to this worker.
         let handle = tokio::spawn(async move {
@@ -333,25 +237,7 @@ pub async fn run(
         });
         workers.push((worker, node, current, handle));
     }
-    let mut crashed = Vec::new();
-    for (worker, node, current, handle) in workers {
-        let ended = match handle.await {
-            Ok(ended) => ended,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = ended {
-            // One process gone would quietly change the run: stop it all.
-            stop.stop();
-            crashed.push(Crash {
-                task: format!(
-                    "process {} (worker {worker}, node n{})",
-                    current.load(Ordering::Relaxed),
-                    node + 1
-                ),
-                message: panic_message(e),
-            });
-        }
-    }
+    let mut crashed = join_workers(workers, &stop).await;
     let interrupted = stop.is_stopped() && crashed.is_empty();
     main_phase_over.stop();
     if let Some(task) = nemesis_task {
@@ -387,6 +273,191 @@ pub async fn run(
         interrupted,
         crashed,
     })
+}
+
+/// The nemesis task: follows `plan` from `started` until `stop`, recording
+/// each fault's start and stop (`IsolateLeader` resolved, when it starts,
+/// to the partition that cuts off whoever leads then).
+async fn follow_plan(
+    nemesis: Arc<dyn Nemesis>,
+    plan: Plan,
+    recorder: Arc<Recorder>,
+    stop: Stop,
+    fault_now: Arc<Mutex<Option<String>>>,
+    started: tokio::time::Instant,
+) {
+    // The partition an `IsolateLeader` became when it started.
+    let mut leader_cut: Option<Fault> = None;
+    for mut step in plan {
+        if stop
+            .sleep_until(started + Duration::from_nanos(step.at_ns))
+            .await
+        {
+            break;
+        }
+        if let Fault::IsolateLeader { nodes } = step.fault {
+            let resolved = if step.start {
+                match nemesis.leader().await {
+                    Ok(Some(leader)) => Ok(Fault::isolating(leader, nodes)),
+                    Ok(None) => Err("no node leads now, or the target cannot tell".into()),
+                    Err(e) => Err(e.to_string()),
+                }
+            } else {
+                leader_cut.take().ok_or_else(String::new)
+            };
+            match resolved {
+                Ok(fault) => {
+                    leader_cut = step.start.then(|| fault.clone());
+                    step.fault = fault;
+                }
+                Err(why) => {
+                    // Recorded as a failed start; its stop is moot.
+                    if step.start {
+                        let value = step.fault.describe();
+                        record_nemesis(&recorder, step.fault.start_f(), value.clone());
+                        record_nemesis_result(&recorder, step.fault.start_f(), value, Some(why));
+                    }
+                    continue;
+                }
+            }
+        }
+        let f = if step.start {
+            step.fault.start_f()
+        } else {
+            step.fault.stop_f()
+        };
+        let value = step.fault.describe();
+        record_nemesis(&recorder, f, value.clone());
+        let result = if step.start {
+            nemesis.start(&step.fault).await
+        } else {
+            nemesis.stop(&step.fault).await
+        };
+        record_nemesis_result(&recorder, f, value, result.err().map(|e| e.to_string()));
+        *fault_now.lock().unwrap_or_else(|e| e.into_inner()) = step
+            .start
+            .then(|| format!("{} {}", step.fault.start_f(), step.fault.describe()));
+    }
+}
+
+/// What one worker is: its index, its node, and the run's settings it needs.
+struct Worker {
+    worker: usize,
+    node: usize,
+    concurrency: u64,
+    timeout: Duration,
+    /// [`CRASH_PROCESS_ENV`], if set.
+    crash: Option<(u64, Duration)>,
+    started: tokio::time::Instant,
+}
+
+/// The generator's state, shared by the workers.
+type Source = Arc<Mutex<(BoxGen, Rng)>>;
+
+/// One worker's loop: takes the next operation, records its invocation,
+/// performs it through its client, records its completion; a process whose
+/// operation ends `info` retires and the next id takes its place with a
+/// fresh client (`slot` tells the runner which process the worker is now).
+async fn work(
+    me: Worker,
+    mut client: Option<Box<dyn workloads::Client>>,
+    target: Arc<dyn Target>,
+    source: Source,
+    recorder: Arc<Recorder>,
+    stop: Stop,
+    slot: Arc<AtomicU64>,
+) {
+    let Worker {
+        worker,
+        node,
+        concurrency,
+        timeout,
+        crash,
+        started,
+    } = me;
+    let mut process = worker as u64;
+    loop {
+        slot.store(process, Ordering::Relaxed);
+        if stop.is_stopped() {
+            return;
+        }
+        let next = {
+            let mut guard = source.lock().unwrap_or_else(|e| e.into_inner());
+            let (gen, rng) = &mut *guard;
+            let next = gen.next(&mut Context {
+                now: recorder.now(),
+                process,
+                rng,
+            });
+            // Recording the invocation under the generator's lock makes
+            // the history's invocations come in the order generated:
+            // the same seed gives the same sequence.
+            if let Next::Op(op) = &next {
+                recorder.record(event(process, op, OpType::Invoke, op.value.clone(), &[]));
+            }
+            next
+        };
+        match next {
+            Next::Op(op) => {
+                if crash.is_some_and(|(w, after)| w == worker as u64 && started.elapsed() >= after)
+                {
+                    panic!("{CRASH_PROCESS_ENV} told worker {worker} to crash");
+                }
+                if client.is_none() {
+                    client = reopen(&*target, node, timeout).await;
+                }
+                let Some(open) = &client else {
+                    let mut failed = event(process, &op, OpType::Fail, op.value.clone(), &[]);
+                    failed.error = Some(Value::Keyword("no-connection".into()));
+                    recorder.record(failed);
+                    continue;
+                };
+                let (kind, _) = complete(&**open, &recorder, process, &op, timeout, &[]).await;
+                if kind == OpType::Info {
+                    process += concurrency; // retired, as in Jepsen
+                    client = reopen(&*target, node, timeout).await;
+                }
+            }
+            Next::Wait(at) => {
+                if stop.sleep_until(started + Duration::from_nanos(at)).await {
+                    return;
+                }
+            }
+            Next::Done => return,
+        }
+    }
+}
+
+/// A worker task: index, node, current process id, and its watcher.
+type WorkerTask = (
+    usize,
+    usize,
+    Arc<AtomicU64>,
+    tokio::task::JoinHandle<Result<(), tokio::task::JoinError>>,
+);
+
+/// Waits for every worker; the ones that panicked, named.
+async fn join_workers(workers: Vec<WorkerTask>, stop: &Stop) -> Vec<Crash> {
+    let mut crashed = Vec::new();
+    for (worker, node, current, handle) in workers {
+        let ended = match handle.await {
+            Ok(ended) => ended,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ended {
+            // One process gone would quietly change the run: stop it all.
+            stop.stop();
+            crashed.push(Crash {
+                task: format!(
+                    "process {} (worker {worker}, node n{})",
+                    current.load(Ordering::Relaxed),
+                    node + 1
+                ),
+                message: panic_message(e),
+            });
+        }
+    }
+    crashed
 }
 
 /// An event of `process` performing `op`.
