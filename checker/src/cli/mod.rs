@@ -42,7 +42,7 @@ enum Command {
     Compare(compare::Args),
     /// Rebuild a run's report.html from its folder.
     Report(report::Args),
-    /// Start, stop and inspect real clusters on this machine (etcd, postgres, cassandra, kafka), one namespace per node.
+    /// Start, stop and inspect the real clusters on this machine, one network namespace per node (see `checker cluster --help`).
     Cluster(cluster::Args),
     /// Undo faults the lab left behind (`checker nemesis heal`).
     Nemesis(cluster::NemesisArgs),
