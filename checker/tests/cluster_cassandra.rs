@@ -78,10 +78,13 @@ fn cassandra_cluster_under_real_faults() {
             profile(Consistency::All, Duration::from_secs(5)),
         ))
         .expect("a session on n1");
-    assert_eq!(
-        rt.block_on(write_at_all(&coordinator)),
-        AtAll::Written,
-        "all three replicas take a write before the partition"
+    // A node is ready once it serves CQL; n1 may still be learning by
+    // gossip that the last one joined, so writes at ALL are retried until
+    // all three replicas take one (and never go on before they do).
+    wait_for(
+        "all three replicas taking a write at ALL before the partition",
+        Duration::from_secs(60),
+        || rt.block_on(write_at_all(&coordinator)) == AtAll::Written,
     );
 
     // A partition cuts the nodes' own traffic: n1's failure detector
