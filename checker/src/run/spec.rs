@@ -249,7 +249,7 @@ fn open(spec: &Spec, options: &workloads::Options) -> Result<targets::Opened, ta
         link_delay: spec.link_delay,
         loss: spec.loss,
     };
-    (spec.target.open)(&targets::Setup {
+    let setup = targets::Setup {
         workload: spec.workload,
         options,
         op_timeout: spec.run.op_timeout,
@@ -257,7 +257,14 @@ fn open(spec: &Spec, options: &workloads::Options) -> Result<targets::Opened, ta
         lab: &spec.lab,
         faults: !spec.nemesis.is_empty(),
         sim: &sim,
-    })
+    };
+    // Opening a real cluster may wait for it to answer: on a multi-threaded
+    // runtime, let the other tasks run meanwhile (`block_in_place` is not
+    // allowed on a current-thread one, where nothing else runs anyway).
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => (spec.target.open)(&setup),
+        _ => tokio::task::block_in_place(|| (spec.target.open)(&setup)),
+    }
 }
 
 /// Runs `spec`, judges the history, and writes the run's folder `dir`.
