@@ -440,11 +440,8 @@ type WorkerTask = (
 async fn join_workers(workers: Vec<WorkerTask>, stop: &Stop) -> Vec<Crash> {
     let mut crashed = Vec::new();
     for (worker, node, current, handle) in workers {
-        let ended = match handle.await {
-            Ok(ended) => ended,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = ended {
+        // The worker's panic, or its watcher's (then nothing stopped the run yet).
+        if let Err(e) = handle.await.and_then(|ended| ended) {
             // One process gone would quietly change the run: stop it all.
             stop.stop();
             crashed.push(Crash {

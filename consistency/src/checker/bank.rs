@@ -56,6 +56,9 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 
+/// The checker's name (`checker check --model bank`), in its reports too.
+const NAME: &str = "bank";
+
 /// What the bank checker found: Jepsen's `tests/bank` checker fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -269,7 +272,7 @@ impl Bank {
 
 impl Checker for Bank {
     fn name(&self) -> &'static str {
-        "bank"
+        NAME
     }
 
     fn about(&self) -> &'static str {
@@ -435,7 +438,7 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
         )
     };
     Ok(Report {
-        checker: "bank",
+        checker: NAME,
         verdict,
         summary,
         details: Details::Bank(Reads {

@@ -67,6 +67,9 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The checker's name (`checker check --model convergence`), in its reports too.
+const NAME: &str = "convergence";
+
 /// What the convergence check found. Keys are `None` for a single object
 /// (serialized as `null`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -255,7 +258,7 @@ pub struct Convergence;
 
 impl Checker for Convergence {
     fn name(&self) -> &'static str {
-        "convergence"
+        NAME
     }
 
     fn about(&self) -> &'static str {
@@ -510,7 +513,7 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
         )
     };
     Ok(Report {
-        checker: "convergence",
+        checker: NAME,
         verdict,
         summary,
         details: Details::Convergence(Agreement {

@@ -44,6 +44,9 @@ use history::{operations, History, Operation, Outcome, Value};
 use serde::{Serialize, Serializer};
 use std::collections::HashMap;
 
+/// The checker's name (`checker check --model counter`), in its reports too.
+const NAME: &str = "counter";
+
 /// What the counter checker found: every `ok` read with its bounds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -121,7 +124,7 @@ pub struct Counter;
 
 impl Checker for Counter {
     fn name(&self) -> &'static str {
-        "counter"
+        NAME
     }
 
     fn about(&self) -> &'static str {
@@ -209,7 +212,7 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
         ),
     };
     Ok(Report {
-        checker: "counter",
+        checker: NAME,
         verdict,
         summary,
         details: Details::Counter(Bounds { reads, errors }),

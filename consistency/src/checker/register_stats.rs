@@ -87,6 +87,9 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 
+/// The checker's name (`checker check --model register-stats`), in its reports too.
+const NAME: &str = "register-stats";
+
 /// What the register statistics found. Keys are `None` for a single
 /// register (serialized as `null`); ops are as Jepsen prints them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -196,7 +199,7 @@ pub struct RegisterStats;
 
 impl Checker for RegisterStats {
     fn name(&self) -> &'static str {
-        "register-stats"
+        NAME
     }
 
     fn about(&self) -> &'static str {
@@ -362,7 +365,7 @@ pub fn check(history: &History) -> Result<Report, CheckError> {
         unwritten.len()
     );
     Ok(Report {
-        checker: "register-stats",
+        checker: NAME,
         verdict,
         summary,
         details: Details::RegisterStats(Stats {

@@ -86,6 +86,11 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The checker's name (`checker check --model set-full`), in its reports too.
+const SET_FULL: &str = "set-full";
+/// The checker's name (`checker check --model set`), in its reports too.
+const SET: &str = "set";
+
 /// What `set-full` found: Jepsen's `checker/set-full` fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -277,7 +282,7 @@ impl SetFull {
 
 impl Checker for SetFull {
     fn name(&self) -> &'static str {
-        "set-full"
+        SET_FULL
     }
 
     fn about(&self) -> &'static str {
@@ -299,7 +304,7 @@ pub struct SetOnce;
 
 impl Checker for SetOnce {
     fn name(&self) -> &'static str {
-        "set"
+        SET
     }
 
     fn about(&self) -> &'static str {
@@ -477,7 +482,7 @@ pub fn check(history: &History, options: &Options) -> Result<Report, CheckError>
         dups.len(),
     );
     Ok(Report {
-        checker: "set-full",
+        checker: SET_FULL,
         verdict,
         summary,
         details: Details::SetFull(details),
@@ -516,7 +521,7 @@ pub fn check_set(history: &History) -> Result<Report, CheckError> {
     }
     let Some((_, read)) = final_read else {
         return Ok(Report {
-            checker: "set",
+            checker: SET,
             verdict: INCONCLUSIVE,
             summary: format!(
                 "the set was never read ({} adds attempted, {} acknowledged)",
@@ -568,7 +573,7 @@ pub fn check_set(history: &History) -> Result<Report, CheckError> {
         recovered.len()
     );
     Ok(Report {
-        checker: "set",
+        checker: SET,
         verdict,
         summary,
         details: Details::Set(details),
