@@ -9,11 +9,14 @@
 //!   (majority-replicated log, linearizable) or eventual (LWW or siblings) mode.
 //! - [`sim`]: an in-process cluster on tokio with a simulated network and faults (partitions,
 //!   loss, delay, crashes, pauses, clock skew), which the test runner drives.
+//! - [`proto`]: the gRPC API of the service system (`proto/lab.proto`), whose servers are the
+//!   `service` crate's `api` binary.
 
 #![warn(missing_docs)]
 
 pub mod hlc;
 pub mod lww;
+pub mod proto;
 pub mod replica;
 pub mod sim;
 pub mod store;

@@ -1,0 +1,225 @@
+//! The eventual store: Cassandra through the `scylla` driver, at the configured consistency
+//! level, with last-write-wins on the timestamps [`crate::clock`] makes (`USING TIMESTAMP`).
+//!
+//! A compare-and-set here is a read followed by a write, not a lightweight transaction: this is
+//! the store a service picks for availability, and the lab shows what that costs.
+
+use crate::clock::Stamper;
+use crate::kv::Swap;
+use crate::metrics::Metrics;
+use crate::settings::{Level, Policy};
+use crate::ServiceError;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::statement::prepared::PreparedStatement;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// The keyspace of the service's tables (the `cassandra` targets use `lab`).
+pub const KEYSPACE: &str = "service";
+
+/// The Cassandra store, connected on first use.
+pub struct Eventual {
+    nodes: Vec<SocketAddr>,
+    level: Level,
+    replication: u32,
+    deadline: Duration,
+    metrics: Metrics,
+    stamper: Stamper,
+    connected: OnceCell<Connected>,
+}
+
+/// A session with the statements prepared on it.
+struct Connected {
+    session: Arc<Session>,
+    select: PreparedStatement,
+    insert: PreparedStatement,
+}
+
+impl Eventual {
+    /// The store on `nodes`, at `level`, its keyspace replicated `replication` times.
+    pub fn new(
+        nodes: Vec<SocketAddr>,
+        level: Level,
+        replication: u32,
+        deadline: Duration,
+        metrics: Metrics,
+    ) -> Eventual {
+        Eventual {
+            nodes,
+            level,
+            replication,
+            deadline,
+            metrics,
+            stamper: Stamper::default(),
+            connected: OnceCell::new(),
+        }
+    }
+
+    async fn connected(&self) -> Result<&Connected, ServiceError> {
+        self.connected
+            .get_or_try_init(|| async {
+                tokio::time::timeout(self.deadline * 5, self.connect())
+                    .await
+                    .map_err(|_| ServiceError::Unavailable("Cassandra did not answer in time".into()))?
+            })
+            .await
+    }
+
+    async fn connect(&self) -> Result<Connected, ServiceError> {
+        let unavailable = |e: &dyn std::fmt::Display| ServiceError::Unavailable(format!("Cassandra: {e}"));
+        let session = SessionBuilder::new()
+            .known_nodes_addr(self.nodes.iter().copied())
+            .connection_timeout(self.deadline)
+            .fetch_schema_metadata(false)
+            .build()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let schema = [
+            format!(
+                "CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = \
+                 {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
+                self.replication
+            ),
+            format!("CREATE TABLE IF NOT EXISTS {KEYSPACE}.kv (key text PRIMARY KEY, value bigint)"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {KEYSPACE}.timeline (account text, transfer bigint, \
+                 amount bigint, PRIMARY KEY (account, transfer))"
+            ),
+        ];
+        for statement in schema {
+            session
+                .query_unpaged(statement, ())
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
+        let prepare = |text: String| {
+            let session = &session;
+            async move {
+                let mut statement = session.prepare(text).await.map_err(|e| unavailable(&e))?;
+                statement.set_consistency(self.level.cql());
+                statement.set_request_timeout(Some(self.deadline));
+                Ok::<_, ServiceError>(statement)
+            }
+        };
+        let select = prepare(format!("SELECT value, WRITETIME(value) FROM {KEYSPACE}.kv WHERE key = ?")).await?;
+        let insert = prepare(format!("INSERT INTO {KEYSPACE}.kv (key, value) VALUES (?, ?) USING TIMESTAMP ?")).await?;
+        Ok(Connected {
+            session: Arc::new(session),
+            select,
+            insert,
+        })
+    }
+
+    /// Whether Cassandra answers now.
+    pub async fn ready(&self) -> bool {
+        match self.connected().await {
+            Ok(c) => c
+                .session
+                .query_unpaged("SELECT release_version FROM system.local", ())
+                .await
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// The session and the statements, connecting first if needed.
+    pub async fn session(&self) -> Result<Arc<Session>, ServiceError> {
+        Ok(self.connected().await?.session.clone())
+    }
+
+    /// A key's value and write timestamp.
+    async fn read(&self, key: &str) -> Result<Option<(i64, i64)>, ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let result = c.session.execute_unpaged(&c.select, (key,)).await;
+        self.metrics.store("cassandra", "select", started);
+        let rows = result
+            .map_err(|e| classify(e, false))?
+            .into_rows_result()
+            .map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}")))?;
+        let row = rows
+            .maybe_first_row::<(Option<i64>, Option<i64>)>()
+            .map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}")))?;
+        let found = row.and_then(|(value, at)| Some((value?, at.unwrap_or(0))));
+        self.stamper.observe(found.map(|(_, at)| at));
+        Ok(found)
+    }
+
+    /// A key's value.
+    pub async fn get(&self, key: &str) -> Result<Option<i64>, ServiceError> {
+        Ok(self.read(key).await?.map(|(value, _)| value))
+    }
+
+    /// Sets a key, stamped under `policy` (which reads the key's timestamp first).
+    pub async fn put(&self, key: &str, value: i64, policy: Policy) -> Result<(), ServiceError> {
+        let seen = match policy {
+            Policy::Hlc => self.read(key).await?.map(|(_, at)| at),
+            Policy::Wall => None,
+        };
+        self.write(key, value, self.stamper.stamp(policy, seen)).await
+    }
+
+    /// Sets a key with an explicit timestamp (a worker applying a queued write).
+    pub async fn write(&self, key: &str, value: i64, stamp: i64) -> Result<(), ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let result = c.session.execute_unpaged(&c.insert, (key, value, stamp)).await;
+        self.metrics.store("cassandra", "insert", started);
+        result.map(|_| ()).map_err(|e| classify(e, true))
+    }
+
+    /// Reads, compares, then writes: two requests, not atomic.
+    pub async fn cas(
+        &self,
+        key: &str,
+        expected: Option<i64>,
+        new: i64,
+        policy: Policy,
+    ) -> Result<Swap, ServiceError> {
+        let found = self.read(key).await?;
+        let current = found.map(|(value, _)| value);
+        if current != expected {
+            return Ok(Swap {
+                swapped: false,
+                current,
+            });
+        }
+        let stamp = self.stamper.stamp(policy, found.map(|(_, at)| at));
+        self.write(key, new, stamp).await?;
+        Ok(Swap {
+            swapped: true,
+            current: None,
+        })
+    }
+
+    /// The stamp for a write accepted now (an async write, applied later by a worker).
+    pub fn stamp(&self, policy: Policy) -> i64 {
+        self.stamper.stamp(policy, None)
+    }
+}
+
+/// Whether a failed request may have taken effect: a request never sent, or refused by the
+/// coordinator before it reached a replica, did not; a timeout may have.
+fn classify(e: ExecutionError, write: bool) -> ServiceError {
+    let text = format!("Cassandra: {e}");
+    let definite = match &e {
+        ExecutionError::ConnectionPoolError(_)
+        | ExecutionError::EmptyPlan
+        | ExecutionError::BadQuery(_)
+        | ExecutionError::PrepareError(_) => true,
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => matches!(
+            db,
+            DbError::Unavailable { .. } | DbError::Overloaded | DbError::IsBootstrapping
+        ),
+        _ => false,
+    };
+    if definite || !write {
+        ServiceError::Unavailable(text)
+    } else {
+        ServiceError::Indeterminate(text)
+    }
+}

@@ -1,0 +1,147 @@
+//! The gRPC front end: `system::proto`'s `Kv`, `Bank` and `Cluster` services over an [`App`].
+
+use crate::app::App;
+use crate::kv::{Consistency, Outcome};
+use crate::ServiceError;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+use system::proto::{self, bank_server, cluster_server, kv_server};
+use tonic::{Request, Response, Status};
+
+/// The three services of one instance.
+#[derive(Clone)]
+pub struct Grpc(pub Arc<App>);
+
+impl Grpc {
+    /// Runs one call, counting it under `method`.
+    async fn serve<T>(
+        &self,
+        method: &'static str,
+        work: impl Future<Output = Result<T, ServiceError>>,
+    ) -> Result<Response<T>, Status> {
+        let started = Instant::now();
+        let result = work.await;
+        let status = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        };
+        self.0.metrics.request("grpc", method, status, started);
+        result.map(Response::new).map_err(Status::from)
+    }
+
+    /// A router serving all three, messages bounded as REST bodies are.
+    pub fn router(self) -> tonic::service::Routes {
+        let limit = crate::limits::MAX_BODY_BYTES;
+        tonic::service::Routes::new(kv_server::KvServer::new(self.clone()).max_decoding_message_size(limit))
+            .add_service(bank_server::BankServer::new(self.clone()).max_decoding_message_size(limit))
+            .add_service(cluster_server::ClusterServer::new(self).max_decoding_message_size(limit))
+    }
+}
+
+fn outcome(o: Outcome) -> i32 {
+    match o {
+        Outcome::Applied => proto::Outcome::Applied as i32,
+        Outcome::Accepted => proto::Outcome::Accepted as i32,
+    }
+}
+
+#[tonic::async_trait]
+impl kv_server::Kv for Grpc {
+    async fn get(&self, r: Request<proto::GetRequest>) -> Result<Response<proto::GetReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Kv/Get", async {
+            let value = self.0.get(&r.key, Consistency::from_proto(r.consistency)?).await?;
+            Ok(proto::GetReply { value })
+        })
+        .await
+    }
+
+    async fn put(&self, r: Request<proto::PutRequest>) -> Result<Response<proto::PutReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Kv/Put", async {
+            let done = self.0.put(&r.key, r.value, Consistency::from_proto(r.consistency)?).await?;
+            Ok(proto::PutReply { outcome: outcome(done) })
+        })
+        .await
+    }
+
+    async fn cas(&self, r: Request<proto::CasRequest>) -> Result<Response<proto::CasReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Kv/Cas", async {
+            let swap = self
+                .0
+                .cas(&r.key, r.expected, r.new, Consistency::from_proto(r.consistency)?)
+                .await?;
+            Ok(proto::CasReply {
+                swapped: swap.swapped,
+                current: swap.current,
+            })
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl bank_server::Bank for Grpc {
+    async fn open(&self, r: Request<proto::OpenRequest>) -> Result<Response<proto::OpenReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Bank/Open", async {
+            self.0.open(&r.account, r.balance).await?;
+            Ok(proto::OpenReply {})
+        })
+        .await
+    }
+
+    async fn transfer(
+        &self,
+        r: Request<proto::TransferRequest>,
+    ) -> Result<Response<proto::TransferReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Bank/Transfer", async {
+            let t = self.0.transfer(&r.from, &r.to, r.amount).await?;
+            Ok(proto::TransferReply { id: t.id, done: t.done })
+        })
+        .await
+    }
+
+    async fn balances(
+        &self,
+        _: Request<proto::BalancesRequest>,
+    ) -> Result<Response<proto::BalancesReply>, Status> {
+        self.serve("Bank/Balances", async {
+            let balances = self.0.balances().await?.into_iter().collect();
+            Ok(proto::BalancesReply { balances })
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl cluster_server::Cluster for Grpc {
+    async fn members(
+        &self,
+        _: Request<proto::MembersRequest>,
+    ) -> Result<Response<proto::MembersReply>, Status> {
+        self.serve("Cluster/Members", async {
+            let instances = self
+                .0
+                .discovery
+                .members()
+                .await?
+                .into_iter()
+                .map(|i| proto::Instance {
+                    role: i.role,
+                    name: i.name,
+                    http: i.http,
+                    grpc: i.grpc,
+                })
+                .collect();
+            Ok(proto::MembersReply {
+                instances,
+                config_revision: self.0.live.revision(),
+            })
+        })
+        .await
+    }
+}

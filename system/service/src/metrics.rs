@@ -1,0 +1,117 @@
+//! The instance's Prometheus metrics, served at `/metrics` in the text format.
+//!
+//! | metric | labels | what |
+//! |---|---|---|
+//! | `service_requests_total` | protocol, method, status | requests served |
+//! | `service_request_seconds` | protocol, method | request latency |
+//! | `service_store_seconds` | store, statement | latency of each store call |
+//! | `service_kafka_produced_total` | topic, result | messages produced |
+//! | `service_outbox_backlog` | | bank events not yet published |
+//! | `service_etcd_lease_alive` | | 1 while this instance's lease is renewed |
+//! | `service_config_revision` | | the etcd revision of the live settings applied |
+//! | `process_*` | | CPU, memory, file descriptors (the `prometheus` crate's process collector) |
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+use std::time::Instant;
+
+/// The metrics of one instance.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    request_seconds: HistogramVec,
+    store_seconds: HistogramVec,
+    produced: IntCounterVec,
+    /// Bank events in the outbox not yet published.
+    pub outbox_backlog: IntGauge,
+    /// 1 while the etcd lease is renewed.
+    pub lease_alive: IntGauge,
+    /// The etcd revision of the live settings applied.
+    pub config_revision: IntGauge,
+}
+
+// Latency buckets from 0.5 ms to 10 s: a store call over a bridge takes about a millisecond, a
+// request stuck behind a partition its whole deadline.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+];
+
+impl Metrics {
+    /// A registry with every metric of the table above.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("service_requests_total", "Requests served"),
+            &["protocol", "method", "status"],
+        )?;
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new("service_request_seconds", "Request latency").buckets(BUCKETS.to_vec()),
+            &["protocol", "method"],
+        )?;
+        let store_seconds = HistogramVec::new(
+            HistogramOpts::new("service_store_seconds", "Latency of each store call")
+                .buckets(BUCKETS.to_vec()),
+            &["store", "statement"],
+        )?;
+        let produced = IntCounterVec::new(
+            Opts::new("service_kafka_produced_total", "Messages produced to Kafka"),
+            &["topic", "result"],
+        )?;
+        let outbox_backlog = IntGauge::new("service_outbox_backlog", "Bank events not yet published")?;
+        let lease_alive = IntGauge::new("service_etcd_lease_alive", "1 while the etcd lease is renewed")?;
+        let config_revision = IntGauge::new(
+            "service_config_revision",
+            "The etcd revision of the live settings applied",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(request_seconds.clone()))?;
+        registry.register(Box::new(store_seconds.clone()))?;
+        registry.register(Box::new(produced.clone()))?;
+        registry.register(Box::new(outbox_backlog.clone()))?;
+        registry.register(Box::new(lease_alive.clone()))?;
+        registry.register(Box::new(config_revision.clone()))?;
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            request_seconds,
+            store_seconds,
+            produced,
+            outbox_backlog,
+            lease_alive,
+            config_revision,
+        })
+    }
+
+    /// Counts one request and its latency since `started`.
+    pub fn request(&self, protocol: &str, method: &str, status: &str, started: Instant) {
+        self.requests
+            .with_label_values(&[protocol, method, status])
+            .inc();
+        self.request_seconds
+            .with_label_values(&[protocol, method])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Records one store call's latency since `started`.
+    pub fn store(&self, store: &str, statement: &str, started: Instant) {
+        self.store_seconds
+            .with_label_values(&[store, statement])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Counts one message produced to `topic` (`ok` or `error`).
+    pub fn produced(&self, topic: &str, result: &str) {
+        self.produced.with_label_values(&[topic, result]).inc();
+    }
+
+    /// Everything, in Prometheus's text format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec fails only on metrics the registry would have refused.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}

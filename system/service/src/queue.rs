@@ -1,0 +1,119 @@
+//! Async writes: accepted into a partitioned, replicated Kafka topic (acks=all, idempotent
+//! producer), keyed by the key so that one key's writes stay in order in one partition; a worker
+//! applies them to the eventual store later.
+
+use crate::metrics::Metrics;
+use crate::ServiceError;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// The topic of async writes.
+pub const WRITES: &str = "service.writes";
+/// Its partitions (a consumer group spreads them over the workers).
+pub const PARTITIONS: i32 = 6;
+
+/// One queued write, as the topic carries it (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedWrite {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: i64,
+    /// Its last-write-wins timestamp, taken when it was accepted.
+    pub stamp: i64,
+}
+
+/// The producer of async writes.
+pub struct Queue {
+    bootstrap: String,
+    producer: FutureProducer,
+    deadline: Duration,
+    metrics: Metrics,
+    topic: OnceCell<()>,
+}
+
+impl Queue {
+    /// A producer to `bootstrap` (nothing connects until the first write).
+    pub fn new(bootstrap: &str, deadline: Duration, metrics: Metrics) -> Result<Queue, ServiceError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", deadline.as_millis().to_string())
+            .set("socket.timeout.ms", deadline.as_millis().max(10).to_string())
+            .create()
+            .map_err(|e| ServiceError::Invalid(format!("the Kafka producer for {bootstrap}: {e}")))?;
+        Ok(Queue {
+            bootstrap: bootstrap.to_string(),
+            producer,
+            deadline,
+            metrics,
+            topic: OnceCell::new(),
+        })
+    }
+
+    /// Creates the topic if it is missing (replicated 3 times, 2 in sync to accept a write).
+    pub async fn create_topic(&self) -> Result<(), ServiceError> {
+        self.topic
+            .get_or_try_init(|| async {
+                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", &self.bootstrap)
+                    .create()
+                    .map_err(|e| ServiceError::Unavailable(format!("Kafka admin: {e}")))?;
+                let topic = NewTopic::new(WRITES, PARTITIONS, TopicReplication::Fixed(3))
+                    .set("min.insync.replicas", "2");
+                let options = AdminOptions::new().operation_timeout(Some(self.deadline));
+                let results = admin
+                    .create_topics([&topic], &options)
+                    .await
+                    .map_err(|e| ServiceError::Unavailable(format!("creating {WRITES}: {e}")))?;
+                for result in results {
+                    match result {
+                        Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                        Err((name, code)) => {
+                            return Err(ServiceError::Unavailable(format!("creating {name}: {code}")))
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .copied()
+    }
+
+    /// Whether a broker answers now.
+    pub async fn ready(&self) -> bool {
+        let producer = self.producer.clone();
+        let deadline = self.deadline;
+        let metadata = tokio::task::spawn_blocking(move || {
+            producer.client().fetch_metadata(Some(WRITES), deadline).is_ok()
+        });
+        matches!(metadata.await, Ok(true)) && self.create_topic().await.is_ok()
+    }
+
+    /// Publishes `write` and waits until every in-sync replica has it.
+    pub async fn publish(&self, write: &QueuedWrite) -> Result<(), ServiceError> {
+        self.create_topic().await?;
+        let payload = serde_json::to_vec(write)
+            .map_err(|e| ServiceError::Invalid(format!("encoding the write: {e}")))?;
+        let record = FutureRecord::to(WRITES).key(&write.key).payload(&payload);
+        let result = self.producer.send(record, self.deadline).await;
+        self.metrics
+            .produced(WRITES, if result.is_ok() { "ok" } else { "error" });
+        result.map(|_| ()).map_err(|(e, _)| match e {
+            // Refused before it left this process: it will not be written.
+            KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
+            | KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge) => {
+                ServiceError::Unavailable(format!("Kafka: {e}"))
+            }
+            // A timeout or a broker error after sending: it may be in the log.
+            _ => ServiceError::Indeterminate(format!("Kafka did not confirm the write: {e}")),
+        })
+    }
+}

@@ -1,0 +1,341 @@
+//! The REST front end (axum), with its OpenAPI 3 document generated from these handlers
+//! (utoipa) and served at `/openapi.json`; `/metrics`, `/healthz`, `/readyz` and `/cluster`
+//! beside it.
+//!
+//! Every error is a JSON body `{"error": kind, "message": text}`: 4xx for the caller's mistakes
+//! (malformed JSON, wrong types, unknown fields, bodies over the limit, bad keys, amounts or
+//! consistency names), 404 for unknown accounts, 503 when nothing happened, 504 when it may have.
+
+use crate::app::{App, Readiness};
+use crate::bank::Transferred;
+use crate::discovery::Instance;
+use crate::kv::{Consistency, Outcome, Swap};
+use crate::limits::MAX_BODY_BYTES;
+use crate::ServiceError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// The error body of every failed request.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Its kind: invalid, not-found, conflict, unavailable, indeterminate.
+    pub error: String,
+    /// What was wrong, in words.
+    pub message: String,
+}
+
+/// A handler's failure: a status and an [`ErrorBody`].
+pub struct Failure(StatusCode, ErrorBody);
+
+impl From<ServiceError> for Failure {
+    fn from(e: ServiceError) -> Failure {
+        Failure(
+            e.status(),
+            ErrorBody {
+                error: e.kind().into(),
+                message: e.to_string(),
+            },
+        )
+    }
+}
+
+impl From<JsonRejection> for Failure {
+    fn from(e: JsonRejection) -> Failure {
+        // 400 malformed, 413 too large, 415 not JSON, 422 wrong types or unknown fields.
+        Failure(
+            e.status(),
+            ErrorBody {
+                error: "invalid".into(),
+                message: e.body_text(),
+            },
+        )
+    }
+}
+
+impl From<QueryRejection> for Failure {
+    fn from(e: QueryRejection) -> Failure {
+        Failure(
+            StatusCode::BAD_REQUEST,
+            ErrorBody {
+                error: "invalid".into(),
+                message: e.body_text(),
+            },
+        )
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+type Reply<T> = Result<Json<T>, Failure>;
+
+/// The `?consistency=` of a key-value request.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    /// strong, eventual or async (default: the instance's live default).
+    pub consistency: Option<String>,
+}
+
+impl ConsistencyQuery {
+    fn parse(query: Result<Query<ConsistencyQuery>, QueryRejection>) -> Result<Option<Consistency>, Failure> {
+        let Query(query) = query?;
+        Ok(query.consistency.as_deref().map(Consistency::parse).transpose()?)
+    }
+}
+
+/// A key's value.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ValueBody {
+    /// The key.
+    pub key: String,
+    /// Its value, or null when it has none.
+    pub value: Option<i64>,
+}
+
+/// A write.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutBody {
+    /// The new value.
+    pub value: i64,
+}
+
+/// What a write did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PutReply {
+    /// applied, or accepted (async: a worker applies it later).
+    pub outcome: Outcome,
+}
+
+/// A compare-and-set.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CasBody {
+    /// The value the key must hold (null: the key must be absent).
+    pub expected: Option<i64>,
+    /// The value to set.
+    pub new: i64,
+}
+
+/// An account to open.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBody {
+    /// Its name: 1 to 64 of A-Z a-z 0-9 _ -.
+    pub account: String,
+    /// Its opening balance, 0 to 10^12.
+    pub balance: i64,
+}
+
+/// A transfer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// The account paying.
+    pub from: String,
+    /// The account paid.
+    pub to: String,
+    /// How much: 1 to 10^12.
+    pub amount: i64,
+}
+
+/// Every balance.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BalancesBody {
+    /// Account name to balance.
+    pub balances: BTreeMap<String, i64>,
+}
+
+/// The live instances, as etcd has them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClusterBody {
+    /// This instance's name.
+    pub me: String,
+    /// Every instance holding a lease.
+    pub instances: Vec<Instance>,
+    /// The etcd revision of the live settings this instance applies.
+    pub config_revision: i64,
+    /// The live settings it applies.
+    pub default_consistency: Consistency,
+    /// How it stamps eventual and async writes: wall or hlc.
+    pub conflict_policy: String,
+}
+
+#[utoipa::path(get, path = "/kv/{key}", params(("key" = String, Path, description = "1 to 256 bytes"), ConsistencyQuery),
+    responses((status = 200, body = ValueBody), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn get_key(
+    State(app): State<Arc<App>>,
+    Path(key): Path<String>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Reply<ValueBody> {
+    let value = app.get(&key, ConsistencyQuery::parse(query)?).await?;
+    Ok(Json(ValueBody { key, value }))
+}
+
+#[utoipa::path(put, path = "/kv/{key}", params(("key" = String, Path, description = "1 to 256 bytes"), ConsistencyQuery),
+    request_body = PutBody,
+    responses((status = 200, body = PutReply), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn put_key(
+    State(app): State<Arc<App>>,
+    Path(key): Path<String>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+    body: Result<Json<PutBody>, JsonRejection>,
+) -> Reply<PutReply> {
+    let consistency = ConsistencyQuery::parse(query)?;
+    let Json(body) = body?;
+    let outcome = app.put(&key, body.value, consistency).await?;
+    Ok(Json(PutReply { outcome }))
+}
+
+#[utoipa::path(post, path = "/kv/{key}/cas", params(("key" = String, Path, description = "1 to 256 bytes"), ConsistencyQuery),
+    request_body = CasBody,
+    responses((status = 200, body = Swap), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn cas_key(
+    State(app): State<Arc<App>>,
+    Path(key): Path<String>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+    body: Result<Json<CasBody>, JsonRejection>,
+) -> Reply<Swap> {
+    let consistency = ConsistencyQuery::parse(query)?;
+    let Json(body) = body?;
+    Ok(Json(app.cas(&key, body.expected, body.new, consistency).await?))
+}
+
+#[utoipa::path(post, path = "/bank/accounts", request_body = OpenBody,
+    responses((status = 201, description = "opened"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn open_account(
+    State(app): State<Arc<App>>,
+    body: Result<Json<OpenBody>, JsonRejection>,
+) -> Result<StatusCode, Failure> {
+    let Json(body) = body?;
+    app.open(&body.account, body.balance).await?;
+    Ok(StatusCode::CREATED)
+}
+
+#[utoipa::path(post, path = "/bank/transfers", request_body = TransferBody,
+    responses((status = 200, body = Transferred), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn transfer(
+    State(app): State<Arc<App>>,
+    body: Result<Json<TransferBody>, JsonRejection>,
+) -> Reply<Transferred> {
+    let Json(body) = body?;
+    Ok(Json(app.transfer(&body.from, &body.to, body.amount).await?))
+}
+
+#[utoipa::path(get, path = "/bank/balances",
+    responses((status = 200, body = BalancesBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn balances(State(app): State<Arc<App>>) -> Reply<BalancesBody> {
+    Ok(Json(BalancesBody {
+        balances: app.balances().await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/cluster",
+    responses((status = 200, body = ClusterBody), (status = 503, body = ErrorBody)))]
+async fn cluster(State(app): State<Arc<App>>) -> Reply<ClusterBody> {
+    Ok(Json(ClusterBody {
+        me: app.settings.name.clone(),
+        instances: app.discovery.members().await?,
+        config_revision: app.live.revision(),
+        default_consistency: app.live.default_consistency(),
+        conflict_policy: app.live.policy().name().into(),
+    }))
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the process serves")))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+#[utoipa::path(get, path = "/readyz",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let readiness = app.readiness().await;
+    let status = if readiness.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness)).into_response()
+}
+
+#[utoipa::path(get, path = "/metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The OpenAPI document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "lab service", description = "The service system under test: key-value requests in three consistencies, and a bank with a transactional outbox."),
+    paths(get_key, put_key, cas_key, open_account, transfer, balances, cluster, healthz, readyz, metrics),
+    components(schemas(ErrorBody, ValueBody, PutBody, PutReply, Outcome, CasBody, Swap, OpenBody, TransferBody,
+        Transferred, BalancesBody, ClusterBody, Instance, Consistency, Readiness))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        ApiDoc::openapi().to_json().unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// Counts each request under its route (not its path: keys would make labels unbounded).
+async fn track(State(app): State<Arc<App>>, request: axum::extract::Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = format!("{} {route}", request.method());
+    let response = next.run(request).await;
+    app.metrics
+        .request("http", &method, response.status().as_str(), started);
+    response
+}
+
+/// The REST router of `app`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/kv/{key}", get(get_key).put(put_key))
+        .route("/kv/{key}/cas", post(cas_key))
+        .route("/bank/accounts", post(open_account))
+        .route("/bank/transfers", post(transfer))
+        .route("/bank/balances", get(balances))
+        .route("/cluster", get(cluster))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .layer(middleware::from_fn_with_state(app.clone(), track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+}
