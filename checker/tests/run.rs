@@ -33,6 +33,7 @@ fn spec(consistency: &str, seed: u64, seconds: f64) -> Spec {
         replicas: 3,
         link_delay: (Duration::from_micros(100), Duration::from_millis(2)),
         loss: 0.0,
+        via: Default::default(),
         run: RunConfig {
             concurrency: 8,
             time_limit: Duration::from_secs_f64(seconds),

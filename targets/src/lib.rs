@@ -16,6 +16,7 @@
 //! | [`postgres`] | PostgreSQL 15, primary and 2 standbys | `postgres`, `postgres-standby-reads` |
 //! | [`cassandra`] | Apache Cassandra 5.0, 3 nodes | `cassandra-one`, `cassandra-quorum`, `cassandra-lwt` |
 //! | [`kafka`] | Apache Kafka 4.4 KRaft, 3 brokers | `kafka-acks-all`, `kafka-acks-1` |
+//! | [`service`] | the service system (api replicas over the four above) | `system-strong`, `system-eventual`, `system-async` |
 
 #![warn(missing_docs)]
 
@@ -23,6 +24,7 @@ pub mod cassandra;
 pub mod etcd;
 pub mod kafka;
 pub mod postgres;
+pub mod service;
 pub mod sim;
 
 use cluster::{Cluster, Lab, Server};
@@ -41,6 +43,7 @@ pub static SYSTEMS: &[&System] = &[
     &postgres::SYSTEM,
     &cassandra::SYSTEM,
     &kafka::SYSTEM,
+    &service::SYSTEM,
 ];
 
 /// A system the lab can test: a row of [`SYSTEMS`].
@@ -49,9 +52,13 @@ pub struct System {
     pub name: &'static str,
     /// What it is, in one line.
     pub about: &'static str,
-    /// How its servers run on this machine; `None` for a system that runs
-    /// inside the checker (the sim).
-    pub server: Option<&'static dyn Server>,
+    /// The kinds of server it runs itself, in the order they start; none
+    /// for a system that runs inside the checker (the sim). Its targets'
+    /// faults hit the first.
+    pub servers: &'static [&'static dyn Server],
+    /// The systems it runs on, brought up before it and down with it (the
+    /// service system's stores).
+    pub needs: &'static [&'static System],
     /// The targets it offers.
     pub targets: &'static [TargetKind],
 }
@@ -71,15 +78,31 @@ impl std::fmt::Debug for TargetKind {
 impl System {
     /// Whether it is a real cluster (brought up by `checker cluster up`).
     pub fn is_real(&self) -> bool {
-        self.server.is_some()
+        !self.servers.is_empty()
+    }
+
+    /// Every server kind it needs, those of the systems it runs on first,
+    /// in the order they start.
+    pub fn all_servers(&self) -> Vec<&'static dyn Server> {
+        let mut all: Vec<&'static dyn Server> = Vec::new();
+        for needed in self.needs {
+            for server in needed.all_servers() {
+                if !all.iter().any(|s| s.name() == server.name()) {
+                    all.push(server);
+                }
+            }
+        }
+        all.extend(self.servers.iter().copied());
+        all
     }
 
     /// Whether faults of `kind` can hit it: clock skew needs libfaketime,
     /// which only moves programs that read the clock through libc (not Go
     /// binaries such as etcd).
     pub fn supports_fault(&self, kind: FaultKind) -> bool {
-        self.server
-            .is_none_or(|server| LocalNemesis::supports(server, kind))
+        self.servers
+            .first()
+            .is_none_or(|server| LocalNemesis::supports(*server, kind))
     }
 }
 
@@ -143,7 +166,10 @@ pub fn real_system(name: &str) -> Option<&'static System> {
 /// The server kinds of every real system (`checker cluster … all`,
 /// `checker nemesis heal`).
 pub fn servers() -> Vec<&'static dyn Server> {
-    SYSTEMS.iter().filter_map(|s| s.server).collect()
+    SYSTEMS
+        .iter()
+        .flat_map(|s| s.servers.iter().copied())
+        .collect()
 }
 
 /// The settings of the embedded sim (ignored by real targets).
@@ -175,6 +201,8 @@ pub struct Setup<'a> {
     pub faults: bool,
     /// The sim's settings.
     pub sim: &'a SimSettings,
+    /// How clients reach the service system (REST or gRPC; others ignore it).
+    pub via: service::client::Via,
 }
 
 /// Work to do once a run is over (stopping the sim's tasks).

@@ -22,12 +22,21 @@ Servers (addresses on 10.47.0.0/24):
 ",
     );
     for system in targets::SYSTEMS {
-        if let Some(server) = system.server {
-            let first = server.first_address();
-            let last = first as usize + server.nodes() - 1;
+        let own: Vec<String> = system
+            .servers
+            .iter()
+            .map(|server| {
+                let first = server.first_address();
+                let last = first as usize + server.nodes() - 1;
+                format!("{} .{first}-{last}", server.name())
+            })
+            .collect();
+        if !own.is_empty() {
             text.push_str(&format!(
-                "  {:<10} .{first}-{last}  {}\n",
-                system.name, system.about
+                "  {:<10} {:<14} {}\n",
+                system.name,
+                own.join(", "),
+                system.about
             ));
         }
     }
@@ -71,9 +80,10 @@ enum Action {
 
 /// The real systems' names, comma-separated.
 fn server_names() -> String {
-    targets::servers()
+    targets::SYSTEMS
         .iter()
-        .map(|s| s.name())
+        .filter(|s| s.is_real())
+        .map(|s| s.name)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -103,10 +113,11 @@ impl Which {
                 server_names()
             )
         })?;
+        // A system's own servers after those of the systems it runs on.
         Ok(system
-            .server
-            .map(|s| Cluster::new(s, net, &self.state))
+            .all_servers()
             .into_iter()
+            .map(|s| Cluster::new(s, net.clone(), &self.state))
             .collect())
     }
 }
@@ -118,6 +129,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Action::Logs { which, .. } => which,
     };
     let clusters = match which.clusters() {
+        // Down in the reverse order: the services before the stores they use.
+        Ok(mut c) if matches!(args.action, Action::Down(_)) => {
+            c.reverse();
+            c
+        }
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

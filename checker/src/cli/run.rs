@@ -87,6 +87,9 @@ pub struct Common {
     /// The sim's probability of losing each message (0 to 1).
     #[arg(long, default_value = "0")]
     loss: f64,
+    /// How clients reach the service system's api (system-* targets): rest or grpc.
+    #[arg(long, value_enum, default_value_t = targets::service::client::Via::Rest)]
+    via: targets::service::client::Via,
     /// Milliseconds after which an operation is recorded as indeterminate (info).
     #[arg(long, default_value = "500")]
     op_timeout_ms: u64,
@@ -156,6 +159,7 @@ impl Common {
             replicas: self.replicas,
             link_delay: delay_range(&self.link_delay_ms)?,
             loss: self.loss,
+            via: self.via,
             run: RunConfig {
                 concurrency: self.concurrency,
                 time_limit: seconds("time-limit", self.time_limit)?,

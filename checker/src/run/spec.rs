@@ -46,6 +46,8 @@ pub struct Spec {
     pub link_delay: (Duration, Duration),
     /// The sim's probability of losing each message, 0 to 1.
     pub loss: f64,
+    /// How clients reach the service system (`--via`).
+    pub via: targets::service::client::Via,
     /// How the run goes.
     pub run: RunConfig,
     /// Where real targets' clusters are.
@@ -257,6 +259,7 @@ fn open(spec: &Spec, options: &workloads::Options) -> Result<targets::Opened, ta
         lab: &spec.lab,
         faults: !spec.nemesis.is_empty(),
         sim: &sim,
+        via: spec.via,
     };
     // Opening a real cluster may wait for it to answer: on a multi-threaded
     // runtime, let the other tasks run meanwhile (`block_in_place` is not

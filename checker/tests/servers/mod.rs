@@ -65,7 +65,7 @@ impl Lab {
             std::env::temp_dir().join(format!("checker-lab-{server}-{}", std::process::id()));
         let cluster = Arc::new(Cluster::new(
             targets::real_system(server)
-                .and_then(|s| s.server)
+                .and_then(|s| s.servers.first().copied())
                 .expect("known server"),
             net,
             &state,

@@ -54,13 +54,20 @@ impl ServiceError {
 impl From<ServiceError> for tonic::Status {
     fn from(e: ServiceError) -> tonic::Status {
         let message = e.to_string();
-        match e {
+        let kind = e.kind();
+        let mut status = match e {
             ServiceError::Invalid(_) => tonic::Status::invalid_argument(message),
             ServiceError::NotFound(_) => tonic::Status::not_found(message),
             ServiceError::Conflict(_) => tonic::Status::already_exists(message),
             ServiceError::Unavailable(_) => tonic::Status::unavailable(message),
             // DEADLINE_EXCEEDED is gRPC's own word for "may have happened".
             ServiceError::Indeterminate(_) => tonic::Status::deadline_exceeded(message),
-        }
+        };
+        // Says the status is the api's own verdict, not the transport's: a client may then trust
+        // that UNAVAILABLE means nothing happened.
+        status
+            .metadata_mut()
+            .insert("lab-error", tonic::metadata::MetadataValue::from_static(kind));
+        status
     }
 }

@@ -13,7 +13,8 @@ use workloads::{counter::COUNTER, register::REGISTER};
 pub static SYSTEM: System = System {
     name: "cassandra",
     about: "Apache Cassandra 5.0, three nodes (Maven Central's jars)",
-    server: Some(&server::Cassandra),
+    servers: &[&server::Cassandra],
+    needs: &[],
     targets: &[
         TargetKind {
             name: "cassandra-one",

@@ -14,7 +14,8 @@ use workloads::register::REGISTER;
 pub static SYSTEM: System = System {
     name: "etcd",
     about: "etcd 3.4, three members (Debian's etcd-server)",
-    server: Some(&server::Etcd),
+    servers: &[&server::Etcd],
+    needs: &[],
     targets: &[
         TargetKind {
             name: "etcd",

@@ -13,7 +13,8 @@ use workloads::set::SET;
 pub static SYSTEM: System = System {
     name: "kafka",
     about: "Apache Kafka 4.4 KRaft, three brokers (Maven Central's jars)",
-    server: Some(&server::Kafka),
+    servers: &[&server::Kafka],
+    needs: &[],
     targets: &[
         TargetKind {
             name: "kafka-acks-all",

@@ -13,7 +13,8 @@ use workloads::{bank::BANK, register::REGISTER};
 pub static SYSTEM: System = System {
     name: "postgres",
     about: "PostgreSQL 15, a primary and two synchronous streaming standbys",
-    server: Some(&server::Postgres),
+    servers: &[&server::Postgres],
+    needs: &[],
     targets: &[
         TargetKind {
             name: "postgres",

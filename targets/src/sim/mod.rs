@@ -14,7 +14,8 @@ use workloads::{bank::BANK, counter::COUNTER, register::REGISTER, set::SET};
 pub static SYSTEM: System = System {
     name: "sim",
     about: "the embedded replicated store, on a simulated network inside the checker",
-    server: None,
+    servers: &[],
+    needs: &[],
     targets: &[TargetKind {
         name: "sim",
         about: "strong (a majority-acknowledged leader) or eventual (LWW or siblings), by --consistency",

@@ -1,0 +1,72 @@
+//! The service system (the `service` crate's binaries): stateless api replicas over the lab's
+//! PostgreSQL, Cassandra, Kafka and etcd clusters, each replica in its own namespace, reached
+//! over REST or gRPC (`--via`). One target per consistency, so `checker compare` puts them side
+//! by side; faults hit the api replicas (kill, pause, clock skew, partitions between them).
+
+pub mod client;
+pub mod server;
+
+use crate::{cassandra, etcd, kafka, postgres, running, OpenError, Opened, Setup, System, TargetKind};
+use client::{Endpoint, ServiceTarget};
+use std::sync::Arc;
+use workloads::{bank::BANK, register::REGISTER};
+
+/// The service system's row of [`crate::SYSTEMS`].
+pub static SYSTEM: System = System {
+    name: "system",
+    about: "the service system: 3 api replicas (gRPC + REST) over PostgreSQL, Cassandra, Kafka and etcd",
+    servers: &[&server::Api],
+    needs: &[&etcd::SYSTEM, &postgres::SYSTEM, &cassandra::SYSTEM, &kafka::SYSTEM],
+    targets: &[
+        TargetKind {
+            name: "system-strong",
+            about: "strong requests: PostgreSQL, SERIALIZABLE, through the api",
+            workloads: &[&REGISTER, &BANK],
+            open: |setup| open(setup, "strong"),
+        },
+        TargetKind {
+            name: "system-eventual",
+            about: "eventual requests: Cassandra at QUORUM, last-write-wins, through the api",
+            workloads: &[&REGISTER],
+            open: |setup| open(setup, "eventual"),
+        },
+        TargetKind {
+            name: "system-async",
+            about: "async writes: Kafka now, Cassandra later (a worker applies them); no cas",
+            workloads: &[&REGISTER],
+            open: |setup| open(setup, "async"),
+        },
+    ],
+};
+
+fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
+    for needed in SYSTEM.needs {
+        for server in needed.servers {
+            running(*server, setup)?;
+        }
+    }
+    let cluster = running(&server::Api, setup)?;
+    let endpoints = (0..cluster.nodes())
+        .map(|n| Endpoint {
+            http: server::http_url(&cluster, n),
+            grpc: server::grpc_url(&cluster, n),
+        })
+        .collect();
+    let via = setup.via;
+    let description = format!(
+        "the service system: {} api replicas over {}, {consistency} requests",
+        cluster.nodes(),
+        via.name()
+    );
+    let promise = match consistency {
+        "strong" => "each request one SERIALIZABLE PostgreSQL transaction: linearizable",
+        "eventual" => "Cassandra at QUORUM with last-write-wins: no promise for a read-then-write",
+        _ => "writes accepted into Kafka and applied later: reads converge once the queue drains",
+    };
+    Ok(Opened::real(
+        cluster,
+        Arc::new(ServiceTarget::new(endpoints, consistency, via, setup.op_timeout)),
+        description,
+        promise,
+    ))
+}

@@ -1,0 +1,155 @@
+//! The service system's own server kinds: the `api` replicas, each in its own namespace of the
+//! lab (10.47.0.51–53), wired to the lab's etcd, PostgreSQL, Cassandra and Kafka clusters.
+//!
+//! The binaries are the `service` crate's; the lab finds them beside its own executable and, in
+//! a checkout, builds them (`cargo build -p service --bins`) when they are missing.
+
+use crate::{cassandra, etcd, kafka, postgres};
+use cluster::{faketime, probe, Cluster, ClusterError, Server};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The api's HTTP port (REST, /metrics, /readyz) on each replica's address.
+pub const HTTP_PORT: u16 = 8080;
+/// The api's gRPC port.
+pub const GRPC_PORT: u16 = 9090;
+
+/// The api server kind.
+pub struct Api;
+
+/// The environment variable naming the folder of the service's binaries.
+pub const BIN_DIR_ENV: &str = "CHECKER_SERVICE_BIN_DIR";
+
+/// `node`'s REST base URL (`http://10.47.0.51:8080`).
+pub fn http_url(cluster: &Cluster, node: usize) -> String {
+    format!("http://{}:{HTTP_PORT}", cluster.host(node).address)
+}
+
+/// `node`'s gRPC URL (`http://10.47.0.51:9090`).
+pub fn grpc_url(cluster: &Cluster, node: usize) -> String {
+    format!("http://{}:{GRPC_PORT}", cluster.host(node).address)
+}
+
+/// The cluster of a dependency, on the same network and state folder as `cluster`.
+fn beside(cluster: &Cluster, server: &'static dyn Server) -> Cluster {
+    let state = cluster.kind_dir();
+    Cluster::new(server, cluster.net().clone(), state.parent().unwrap_or(Path::new(".")))
+}
+
+/// Where the service's binary `name` is: `$CHECKER_SERVICE_BIN_DIR`, or beside this executable
+/// (or one folder up, for test binaries in `deps/`).
+pub fn find_binary(name: &str) -> Option<PathBuf> {
+    let mut folders = Vec::new();
+    if let Some(dir) = std::env::var_os(BIN_DIR_ENV) {
+        folders.push(PathBuf::from(dir));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        folders.extend(exe.ancestors().skip(1).take(2).map(Path::to_path_buf));
+    }
+    folders.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// [`find_binary`], building the service first when this is a checkout and it is missing.
+pub fn binary(name: &str) -> Result<PathBuf, ClusterError> {
+    if let Some(found) = find_binary(name) {
+        return Ok(found);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let release = std::env::current_exe()
+        .is_ok_and(|exe| exe.ancestors().any(|a| a.file_name().is_some_and(|n| n == "release")));
+    if manifest.is_file() {
+        eprintln!("building the service's binaries (cargo build -p service --bins)…");
+        let mut build = Command::new("cargo");
+        build
+            .args(["build", "-q", "-p", "service", "--bins", "--manifest-path"])
+            .arg(&manifest);
+        if release {
+            build.arg("--release");
+        }
+        cluster::command::run(&mut build)?;
+    }
+    find_binary(name).ok_or_else(|| {
+        ClusterError(format!(
+            "the service's `{name}` binary is not built: run `cargo build -p service --bins` \
+             (or set {BIN_DIR_ENV} to the folder holding it)"
+        ))
+    })
+}
+
+/// The command line every instance shares: where the lab's stores are.
+pub fn store_args(cluster: &Cluster) -> Vec<String> {
+    let pg = beside(cluster, &postgres::server::Postgres);
+    let cassandra = beside(cluster, &cassandra::server::Cassandra);
+    let kafka = beside(cluster, &kafka::server::Kafka);
+    let etcd = beside(cluster, &etcd::server::Etcd);
+    let all = |c: &Cluster, f: &dyn Fn(&Cluster, usize) -> String| {
+        (0..c.nodes()).map(|n| f(c, n)).collect::<Vec<_>>().join(",")
+    };
+    vec![
+        "--postgres".into(),
+        postgres::server::url(&pg, 0),
+        "--cassandra".into(),
+        all(&cassandra, &|c, n| cassandra::server::cql_address(c, n).to_string()),
+        // QUORUM: without faults a read sees the last acknowledged write, so what the checker
+        // finds comes from the faults (and the clocks), not from replication lag.
+        "--cassandra-consistency".into(),
+        "quorum".into(),
+        "--kafka".into(),
+        all(&kafka, &kafka::server::bootstrap),
+        "--etcd".into(),
+        all(&etcd, &etcd::server::client_url),
+    ]
+}
+
+impl Server for Api {
+    fn name(&self) -> &'static str {
+        "api"
+    }
+
+    fn stem(&self) -> &'static str {
+        "api"
+    }
+
+    fn first_address(&self) -> u8 {
+        51
+    }
+
+    fn check_installed(&self, _cluster: &Cluster) -> Result<(), ClusterError> {
+        binary("api").map(|_| ())
+    }
+
+    fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
+        faketime::ensure(&cluster.clock_file(node))
+    }
+
+    fn command(&self, cluster: &Cluster, node: usize) -> Command {
+        let address = cluster.host(node).address;
+        // check_installed found it; a binary gone since then fails to start, with that error.
+        let program = binary("api").unwrap_or_else(|_| PathBuf::from("api"));
+        let mut command = Command::new("env");
+        command
+            .args(faketime::env(&cluster.clock_file(node)))
+            .arg(program)
+            .args(["--name", &format!("api{}", node + 1)])
+            .args(["--http", &format!("{address}:{HTTP_PORT}")])
+            .args(["--grpc", &format!("{address}:{GRPC_PORT}")])
+            .args(store_args(cluster));
+        command
+    }
+
+    fn ready(&self, cluster: &Cluster, node: usize) -> bool {
+        let addr = SocketAddr::new(cluster.host(node).address.into(), HTTP_PORT);
+        probe::http(addr, "GET", "/readyz", "", Duration::from_secs(3)).is_some()
+    }
+
+    /// One by one: the first creates the stores' schemas before the others start.
+    fn one_by_one(&self) -> bool {
+        true
+    }
+
+    fn fakes_clock(&self) -> bool {
+        true
+    }
+}
