@@ -82,6 +82,64 @@ impl Lab {
     }
 }
 
+/// Every cluster of a system and of the systems it runs on (`checker cluster up system`), on
+/// the tests' network, torn down in the reverse order on drop.
+pub struct SystemLab {
+    pub clusters: Vec<Arc<Cluster>>,
+    pub state: PathBuf,
+}
+
+impl SystemLab {
+    pub fn up(system: &str) -> SystemLab {
+        let net = Net {
+            prefix: "labt".into(),
+            subnet: [10, 47, 1],
+        };
+        let state =
+            std::env::temp_dir().join(format!("checker-lab-{system}-{}", std::process::id()));
+        let system = targets::real_system(system).expect("a real system");
+        let clusters: Vec<Arc<Cluster>> = system
+            .all_servers()
+            .into_iter()
+            .map(|s| Arc::new(Cluster::new(s, net.clone(), &state)))
+            .collect();
+        for cluster in clusters.iter().rev() {
+            cluster
+                .down()
+                .expect("clean start (needs root: the lab creates network namespaces)");
+        }
+        let lab = SystemLab { clusters, state };
+        for cluster in &lab.clusters {
+            let started = Instant::now();
+            if let Err(e) = cluster.up() {
+                panic!("{} cluster did not come up: {e}", cluster.name());
+            }
+            eprintln!("{}: up in {:.1} s", cluster.name(), started.elapsed().as_secs_f64());
+        }
+        lab
+    }
+
+    /// The cluster of the server kind `name`.
+    pub fn cluster(&self, name: &str) -> Arc<Cluster> {
+        self.clusters
+            .iter()
+            .find(|c| c.name() == name)
+            .cloned()
+            .expect("a server kind of the system")
+    }
+}
+
+impl Drop for SystemLab {
+    fn drop(&mut self) {
+        for cluster in self.clusters.iter().rev() {
+            if let Err(e) = cluster.down() {
+                eprintln!("tearing the test cluster {} down failed: {e}", cluster.name());
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         if let Err(e) = self.cluster.down() {

@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 /// An instance.
 pub struct App {
+    /// `api` or `worker`.
+    pub role: &'static str,
     /// Its command line.
     pub settings: Settings,
     /// Its metrics.
@@ -41,18 +43,21 @@ pub struct Readiness {
     pub kafka: bool,
     /// This instance's etcd lease is renewed.
     pub etcd: bool,
+    /// A worker: it has partitions of the writes topic to consume (a group that is still
+    /// forming has none yet); null for an api.
+    pub consuming: Option<bool>,
 }
 
 impl Readiness {
     /// Whether everything answers.
     pub fn ready(&self) -> bool {
-        self.postgres && self.cassandra && self.kafka && self.etcd
+        self.postgres && self.cassandra && self.kafka && self.etcd && self.consuming.unwrap_or(true)
     }
 }
 
 impl App {
     /// An instance of `role` (`api`) with `settings`; nothing connects yet.
-    pub fn new(role: &str, settings: Settings) -> Result<Arc<App>, ServiceError> {
+    pub fn new(role: &'static str, settings: Settings) -> Result<Arc<App>, ServiceError> {
         let metrics = Metrics::new().map_err(|e| ServiceError::Invalid(format!("metrics: {e}")))?;
         let deadline = settings.deadline();
         let strong = Strong::new(&settings.postgres, settings.postgres_pool, deadline, metrics.clone())?;
@@ -81,6 +86,7 @@ impl App {
             metrics.clone(),
         );
         Ok(Arc::new(App {
+            role,
             settings,
             metrics,
             strong,
@@ -100,6 +106,7 @@ impl App {
             cassandra,
             kafka,
             etcd: self.metrics.lease_alive.get() == 1,
+            consuming: (self.role == "worker").then(|| self.metrics.assigned_partitions.get() > 0),
         }
     }
 }

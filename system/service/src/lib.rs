@@ -27,6 +27,7 @@ pub mod error;
 pub mod eventual;
 pub mod grpc;
 pub mod kv;
+pub mod lifecycle;
 pub mod limits;
 pub mod live;
 pub mod metrics;
@@ -34,6 +35,7 @@ pub mod queue;
 pub mod rest;
 pub mod settings;
 pub mod strong;
+pub mod worker;
 
 pub use app::App;
 pub use error::ServiceError;

@@ -6,6 +6,9 @@
 //! | `service_request_seconds` | protocol, method | request latency |
 //! | `service_store_seconds` | store, statement | latency of each store call |
 //! | `service_kafka_produced_total` | topic, result | messages produced |
+//! | `service_kafka_consumed_total` | topic | messages consumed |
+//! | `service_kafka_malformed_total` | topic | messages skipped as malformed |
+//! | `service_kafka_assigned_partitions` | | partitions this worker consumes now |
 //! | `service_outbox_backlog` | | bank events not yet published |
 //! | `service_etcd_lease_alive` | | 1 while this instance's lease is renewed |
 //! | `service_config_revision` | | the etcd revision of the live settings applied |
@@ -24,6 +27,10 @@ pub struct Metrics {
     request_seconds: HistogramVec,
     store_seconds: HistogramVec,
     produced: IntCounterVec,
+    consumed: IntCounterVec,
+    malformed: IntCounterVec,
+    /// The partitions this worker consumes now.
+    pub assigned_partitions: IntGauge,
     /// Bank events in the outbox not yet published.
     pub outbox_backlog: IntGauge,
     /// 1 while the etcd lease is renewed.
@@ -59,6 +66,18 @@ impl Metrics {
             Opts::new("service_kafka_produced_total", "Messages produced to Kafka"),
             &["topic", "result"],
         )?;
+        let consumed = IntCounterVec::new(
+            Opts::new("service_kafka_consumed_total", "Messages consumed from Kafka"),
+            &["topic"],
+        )?;
+        let malformed = IntCounterVec::new(
+            Opts::new("service_kafka_malformed_total", "Messages skipped as malformed"),
+            &["topic"],
+        )?;
+        let assigned_partitions = IntGauge::new(
+            "service_kafka_assigned_partitions",
+            "Partitions this worker consumes now",
+        )?;
         let outbox_backlog = IntGauge::new("service_outbox_backlog", "Bank events not yet published")?;
         let lease_alive = IntGauge::new("service_etcd_lease_alive", "1 while the etcd lease is renewed")?;
         let config_revision = IntGauge::new(
@@ -69,6 +88,9 @@ impl Metrics {
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(store_seconds.clone()))?;
         registry.register(Box::new(produced.clone()))?;
+        registry.register(Box::new(consumed.clone()))?;
+        registry.register(Box::new(malformed.clone()))?;
+        registry.register(Box::new(assigned_partitions.clone()))?;
         registry.register(Box::new(outbox_backlog.clone()))?;
         registry.register(Box::new(lease_alive.clone()))?;
         registry.register(Box::new(config_revision.clone()))?;
@@ -79,6 +101,9 @@ impl Metrics {
             request_seconds,
             store_seconds,
             produced,
+            consumed,
+            malformed,
+            assigned_partitions,
             outbox_backlog,
             lease_alive,
             config_revision,
@@ -105,6 +130,16 @@ impl Metrics {
     /// Counts one message produced to `topic` (`ok` or `error`).
     pub fn produced(&self, topic: &str, result: &str) {
         self.produced.with_label_values(&[topic, result]).inc();
+    }
+
+    /// Counts one message consumed from `topic`.
+    pub fn consumed(&self, topic: &str) {
+        self.consumed.with_label_values(&[topic]).inc();
+    }
+
+    /// Counts one malformed message skipped in `topic`.
+    pub fn malformed(&self, topic: &str) {
+        self.malformed.with_label_values(&[topic]).inc();
     }
 
     /// Everything, in Prometheus's text format.

@@ -322,19 +322,36 @@ async fn track(State(app): State<Arc<App>>, request: axum::extract::Request, nex
     response
 }
 
-/// The REST router of `app`.
+/// The REST router of an api instance: the operations and [`operations_router`]'s routes.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/kv/{key}", get(get_key).put(put_key))
         .route("/kv/{key}/cas", post(cas_key))
         .route("/bank/accounts", post(open_account))
         .route("/bank/transfers", post(transfer))
         .route("/bank/balances", get(balances))
+        .merge(operations());
+    finish(routes, app)
+}
+
+/// The routes every instance serves, workers too: `/cluster`, `/healthz`, `/readyz`,
+/// `/metrics`, `/openapi.json`.
+pub fn operations_router(app: Arc<App>) -> Router {
+    finish(operations(), app)
+}
+
+fn operations() -> Router<Arc<App>> {
+    Router::new()
         .route("/cluster", get(cluster))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+}
+
+/// Metrics and the body limit on every route, and the instance as their state.
+fn finish(routes: Router<Arc<App>>, app: Arc<App>) -> Router {
+    routes
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)

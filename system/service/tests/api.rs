@@ -85,7 +85,7 @@ async fn the_api_serves_strong_requests_refuses_bad_input_and_leaves_etcd_when_s
     assert_eq!(cluster["instances"][0]["role"], "api");
     let (status, ready) = send(http.get(url("/readyz"))).await;
     assert_eq!(status, 503, "{ready}");
-    assert_eq!(ready, json!({"postgres": true, "cassandra": false, "kafka": false, "etcd": true}));
+    assert_eq!(ready, json!({"postgres": true, "cassandra": false, "kafka": false, "etcd": true, "consuming": null}));
 
     // Strong key-value requests over REST.
     let (status, put) = send(http.put(url("/kv/a?consistency=strong")).json(&json!({"value": 3}))).await;

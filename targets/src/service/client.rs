@@ -182,6 +182,8 @@ impl Failure {
     }
 }
 
+// One per client, made once: the size of the gRPC variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Api {
     Rest { http: reqwest::Client, base: String },
     Grpc { kv: KvClient<Channel>, bank: BankClient<Channel> },

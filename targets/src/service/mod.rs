@@ -14,8 +14,8 @@ use workloads::{bank::BANK, register::REGISTER};
 /// The service system's row of [`crate::SYSTEMS`].
 pub static SYSTEM: System = System {
     name: "system",
-    about: "the service system: 3 api replicas (gRPC + REST) over PostgreSQL, Cassandra, Kafka and etcd",
-    servers: &[&server::Api],
+    about: "the service system: 3 api replicas (gRPC + REST) and 2 workers over PostgreSQL, Cassandra, Kafka and etcd",
+    servers: &[&server::API, &server::WORKER],
     needs: &[&etcd::SYSTEM, &postgres::SYSTEM, &cassandra::SYSTEM, &kafka::SYSTEM],
     targets: &[
         TargetKind {
@@ -45,7 +45,8 @@ fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
             running(*server, setup)?;
         }
     }
-    let cluster = running(&server::Api, setup)?;
+    let cluster = running(&server::API, setup)?;
+    running(&server::WORKER, setup)?;
     let endpoints = (0..cluster.nodes())
         .map(|n| Endpoint {
             http: server::http_url(&cluster, n),

@@ -1,5 +1,6 @@
-//! The service system's own server kinds: the `api` replicas, each in its own namespace of the
-//! lab (10.47.0.51–53), wired to the lab's etcd, PostgreSQL, Cassandra and Kafka clusters.
+//! The service system's own server kinds, each instance in its own namespace of the lab and
+//! wired to the lab's etcd, PostgreSQL, Cassandra and Kafka clusters: the `api` replicas
+//! (10.47.0.51–53) and the `worker`s (10.47.0.61–62).
 //!
 //! The binaries are the `service` crate's; the lab finds them beside its own executable and, in
 //! a checkout, builds them (`cargo build -p service --bins`) when they are missing.
@@ -16,8 +17,37 @@ pub const HTTP_PORT: u16 = 8080;
 /// The api's gRPC port.
 pub const GRPC_PORT: u16 = 9090;
 
-/// The api server kind.
-pub struct Api;
+/// One kind of the service's instances: which binary, where.
+pub struct Instance {
+    /// Its binary, and its role in etcd (`api`, `worker`).
+    pub role: &'static str,
+    /// Its hosts' name stem.
+    pub stem: &'static str,
+    /// The last octet of instance 1's address.
+    pub first_address: u8,
+    /// How many run.
+    pub count: usize,
+    /// Whether it serves gRPC (on [`GRPC_PORT`]).
+    pub grpc: bool,
+}
+
+/// The api replicas.
+pub static API: Instance = Instance {
+    role: "api",
+    stem: "api",
+    first_address: 51,
+    count: 3,
+    grpc: true,
+};
+
+/// The workers, a consumer group applying async writes.
+pub static WORKER: Instance = Instance {
+    role: "worker",
+    stem: "wrk",
+    first_address: 61,
+    count: 2,
+    grpc: false,
+};
 
 /// The environment variable naming the folder of the service's binaries.
 pub const BIN_DIR_ENV: &str = "CHECKER_SERVICE_BIN_DIR";
@@ -103,21 +133,25 @@ pub fn store_args(cluster: &Cluster) -> Vec<String> {
     ]
 }
 
-impl Server for Api {
+impl Server for Instance {
     fn name(&self) -> &'static str {
-        "api"
+        self.role
     }
 
     fn stem(&self) -> &'static str {
-        "api"
+        self.stem
     }
 
     fn first_address(&self) -> u8 {
-        51
+        self.first_address
+    }
+
+    fn nodes(&self) -> usize {
+        self.count
     }
 
     fn check_installed(&self, _cluster: &Cluster) -> Result<(), ClusterError> {
-        binary("api").map(|_| ())
+        binary(self.role).map(|_| ())
     }
 
     fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
@@ -127,15 +161,17 @@ impl Server for Api {
     fn command(&self, cluster: &Cluster, node: usize) -> Command {
         let address = cluster.host(node).address;
         // check_installed found it; a binary gone since then fails to start, with that error.
-        let program = binary("api").unwrap_or_else(|_| PathBuf::from("api"));
+        let program = binary(self.role).unwrap_or_else(|_| PathBuf::from(self.role));
         let mut command = Command::new("env");
         command
             .args(faketime::env(&cluster.clock_file(node)))
             .arg(program)
-            .args(["--name", &format!("api{}", node + 1)])
+            .args(["--name", &format!("{}{}", self.role, node + 1)])
             .args(["--http", &format!("{address}:{HTTP_PORT}")])
-            .args(["--grpc", &format!("{address}:{GRPC_PORT}")])
             .args(store_args(cluster));
+        if self.grpc {
+            command.args(["--grpc", &format!("{address}:{GRPC_PORT}")]);
+        }
         command
     }
 

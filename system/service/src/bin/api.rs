@@ -12,8 +12,9 @@
 
 use anyhow::Context;
 use clap::Parser;
+use service::lifecycle::{register, Stop};
 use service::{grpc::Grpc, rest, App, Settings};
-use tokio::sync::watch;
+use std::time::Duration;
 
 /// One replica of the service system's api.
 #[derive(Debug, Parser)]
@@ -33,74 +34,30 @@ async fn main() -> anyhow::Result<()> {
     let grpc = tokio::net::TcpListener::bind(settings.grpc)
         .await
         .with_context(|| format!("listening for gRPC on {}", settings.grpc))?;
-    let (stop, stopped) = watch::channel(false);
-
-    let discovery = tokio::spawn({
-        let app = app.clone();
-        let stopped = stopped.clone();
-        async move { app.discovery.run(stopped).await }
-    });
-    // Schemas first, so the instance is ready only once they exist (the lab starts replicas one
-    // by one, so only the first creates them).
+    let stop = Stop::on_signal(&settings.name);
+    let registered = register(&app, &stop);
+    // The schema first, so that the first replica has made it before the lab starts the next.
     tokio::spawn({
         let app = app.clone();
         async move {
-            loop {
-                match app.strong.create_schema().await {
-                    Ok(()) => break,
-                    Err(e) => eprintln!("api: {e}; retrying"),
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            while let Err(e) = app.strong.create_schema().await {
+                eprintln!("api: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     });
 
-    let rest = axum::serve(http, rest::router(app.clone()))
-        .with_graceful_shutdown(signalled(stopped.clone()));
+    let rest = axum::serve(http, rest::router(app.clone())).with_graceful_shutdown(stop.stopped());
     let grpc = tonic::transport::Server::builder()
         .add_routes(Grpc(app.clone()).router())
         .serve_with_incoming_shutdown(
-            tokio_stream_of(grpc),
-            signalled(stopped.clone()),
+            tokio_stream::wrappers::TcpListenerStream::new(grpc),
+            stop.stopped(),
         );
     eprintln!("api {}: HTTP on {}, gRPC on {}", settings.name, settings.http, settings.grpc);
-    let stopper = tokio::spawn(async move {
-        shutdown_signal().await;
-        eprintln!("api: stopping: finishing requests in flight, leaving etcd");
-        let _ = stop.send(true);
-    });
     let (rest, grpc) = tokio::join!(rest, grpc);
-    stopper.abort();
-    let _ = discovery.await;
+    let _ = registered.await;
     rest.context("serving HTTP")?;
     grpc.context("serving gRPC")?;
     Ok(())
-}
-
-/// Resolves once `stop` turns true.
-async fn signalled(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-/// SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-/// The gRPC listener's connections as the stream tonic serves.
-fn tokio_stream_of(
-    listener: tokio::net::TcpListener,
-) -> impl futures_core::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    tokio_stream::wrappers::TcpListenerStream::new(listener)
 }

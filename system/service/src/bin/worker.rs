@@ -1,0 +1,42 @@
+//! `worker`: one member of the service system's Kafka consumer group, applying async writes to
+//! Cassandra; serves `/metrics`, `/healthz`, `/readyz` and `/cluster` on `--http`.
+//!
+//! ```text
+//! worker --name worker1 --http 10.47.0.61:8080 --cassandra 10.47.0.31:9042 \
+//!     --kafka 10.47.0.41:9092 --etcd http://10.47.0.11:2379
+//! ```
+//!
+//! SIGTERM or Ctrl-C stops it: the write in hand is finished, its etcd lease revoked.
+
+use anyhow::Context;
+use clap::Parser;
+use service::lifecycle::{register, Stop};
+use service::{rest, worker, App, Settings};
+
+/// One worker of the service system.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Cli::parse().settings;
+    let app = App::new("worker", settings.clone()).context("configuring the worker")?;
+    let http = tokio::net::TcpListener::bind(settings.http)
+        .await
+        .with_context(|| format!("listening for HTTP on {}", settings.http))?;
+    let stop = Stop::on_signal(&settings.name);
+    let registered = register(&app, &stop);
+    let consumer = worker::consumer(&app).context("joining the consumer group")?;
+    let applying = tokio::spawn(worker::apply_writes(app.clone(), consumer, stop.receiver()));
+    eprintln!("worker {}: HTTP on {}", settings.name, settings.http);
+    let served = axum::serve(http, rest::operations_router(app.clone()))
+        .with_graceful_shutdown(stop.stopped())
+        .await;
+    let _ = applying.await;
+    let _ = registered.await;
+    served.context("serving HTTP")
+}
