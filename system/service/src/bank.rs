@@ -5,9 +5,29 @@
 use crate::app::App;
 use crate::kv::unexpected;
 use crate::limits;
-use crate::strong::{Reply, Request};
+use crate::strong::{Reply, Request, Transfer};
 use crate::ServiceError;
 use std::collections::BTreeMap;
+
+/// A committed transfer's event, as the outbox holds it and the relay publishes it to
+/// [`crate::queue::TRANSFERS`] (with who published it, under which fencing token).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TransferEvent {
+    /// The transfer's id.
+    pub id: i64,
+    /// The account paying.
+    pub from: String,
+    /// The account paid.
+    pub to: String,
+    /// How much.
+    pub amount: i64,
+    /// The relay instance that published it.
+    #[serde(default)]
+    pub publisher: Option<String>,
+    /// Its leadership's fencing token (the etcd revision of its election key).
+    #[serde(default)]
+    pub epoch: Option<i64>,
+}
 
 /// A transfer's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -54,5 +74,20 @@ impl App {
             Reply::Balances(b) => Ok(b),
             other => Err(unexpected(other)),
         }
+    }
+}
+
+impl App {
+    /// Every committed transfer, from the strong store.
+    pub async fn transfers(&self) -> Result<Vec<Transfer>, ServiceError> {
+        match self.strong.call(Request::Transfers).await? {
+            Reply::Transfers(t) => Ok(t),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// An account's activity timeline, as the workers recorded it in the eventual store.
+    pub async fn timeline(&self, account: &str) -> Result<Vec<(i64, i64)>, ServiceError> {
+        self.eventual.timeline(limits::account(account)?).await
     }
 }

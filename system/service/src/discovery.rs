@@ -38,7 +38,8 @@ impl Instance {
 pub struct Discovery {
     endpoints: Vec<String>,
     me: Instance,
-    ttl: i64,
+    /// The TTL of its leases, in seconds.
+    pub ttl: i64,
     timeout: Duration,
     live: Arc<Live>,
     metrics: Metrics,
@@ -64,10 +65,19 @@ impl Discovery {
         }
     }
 
-    async fn client(&self) -> Result<Client, ServiceError> {
-        let options = ConnectOptions::new()
-            .with_connect_timeout(self.timeout)
-            .with_timeout(self.timeout);
+    /// A client of the instance's etcd, every request bounded by the deadline.
+    pub async fn client(&self) -> Result<Client, ServiceError> {
+        self.connect(ConnectOptions::new().with_timeout(self.timeout)).await
+    }
+
+    /// A client whose requests may wait as long as they need (an election campaign waits for
+    /// the leader to go); connecting is still bounded.
+    pub async fn waiting_client(&self) -> Result<Client, ServiceError> {
+        self.connect(ConnectOptions::new()).await
+    }
+
+    async fn connect(&self, options: ConnectOptions) -> Result<Client, ServiceError> {
+        let options = options.with_connect_timeout(self.timeout);
         Client::connect(&self.endpoints, Some(options))
             .await
             .map_err(|e| ServiceError::Unavailable(format!("etcd {:?}: {e}", self.endpoints)))

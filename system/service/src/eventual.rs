@@ -37,6 +37,7 @@ struct Connected {
     session: Arc<Session>,
     select: PreparedStatement,
     insert: PreparedStatement,
+    timeline: PreparedStatement,
 }
 
 impl Eventual {
@@ -107,10 +108,15 @@ impl Eventual {
         };
         let select = prepare(format!("SELECT value, WRITETIME(value) FROM {KEYSPACE}.kv WHERE key = ?")).await?;
         let insert = prepare(format!("INSERT INTO {KEYSPACE}.kv (key, value) VALUES (?, ?) USING TIMESTAMP ?")).await?;
+        let timeline = prepare(format!(
+            "INSERT INTO {KEYSPACE}.timeline (account, transfer, amount) VALUES (?, ?, ?)"
+        ))
+        .await?;
         Ok(Connected {
             session: Arc::new(session),
             select,
             insert,
+            timeline,
         })
     }
 
@@ -170,6 +176,39 @@ impl Eventual {
         let result = c.session.execute_unpaged(&c.insert, (key, value, stamp)).await;
         self.metrics.store("cassandra", "insert", started);
         result.map(|_| ()).map_err(|e| classify(e, true))
+    }
+
+    /// Records a transfer in an account's activity timeline; recording it again changes nothing
+    /// (one row per account and transfer).
+    pub async fn record(&self, account: &str, transfer: i64, amount: i64) -> Result<(), ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let result = c.session.execute_unpaged(&c.timeline, (account, transfer, amount)).await;
+        self.metrics.store("cassandra", "timeline", started);
+        result.map(|_| ()).map_err(|e| classify(e, true))
+    }
+
+    /// An account's activity timeline: (transfer, amount) in transfer order.
+    pub async fn timeline(&self, account: &str) -> Result<Vec<(i64, i64)>, ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let mut statement = scylla::statement::unprepared::Statement::new(format!(
+            "SELECT transfer, amount FROM {KEYSPACE}.timeline WHERE account = ?"
+        ));
+        statement.set_consistency(self.level.cql());
+        statement.set_request_timeout(Some(self.deadline));
+        let result = c.session.query_unpaged(statement, (account,)).await;
+        self.metrics.store("cassandra", "timeline-read", started);
+        let rows = result
+            .map_err(|e| classify(e, false))?
+            .into_rows_result()
+            .map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}")))?;
+        let entries = rows
+            .rows::<(i64, i64)>()
+            .map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}")))?;
+        entries
+            .map(|r| r.map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}"))))
+            .collect()
     }
 
     /// Reads, compares, then writes: two requests, not atomic.

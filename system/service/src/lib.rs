@@ -11,9 +11,13 @@
 //! | `async` | Kafka ([`queue`], acks=all), applied to Cassandra later by a worker | the write is durable in Kafka |
 //!
 //! The bank ([`bank`]) runs on the strong store: each transfer writes its event to a transactional
-//! outbox in the same transaction. Every instance registers in etcd under a lease ([`discovery`]),
-//! serves Prometheus metrics ([`metrics`]), `/healthz` and `/readyz`, and bounds every request
-//! ([`limits`]).
+//! outbox in the same transaction. The `worker` binary is a Kafka consumer group ([`worker`]) that
+//! applies async writes and records bank events in each account's activity timeline; one worker at
+//! a time, elected through etcd and fenced, relays the outbox to Kafka ([`relay`]).
+//!
+//! Every instance registers in etcd under a lease ([`discovery`]), applies live settings from etcd
+//! ([`live`]), serves Prometheus metrics ([`metrics`]), `/healthz` and `/readyz`, bounds every
+//! request ([`limits`]) and stops gracefully ([`lifecycle`]).
 //!
 //! [`Consistency`]: kv::Consistency
 
@@ -32,6 +36,7 @@ pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod queue;
+pub mod relay;
 pub mod rest;
 pub mod settings;
 pub mod strong;

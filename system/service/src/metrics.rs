@@ -10,6 +10,8 @@
 //! | `service_kafka_malformed_total` | topic | messages skipped as malformed |
 //! | `service_kafka_assigned_partitions` | | partitions this worker consumes now |
 //! | `service_outbox_backlog` | | bank events not yet published |
+//! | `service_relay_leader` | | 1 while this worker leads the outbox relay |
+//! | `service_relay_in_flight` | | events of the batch the relay is publishing now |
 //! | `service_etcd_lease_alive` | | 1 while this instance's lease is renewed |
 //! | `service_config_revision` | | the etcd revision of the live settings applied |
 //! | `process_*` | | CPU, memory, file descriptors (the `prometheus` crate's process collector) |
@@ -33,6 +35,10 @@ pub struct Metrics {
     pub assigned_partitions: IntGauge,
     /// Bank events in the outbox not yet published.
     pub outbox_backlog: IntGauge,
+    /// 1 while this worker leads the outbox relay.
+    pub relay_leader: IntGauge,
+    /// Events of the batch being published now.
+    pub relay_in_flight: IntGauge,
     /// 1 while the etcd lease is renewed.
     pub lease_alive: IntGauge,
     /// The etcd revision of the live settings applied.
@@ -79,6 +85,11 @@ impl Metrics {
             "Partitions this worker consumes now",
         )?;
         let outbox_backlog = IntGauge::new("service_outbox_backlog", "Bank events not yet published")?;
+        let relay_leader = IntGauge::new("service_relay_leader", "1 while this worker leads the outbox relay")?;
+        let relay_in_flight = IntGauge::new(
+            "service_relay_in_flight",
+            "Events of the batch the relay is publishing now",
+        )?;
         let lease_alive = IntGauge::new("service_etcd_lease_alive", "1 while the etcd lease is renewed")?;
         let config_revision = IntGauge::new(
             "service_config_revision",
@@ -92,6 +103,8 @@ impl Metrics {
         registry.register(Box::new(malformed.clone()))?;
         registry.register(Box::new(assigned_partitions.clone()))?;
         registry.register(Box::new(outbox_backlog.clone()))?;
+        registry.register(Box::new(relay_leader.clone()))?;
+        registry.register(Box::new(relay_in_flight.clone()))?;
         registry.register(Box::new(lease_alive.clone()))?;
         registry.register(Box::new(config_revision.clone()))?;
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
@@ -105,6 +118,8 @@ impl Metrics {
             malformed,
             assigned_partitions,
             outbox_backlog,
+            relay_leader,
+            relay_in_flight,
             lease_alive,
             config_revision,
         })

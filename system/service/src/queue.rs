@@ -15,7 +15,9 @@ use tokio::sync::OnceCell;
 
 /// The topic of async writes.
 pub const WRITES: &str = "service.writes";
-/// Its partitions (a consumer group spreads them over the workers).
+/// The topic of bank events, published from the outbox by the relay leader.
+pub const TRANSFERS: &str = "service.transfers";
+/// The partitions of each topic (a consumer group spreads them over the workers).
 pub const PARTITIONS: i32 = 6;
 
 /// One queued write, as the topic carries it (JSON).
@@ -35,7 +37,7 @@ pub struct Queue {
     producer: FutureProducer,
     deadline: Duration,
     metrics: Metrics,
-    topic: OnceCell<()>,
+    topics: OnceCell<()>,
 }
 
 impl Queue {
@@ -54,23 +56,25 @@ impl Queue {
             producer,
             deadline,
             metrics,
-            topic: OnceCell::new(),
+            topics: OnceCell::new(),
         })
     }
 
-    /// Creates the topic if it is missing (replicated 3 times, 2 in sync to accept a write).
+    /// Creates the topics if they are missing (replicated 3 times, 2 in sync to accept a write).
     pub async fn create_topic(&self) -> Result<(), ServiceError> {
-        self.topic
+        self.topics
             .get_or_try_init(|| async {
                 let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
                     .set("bootstrap.servers", &self.bootstrap)
                     .create()
                     .map_err(|e| ServiceError::Unavailable(format!("Kafka admin: {e}")))?;
-                let topic = NewTopic::new(WRITES, PARTITIONS, TopicReplication::Fixed(3))
-                    .set("min.insync.replicas", "2");
+                let topics = [WRITES, TRANSFERS].map(|name| {
+                    NewTopic::new(name, PARTITIONS, TopicReplication::Fixed(3))
+                        .set("min.insync.replicas", "2")
+                });
                 let options = AdminOptions::new().operation_timeout(Some(self.deadline));
                 let results = admin
-                    .create_topics([&topic], &options)
+                    .create_topics(&topics, &options)
                     .await
                     .map_err(|e| ServiceError::Unavailable(format!("creating {WRITES}: {e}")))?;
                 for result in results {

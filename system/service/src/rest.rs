@@ -161,6 +161,31 @@ pub struct BalancesBody {
     pub balances: BTreeMap<String, i64>,
 }
 
+/// Every committed transfer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TransfersBody {
+    /// In commit order of their ids.
+    pub transfers: Vec<crate::strong::Transfer>,
+}
+
+/// One entry of an account's activity timeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    /// The transfer's id.
+    pub transfer: i64,
+    /// What it did to the account's balance (negative: paid out).
+    pub amount: i64,
+}
+
+/// An account's activity timeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TimelineBody {
+    /// The account.
+    pub account: String,
+    /// Its entries, by transfer id.
+    pub entries: Vec<TimelineEntry>,
+}
+
 /// The live instances, as etcd has them.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ClusterBody {
@@ -251,6 +276,26 @@ async fn balances(State(app): State<Arc<App>>) -> Reply<BalancesBody> {
     }))
 }
 
+#[utoipa::path(get, path = "/bank/transfers",
+    responses((status = 200, body = TransfersBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn transfers(State(app): State<Arc<App>>) -> Reply<TransfersBody> {
+    Ok(Json(TransfersBody {
+        transfers: app.transfers().await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/bank/timeline/{account}", params(("account" = String, Path, description = "an account name")),
+    responses((status = 200, body = TimelineBody), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn timeline(State(app): State<Arc<App>>, Path(account): Path<String>) -> Reply<TimelineBody> {
+    let entries = app
+        .timeline(&account)
+        .await?
+        .into_iter()
+        .map(|(transfer, amount)| TimelineEntry { transfer, amount })
+        .collect();
+    Ok(Json(TimelineBody { account, entries }))
+}
+
 #[utoipa::path(get, path = "/cluster",
     responses((status = 200, body = ClusterBody), (status = 503, body = ErrorBody)))]
 async fn cluster(State(app): State<Arc<App>>) -> Reply<ClusterBody> {
@@ -294,9 +339,9 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "lab service", description = "The service system under test: key-value requests in three consistencies, and a bank with a transactional outbox."),
-    paths(get_key, put_key, cas_key, open_account, transfer, balances, cluster, healthz, readyz, metrics),
+    paths(get_key, put_key, cas_key, open_account, transfer, transfers, timeline, balances, cluster, healthz, readyz, metrics),
     components(schemas(ErrorBody, ValueBody, PutBody, PutReply, Outcome, CasBody, Swap, OpenBody, TransferBody,
-        Transferred, BalancesBody, ClusterBody, Instance, Consistency, Readiness))
+        Transferred, BalancesBody, TransfersBody, crate::strong::Transfer, TimelineEntry, TimelineBody, ClusterBody, Instance, Consistency, Readiness))
 )]
 pub struct ApiDoc;
 
@@ -328,7 +373,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/kv/{key}", get(get_key).put(put_key))
         .route("/kv/{key}/cas", post(cas_key))
         .route("/bank/accounts", post(open_account))
-        .route("/bank/transfers", post(transfer))
+        .route("/bank/transfers", post(transfer).get(transfers))
+        .route("/bank/timeline/{account}", get(timeline))
         .route("/bank/balances", get(balances))
         .merge(operations());
     finish(routes, app)

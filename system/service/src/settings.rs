@@ -62,6 +62,14 @@ pub struct Settings {
     /// stops renewing.
     #[arg(long, env = "SERVICE_LEASE_TTL", default_value_t = 3)]
     pub lease_ttl: i64,
+    /// Workers: publish outbox batches without fencing (no epoch check in PostgreSQL, no Kafka
+    /// transactions), so a deposed relay leader can still publish: what fencing prevents.
+    #[arg(long, env = "SERVICE_NO_FENCING")]
+    pub no_fencing: bool,
+    /// Workers, for tests: hold each outbox batch this long between reading it and publishing
+    /// it, so that a pause of the leader lands inside a batch.
+    #[arg(long, env = "SERVICE_RELAY_HOLD_MS", default_value_t = 0)]
+    pub relay_hold_ms: u64,
 }
 
 impl Settings {

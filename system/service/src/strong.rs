@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS service.transfers (
 CREATE TABLE IF NOT EXISTS service.outbox (
     id bigserial PRIMARY KEY, transfer bigint NOT NULL UNIQUE, event jsonb NOT NULL,
     published_epoch bigint);
+CREATE TABLE IF NOT EXISTS service.relay_fence (id int PRIMARY KEY, epoch bigint NOT NULL);
+INSERT INTO service.relay_fence VALUES (1, 0) ON CONFLICT DO NOTHING;
 ";
 
 /// One request to the strong store.
@@ -55,6 +57,8 @@ pub enum Request {
     },
     /// Every balance.
     Balances,
+    /// Every committed transfer.
+    Transfers,
 }
 
 impl Request {
@@ -67,11 +71,12 @@ impl Request {
             Request::Open(..) => "open",
             Request::Transfer { .. } => "transfer",
             Request::Balances => "balances",
+            Request::Transfers => "transfers",
         }
     }
 
     fn writes(&self) -> bool {
-        !matches!(self, Request::Get(_) | Request::Balances)
+        !matches!(self, Request::Get(_) | Request::Balances | Request::Transfers)
     }
 }
 
@@ -93,6 +98,21 @@ pub enum Reply {
     },
     /// Every account's balance.
     Balances(BTreeMap<String, i64>),
+    /// Every committed transfer.
+    Transfers(Vec<Transfer>),
+}
+
+/// A committed transfer, as the strong store holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Transfer {
+    /// Its id.
+    pub id: i64,
+    /// The account that paid.
+    pub from: String,
+    /// The account paid.
+    pub to: String,
+    /// How much.
+    pub amount: i64,
 }
 
 /// The PostgreSQL store.
@@ -171,7 +191,8 @@ impl Strong {
         }
     }
 
-    async fn connection(&self) -> Result<Object, ServiceError> {
+    /// A pooled connection (the outbox relay runs its own transactions).
+    pub async fn connection(&self) -> Result<Object, ServiceError> {
         self.pool
             .get()
             .await
@@ -304,6 +325,21 @@ async fn attempt_once(conn: &mut Object, request: &Request) -> Result<Reply, Fai
                 .query("SELECT id, balance FROM service.accounts ORDER BY id", &[])
                 .await?;
             Reply::Balances(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        }
+        Request::Transfers => {
+            let rows = tx
+                .query("SELECT id, source, target, amount FROM service.transfers ORDER BY id", &[])
+                .await?;
+            Reply::Transfers(
+                rows.iter()
+                    .map(|r| Transfer {
+                        id: r.get(0),
+                        from: r.get(1),
+                        to: r.get(2),
+                        amount: r.get(3),
+                    })
+                    .collect(),
+            )
         }
     };
     tx.commit().await.map_err(Failure::AtCommit)?;

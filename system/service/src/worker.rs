@@ -1,15 +1,21 @@
-//! The worker: a member of the `service-workers` consumer group over [`queue::WRITES`], applying
-//! each queued write to the eventual store with the timestamp it was accepted with.
+//! The worker: a member of the `service-workers` consumer group over [`queue::WRITES`] and
+//! [`queue::TRANSFERS`], applying each queued write to the eventual store with the timestamp it
+//! was accepted with, and recording each bank event in both accounts' activity timelines.
 //!
 //! Applying is idempotent and order-free: Cassandra keeps, per key, the write with the largest
 //! `USING TIMESTAMP`, so a write redelivered after a crash, or applied by another worker after a
 //! rebalance, changes nothing. A message's offset is committed only once its write is durable at
 //! the configured level; a write that fails is retried, never skipped.
 //!
+//! A timeline has one row per account and transfer, so an event redelivered, or published twice
+//! by two relay leaders, is recorded once.
+//!
 //! [`queue::WRITES`]: crate::queue::WRITES
+//! [`queue::TRANSFERS`]: crate::queue::TRANSFERS
 
 use crate::app::App;
-use crate::queue::{QueuedWrite, WRITES};
+use crate::bank::TransferEvent;
+use crate::queue::{QueuedWrite, TRANSFERS, WRITES};
 use crate::ServiceError;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -35,13 +41,13 @@ pub fn consumer(app: &App) -> Result<StreamConsumer, ServiceError> {
         .create()
         .map_err(|e| ServiceError::Invalid(format!("the Kafka consumer: {e}")))?;
     consumer
-        .subscribe(&[WRITES])
-        .map_err(|e| ServiceError::Unavailable(format!("subscribing to {WRITES}: {e}")))?;
+        .subscribe(&[WRITES, TRANSFERS])
+        .map_err(|e| ServiceError::Unavailable(format!("subscribing to {WRITES} and {TRANSFERS}: {e}")))?;
     Ok(consumer)
 }
 
-/// Applies queued writes until `stop` turns true.
-pub async fn apply_writes(app: Arc<App>, consumer: StreamConsumer, mut stop: watch::Receiver<bool>) {
+/// Applies queued writes and bank events until `stop` turns true.
+pub async fn apply(app: Arc<App>, consumer: StreamConsumer, mut stop: watch::Receiver<bool>) {
     let mut every_second = tokio::time::interval(Duration::from_secs(1));
     loop {
         let message = tokio::select! {
@@ -62,25 +68,39 @@ pub async fn apply_writes(app: Arc<App>, consumer: StreamConsumer, mut stop: wat
                 continue;
             }
         };
-        app.metrics.consumed(WRITES);
-        match message.payload().map(serde_json::from_slice::<QueuedWrite>) {
-            Some(Ok(write)) => {
-                // Retried until durable: the offset must not pass a write not applied.
-                let mut delay = Duration::from_millis(50);
-                while let Err(e) = app.eventual.write(&write.key, write.value, write.stamp).await {
-                    eprintln!("{}: applying {write:?}: {e}; retrying", app.settings.name);
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = stop.changed() => return,
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(2));
+        let topic = message.topic().to_string();
+        app.metrics.consumed(&topic);
+        let applied = match message.payload() {
+            Some(payload) if topic == WRITES => match serde_json::from_slice::<QueuedWrite>(payload) {
+                Ok(write) => {
+                    retry(&app, &mut stop, &format!("{write:?}"), || {
+                        app.eventual.write(&write.key, write.value, write.stamp)
+                    })
+                    .await
                 }
-            }
-            // A message no api wrote: skipped (and counted), not retried forever.
-            _ => {
-                app.metrics.malformed(WRITES);
+                Err(_) => Err(()),
+            },
+            Some(payload) => match serde_json::from_slice::<TransferEvent>(payload) {
+                Ok(event) => {
+                    retry(&app, &mut stop, &format!("transfer {}", event.id), || async {
+                        app.eventual.record(&event.from, event.id, -event.amount).await?;
+                        app.eventual.record(&event.to, event.id, event.amount).await
+                    })
+                    .await
+                }
+                Err(_) => Err(()),
+            },
+            None => Err(()),
+        };
+        match applied {
+            Ok(true) => {}
+            // Stopping: the offset stays, the message is applied after the restart.
+            Ok(false) => return,
+            // A message no instance of ours wrote: skipped (and counted), not retried forever.
+            Err(()) => {
+                app.metrics.malformed(&topic);
                 eprintln!(
-                    "{}: skipping a malformed message at {}/{}",
+                    "{}: skipping a malformed message at {topic}/{}/{}",
                     app.settings.name,
                     message.partition(),
                     message.offset()
@@ -91,5 +111,31 @@ pub async fn apply_writes(app: Arc<App>, consumer: StreamConsumer, mut stop: wat
             // Not fatal: the write is redelivered and applied again, which changes nothing.
             eprintln!("{}: committing offset {}: {e}", app.settings.name, message.offset());
         }
+    }
+}
+
+/// Runs `apply` until it succeeds (`Ok(true)`) or `stop` turns true (`Ok(false)`): the offset
+/// must not pass a message whose effect is not durable.
+async fn retry<F, Fut>(
+    app: &App,
+    stop: &mut watch::Receiver<bool>,
+    what: &str,
+    mut apply: F,
+) -> Result<bool, ()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ServiceError>>,
+{
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match apply().await {
+            Ok(()) => return Ok(true),
+            Err(e) => eprintln!("{}: applying {what}: {e}; retrying", app.settings.name),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return Ok(false),
+        }
+        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }

@@ -71,6 +71,11 @@ impl ServiceTarget {
         }
     }
 
+    /// The prefix of this run's keys and accounts.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     async fn connect(&self, node: usize) -> Result<Api, TargetError> {
         let endpoint = self
             .endpoints

@@ -4,7 +4,9 @@
 //! by side; faults hit the api replicas (kill, pause, clock skew, partitions between them).
 
 pub mod client;
+pub mod live;
 pub mod server;
+pub mod workflow;
 
 use crate::{cassandra, etcd, kafka, postgres, running, OpenError, Opened, Setup, System, TargetKind};
 use client::{Endpoint, ServiceTarget};
@@ -26,18 +28,36 @@ pub static SYSTEM: System = System {
         },
         TargetKind {
             name: "system-eventual",
-            about: "eventual requests: Cassandra at QUORUM, last-write-wins, through the api",
+            about: "eventual requests: Cassandra at QUORUM, last-write-wins on hybrid logical clocks",
             workloads: &[&REGISTER],
-            open: |setup| open(setup, "eventual"),
+            open: |setup| open_with_policy(setup, "eventual", "hlc"),
+        },
+        TargetKind {
+            name: "system-eventual-wall",
+            about: "eventual requests, last-write-wins on each replica's wall clock (as Cassandra's own)",
+            workloads: &[&REGISTER],
+            open: |setup| open_with_policy(setup, "eventual", "wall"),
         },
         TargetKind {
             name: "system-async",
             about: "async writes: Kafka now, Cassandra later (a worker applies them); no cas",
             workloads: &[&REGISTER],
-            open: |setup| open(setup, "async"),
+            open: |setup| open_with_policy(setup, "async", "hlc"),
         },
     ],
 };
+
+/// Opens the target after making every api replica stamp writes under `policy` (a live
+/// setting in etcd, `/lab/config/conflict-policy`).
+fn open_with_policy(setup: &Setup, consistency: &'static str, policy: &str) -> Result<Opened, OpenError> {
+    let opened = open(setup, consistency)?;
+    let lab = |s: &'static dyn cluster::Server| cluster::Cluster::new(s, setup.lab.net.clone(), &setup.lab.state);
+    live::set(&lab(&etcd::server::Etcd), &lab(&server::API), "conflict-policy", policy)?;
+    Ok(Opened {
+        description: format!("{}, conflict policy {policy}", opened.description),
+        ..opened
+    })
+}
 
 fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
     for needed in SYSTEM.needs {

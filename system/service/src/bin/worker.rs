@@ -1,5 +1,6 @@
 //! `worker`: one member of the service system's Kafka consumer group, applying async writes to
-//! Cassandra; serves `/metrics`, `/healthz`, `/readyz` and `/cluster` on `--http`.
+//! Cassandra and bank events to the activity timeline, and, while elected, relaying the bank's
+//! outbox to Kafka (see `service::relay`); serves `/metrics`, `/healthz`, `/readyz` and `/cluster` on `--http`.
 //!
 //! ```text
 //! worker --name worker1 --http 10.47.0.61:8080 --cassandra 10.47.0.31:9042 \
@@ -11,7 +12,7 @@
 use anyhow::Context;
 use clap::Parser;
 use service::lifecycle::{register, Stop};
-use service::{rest, worker, App, Settings};
+use service::{relay, rest, worker, App, Settings};
 
 /// One worker of the service system.
 #[derive(Debug, Parser)]
@@ -31,12 +32,14 @@ async fn main() -> anyhow::Result<()> {
     let stop = Stop::on_signal(&settings.name);
     let registered = register(&app, &stop);
     let consumer = worker::consumer(&app).context("joining the consumer group")?;
-    let applying = tokio::spawn(worker::apply_writes(app.clone(), consumer, stop.receiver()));
+    let applying = tokio::spawn(worker::apply(app.clone(), consumer, stop.receiver()));
+    let relaying = tokio::spawn(relay::run(app.clone(), stop.receiver()));
     eprintln!("worker {}: HTTP on {}", settings.name, settings.http);
     let served = axum::serve(http, rest::operations_router(app.clone()))
         .with_graceful_shutdown(stop.stopped())
         .await;
     let _ = applying.await;
+    let _ = relaying.await;
     let _ = registered.await;
     served.context("serving HTTP")
 }
