@@ -126,16 +126,8 @@ fn deposed_publications(lab: &SystemLab, api: &cluster::Cluster, fencing: bool) 
     time_until("the outbox drained", Duration::from_secs(60), || {
         metric(other, "service_outbox_backlog") == 0.0 && metric(other, "service_relay_in_flight") == 0.0
     });
-    let mut workflow = None;
-    time_until("the timelines catching up", Duration::from_secs(60), || {
-        let found = rt
-            .block_on(targets::service::workflow::check(&base, &prefix))
-            .expect("the workflow check runs");
-        let done = found.valid();
-        workflow = Some(found);
-        done
-    });
-    eprintln!("fencing {fencing}: workflow {}", workflow.expect("checked"));
+    let (workflow, _) = workflow_until_valid(&rt, &base, &prefix);
+    eprintln!("fencing {fencing}: workflow {workflow}");
     older_after_newer(&lab.cluster("kafka"))
 }
 
@@ -173,6 +165,25 @@ fn older_after_newer(kafka: &cluster::Cluster) -> usize {
         *seen = (*seen).max(epoch);
     }
     older
+}
+
+/// The workflow check of the accounts under `prefix`, repeated until it holds (the timelines
+/// catch up once the relay and the workers have drained the outbox); fails the test after 60 s.
+fn workflow_until_valid(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    prefix: &str,
+) -> (targets::service::workflow::Workflow, Duration) {
+    let mut workflow = None;
+    let took = time_until("the timelines catching up", Duration::from_secs(60), || {
+        let found = rt
+            .block_on(targets::service::workflow::check(base, prefix))
+            .expect("the workflow check runs");
+        let done = found.valid();
+        workflow = Some(found);
+        done
+    });
+    (workflow.expect("checked at least once"), took)
 }
 
 /// Polls until `done` holds; the time it took.
@@ -303,16 +314,7 @@ fn the_service_system_end_to_end_under_real_faults() {
     assert_eq!(judgement.verdict, Verdict::Valid, "{:?}", why(&judgement));
     let transfers = ok_count(&history, "transfer");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let mut workflow = None;
-    let drained = time_until("the timelines catching up", Duration::from_secs(60), || {
-        let found = rt
-            .block_on(targets::service::workflow::check(&server::http_url(&api, 0), &prefix))
-            .expect("the workflow check runs");
-        let done = found.valid();
-        workflow = Some(found);
-        done
-    });
-    let workflow = workflow.expect("checked");
+    let (workflow, drained) = workflow_until_valid(&rt, &server::http_url(&api, 0), &prefix);
     eprintln!(
         "workflow with the relay leader killed: {workflow} ({transfers} transfers acknowledged); \
          timelines complete {:.1} s after the run",

@@ -1,0 +1,162 @@
+//! Latency and throughput of the service system against its stores queried directly, side by
+//! side in one run (`docs/benchmarks.md`, "The service system"). Needs `checker cluster up system`
+//! (on the lab network `CHECKER_LAB_NET`, default `lab`/10.47.0).
+//!
+//! ```text
+//! cargo run --release -p targets --example service_latency -- [--requests 2000] [--concurrency 16]
+//! ```
+//!
+//! For each path: `--requests` sequential gets of one key (p50, p99), then as many gets from
+//! `--concurrency` tasks at once (requests per second). Paths: a strong get through the api over
+//! REST and over gRPC, and the same transaction straight to PostgreSQL (BEGIN SERIALIZABLE;
+//! SELECT; COMMIT, which is what the api runs); an eventual get through the api, and the same
+//! prepared SELECT at QUORUM straight to Cassandra.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use system::proto::kv_client::KvClient;
+use system::proto::GetRequest;
+
+type Call = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// (p50 ms, p99 ms, requests/s).
+async fn measure(call: Call, requests: usize, concurrency: usize) -> (f64, f64, f64) {
+    for _ in 0..requests / 10 {
+        call().await; // warm up connections and caches
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let started = Instant::now();
+        call().await;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                for _ in 0..requests / concurrency {
+                    call().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("a task");
+    }
+    let rate = (requests / concurrency * concurrency) as f64 / started.elapsed().as_secs_f64();
+    (percentile(&latencies, 0.5), percentile(&latencies, 0.99), rate)
+}
+
+#[tokio::main]
+async fn main() {
+    let requests = arg("--requests", 2000);
+    let concurrency = arg("--concurrency", 16);
+    let net = cluster::netns::Net::from_env().expect("CHECKER_LAB_NET");
+    let lab = |s: &'static dyn cluster::Server| cluster::Cluster::new(s, net.clone(), std::path::Path::new(".lab"));
+    let api = lab(&targets::service::server::API);
+    let pg = lab(&targets::postgres::server::Postgres);
+    let cassandra = lab(&targets::cassandra::server::Cassandra);
+    let rest = targets::service::server::http_url(&api, 0);
+    let grpc = targets::service::server::grpc_url(&api, 0);
+    let http = reqwest::Client::new();
+    for consistency in ["strong", "eventual"] {
+        http.put(format!("{rest}/kv/bench?consistency={consistency}"))
+            .json(&serde_json::json!({"value": 1}))
+            .send()
+            .await
+            .expect("the api answers (is `checker cluster up system` running?)");
+    }
+
+    let rest_get = |consistency: &'static str| -> Call {
+        let (http, url) = (http.clone(), format!("{rest}/kv/bench?consistency={consistency}"));
+        Arc::new(move || {
+            let (http, url) = (http.clone(), url.clone());
+            Box::pin(async move {
+                let r = http.get(&url).send().await.expect("get");
+                assert!(r.status().is_success());
+                r.bytes().await.expect("body");
+            })
+        })
+    };
+    let kv = KvClient::connect(grpc).await.expect("gRPC");
+    let grpc_get: Call = Arc::new(move || {
+        let mut kv = kv.clone();
+        Box::pin(async move {
+            kv.get(GetRequest { key: "bench".into(), consistency: 1 }).await.expect("get");
+        })
+    });
+    // The direct paths get a pool as large as the api's (16), so concurrency is alike.
+    let mut pg_clients = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, connection) =
+            tokio_postgres::connect(&targets::postgres::server::url(&pg, 0), tokio_postgres::NoTls)
+                .await
+                .expect("PostgreSQL");
+        tokio::spawn(connection);
+        pg_clients.push(Arc::new(tokio::sync::Mutex::new(client)));
+    }
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let pg_get: Call = Arc::new(move || {
+        let client = pg_clients[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % pg_clients.len()].clone();
+        Box::pin(async move {
+            let mut client = client.lock().await;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+                .start()
+                .await
+                .expect("begin");
+            tx.query_opt("SELECT value FROM service.kv WHERE key = $1", &[&"bench"]).await.expect("select");
+            tx.commit().await.expect("commit");
+        })
+    });
+    let session = Arc::new(
+        scylla::client::session_builder::SessionBuilder::new()
+            .known_nodes_addr((0..cassandra.nodes()).map(|n| targets::cassandra::server::cql_address(&cassandra, n)))
+            .build()
+            .await
+            .expect("Cassandra"),
+    );
+    let mut select = session
+        .prepare("SELECT value, WRITETIME(value) FROM service.kv WHERE key = ?")
+        .await
+        .expect("prepare");
+    select.set_consistency(scylla::statement::Consistency::Quorum);
+    let cql_get: Call = Arc::new(move || {
+        let (session, select) = (session.clone(), select.clone());
+        Box::pin(async move {
+            session.execute_unpaged(&select, ("bench",)).await.expect("select");
+        })
+    });
+
+    println!("| path | p50 (ms) | p99 (ms) | requests/s at concurrency {concurrency} |");
+    println!("|---|---|---|---|");
+    let paths: Vec<(&str, Call)> = vec![
+        ("strong get, REST through the api", rest_get("strong")),
+        ("strong get, gRPC through the api", grpc_get),
+        ("the same transaction straight to PostgreSQL", pg_get),
+        ("eventual get, REST through the api", rest_get("eventual")),
+        ("the same SELECT at QUORUM straight to Cassandra", cql_get),
+    ];
+    for (name, call) in paths {
+        let (p50, p99, rate) = measure(call, requests, concurrency).await;
+        println!("| {name} | {p50:.2} | {p99:.2} | {rate:.0} |");
+    }
+}
