@@ -7,14 +7,15 @@ cd "$(dirname "$0")"
 
 # What the tests need beyond a fresh machine of this kind (which has Rust, a C compiler, cmake, Java,
 # Maven and PostgreSQL 15): package, and the check that tells it is there.
-later_packages=(etcd-server faketime iptables iproute2 protobuf-compiler)
+later_packages=(etcd-server faketime iptables iproute2 protobuf-compiler nginx)
 have() {
   case "$1" in
     etcd-server) command -v etcd >/dev/null ;;     # the etcd client's tests start a real member
     faketime) [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] ;;   # clock skew on real servers
     iptables) command -v iptables >/dev/null ;;    # partitions of the real clusters (one network namespace per node)
     iproute2) command -v ip >/dev/null ;;
-    protobuf-compiler) command -v protoc >/dev/null ;;   # the etcd-client crate (the service system) compiles etcd's .proto files
+    protobuf-compiler) command -v protoc >/dev/null ;;
+    nginx) [ -x /usr/sbin/nginx ] ;;                # the service system's load balancer   # the etcd-client crate (the service system) compiles etcd's .proto files
     build-essential) command -v cc >/dev/null ;;
     curl) command -v curl >/dev/null ;;
     postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] ;;   # the PostgreSQL tests start private servers

@@ -52,6 +52,37 @@ fn members(api: &cluster::Cluster, node: usize) -> Option<Vec<String>> {
     Some(names)
 }
 
+/// How many client operations did not succeed after the first kill, and how long after it the
+/// last of them completed.
+fn errors_after_kill(history: &history::History) -> (usize, Duration) {
+    let ops = history.ops();
+    let killed = ops
+        .iter()
+        .find(|o| o.process.client().is_none() && o.f == "kill")
+        .map(|o| o.time)
+        .expect("the kill is in the history");
+    let failed: Vec<i64> = ops
+        .iter()
+        .filter(|o| o.process.client().is_some() && o.time >= killed)
+        .filter(|o| matches!(o.kind, history::OpType::Info) || (o.kind == history::OpType::Fail && o.f != "cas"))
+        .map(|o| o.time)
+        .collect();
+    let last = failed.iter().max().map_or(0, |t| t - killed);
+    (failed.len(), Duration::from_nanos(last.max(0) as u64))
+}
+
+/// Every request api replica `node` counted, but those for its metrics (this probe's own).
+fn total_requests(api: &cluster::Cluster, node: usize) -> f64 {
+    let addr = std::net::SocketAddr::new(api.host(node).address.into(), server::HTTP_PORT);
+    let Some(text) = cluster::probe::http(addr, "GET", "/metrics", "", Duration::from_secs(2)) else {
+        return 0.0;
+    };
+    text.lines()
+        .filter(|l| l.starts_with("service_requests_total{") && !l.contains("/metrics"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// A metric's value on worker `node`, from its /metrics.
 fn worker_metric(workers: &cluster::Cluster, node: usize, name: &str) -> Option<f64> {
     let addr = std::net::SocketAddr::new(workers.host(node).address.into(), server::HTTP_PORT);
@@ -203,6 +234,37 @@ fn the_service_system_end_to_end_under_real_faults() {
     let nemesis: Arc<dyn Nemesis> = Arc::new(LocalNemesis::new(api.clone()));
     let all = vec!["api1".to_string(), "api2".into(), "api3".into()];
     assert_eq!(members(&api, 0), Some(all.clone()), "every replica registered in etcd");
+
+    // Through NGINX, a replica killed under load: only the requests it held fail, the balancer
+    // routes around it at once, and it serves again once restarted.
+    let nginx = lab.cluster("nginx");
+    let balanced = Arc::new(ServiceTarget::new(
+        vec![Endpoint {
+            http: targets::service::balancer::http_url(&nginx),
+            grpc: targets::service::balancer::grpc_url(&nginx),
+        }],
+        "strong",
+        Via::Rest,
+        Duration::from_secs(2),
+    ));
+    let faults = plan(&[(3.0, 7.0, Fault::Kill { node: 0 })]);
+    let (history, judgement) = run_with_config(balanced, "register", &config(10), Some((nemesis.clone(), faults)));
+    assert_eq!(judgement.verdict, Verdict::Valid, "{:?}", why(&judgement));
+    let (errors, recovery) = errors_after_kill(&history);
+    eprintln!(
+        "through NGINX, api1 killed under load: {errors} requests failed or timed out, the last {:.0} ms after the kill",
+        recovery.as_secs_f64() * 1e3
+    );
+    // At most what was in flight at the kill and what was sent on NGINX's pooled connections to
+    // it, which the kill broke: two per process.
+    assert!(errors <= 12, "{errors} errors");
+    let before = total_requests(&api, 0);
+    let served = time_until("the restarted replica serving through NGINX", Duration::from_secs(30), || {
+        let probe = std::net::SocketAddr::new(nginx.host(0).address.into(), server::HTTP_PORT);
+        let _ = cluster::probe::http(probe, "GET", "/kv/probe?consistency=strong", "", Duration::from_secs(2));
+        total_requests(&api, 0) > before
+    });
+    eprintln!("the restarted api1 served again through NGINX within {:.1} s", served.as_secs_f64());
 
     // Strong registers over REST, a replica killed and another paused: still linearizable (the
     // replicas are stateless; PostgreSQL orders everything).

@@ -1,8 +1,9 @@
 //! The service system (the `service` crate's binaries): stateless api replicas over the lab's
 //! PostgreSQL, Cassandra, Kafka and etcd clusters, each replica in its own namespace, reached
-//! over REST or gRPC (`--via`). One target per consistency, so `checker compare` puts them side
+//! through NGINX ([`balancer`]) over REST or gRPC (`--via`). One target per consistency, so `checker compare` puts them side
 //! by side; faults hit the api replicas (kill, pause, clock skew, partitions between them).
 
+pub mod balancer;
 pub mod client;
 pub mod live;
 pub mod server;
@@ -16,8 +17,8 @@ use workloads::{bank::BANK, register::REGISTER};
 /// The service system's row of [`crate::SYSTEMS`].
 pub static SYSTEM: System = System {
     name: "system",
-    about: "the service system: 3 api replicas (gRPC + REST) and 2 workers over PostgreSQL, Cassandra, Kafka and etcd",
-    servers: &[&server::API, &server::WORKER],
+    about: "the service system: NGINX, 3 api replicas (gRPC + REST) and 2 workers over PostgreSQL, Cassandra, Kafka and etcd",
+    servers: &[&server::API, &server::WORKER, &balancer::Nginx],
     needs: &[&etcd::SYSTEM, &postgres::SYSTEM, &cassandra::SYSTEM, &kafka::SYSTEM],
     targets: &[
         TargetKind {
@@ -67,15 +68,15 @@ fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
     }
     let cluster = running(&server::API, setup)?;
     running(&server::WORKER, setup)?;
-    let endpoints = (0..cluster.nodes())
-        .map(|n| Endpoint {
-            http: server::http_url(&cluster, n),
-            grpc: server::grpc_url(&cluster, n),
-        })
-        .collect();
+    // Every client goes through the balancer, as a service's clients do; faults hit the replicas.
+    let nginx = running(&balancer::Nginx, setup)?;
+    let endpoints = vec![Endpoint {
+        http: balancer::http_url(&nginx),
+        grpc: balancer::grpc_url(&nginx),
+    }];
     let via = setup.via;
     let description = format!(
-        "the service system: {} api replicas over {}, {consistency} requests",
+        "the service system: {} api replicas behind NGINX, over {}, {consistency} requests",
         cluster.nodes(),
         via.name()
     );

@@ -63,9 +63,41 @@ pub fn grpc_url(cluster: &Cluster, node: usize) -> String {
 }
 
 /// The cluster of a dependency, on the same network and state folder as `cluster`.
-fn beside(cluster: &Cluster, server: &'static dyn Server) -> Cluster {
+pub fn beside(cluster: &Cluster, server: &'static dyn Server) -> Cluster {
     let state = cluster.kind_dir();
     Cluster::new(server, cluster.net().clone(), state.parent().unwrap_or(Path::new(".")))
+}
+
+/// The addresses of the instances of `role` registered in etcd now (empty if etcd does not
+/// answer), through etcd's JSON gateway.
+pub fn registered(cluster: &Cluster, role: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let etcd = beside(cluster, &etcd::server::Etcd);
+    let prefix = format!("/lab/instances/{role}/");
+    // The range [prefix, prefix with its last byte + 1) is every key under it.
+    let end = format!("/lab/instances/{role}0");
+    let body = serde_json::json!({"key": b64(&prefix), "range_end": b64(&end)}).to_string();
+    let reply = (0..etcd.nodes()).find_map(|n| {
+        let addr = SocketAddr::new(etcd.host(n).address.into(), etcd::server::CLIENT_PORT);
+        probe::http(addr, "POST", "/v3/kv/range", &body, Duration::from_secs(2))
+    });
+    let Some(json) = reply.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok()) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = json["kvs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| {
+            let value = base64::engine::general_purpose::STANDARD.decode(kv["value"].as_str()?).ok()?;
+            let instance: serde_json::Value = serde_json::from_slice(&value).ok()?;
+            let http = instance["http"].as_str()?;
+            Some(http.rsplit_once(':')?.0.to_string())
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// Where the service's binary `name` is: `$CHECKER_SERVICE_BIN_DIR`, or beside this executable
