@@ -21,7 +21,12 @@ fn target(api: &cluster::Cluster, consistency: &'static str, via: Via) -> Arc<Se
             grpc: server::grpc_url(api, n),
         })
         .collect();
-    Arc::new(ServiceTarget::new(endpoints, consistency, via, Duration::from_secs(2)))
+    Arc::new(ServiceTarget::new(
+        endpoints,
+        consistency,
+        via,
+        Duration::from_secs(2),
+    ))
 }
 
 fn config(seconds: u64) -> checker::run::RunConfig {
@@ -64,7 +69,10 @@ fn errors_after_kill(history: &history::History) -> (usize, Duration) {
     let failed: Vec<i64> = ops
         .iter()
         .filter(|o| o.process.client().is_some() && o.time >= killed)
-        .filter(|o| matches!(o.kind, history::OpType::Info) || (o.kind == history::OpType::Fail && o.f != "cas"))
+        .filter(|o| {
+            matches!(o.kind, history::OpType::Info)
+                || (o.kind == history::OpType::Fail && o.f != "cas")
+        })
         .map(|o| o.time)
         .collect();
     let last = failed.iter().max().map_or(0, |t| t - killed);
@@ -74,7 +82,8 @@ fn errors_after_kill(history: &history::History) -> (usize, Duration) {
 /// Every request api replica `node` counted, but those for its metrics (this probe's own).
 fn total_requests(api: &cluster::Cluster, node: usize) -> f64 {
     let addr = std::net::SocketAddr::new(api.host(node).address.into(), server::HTTP_PORT);
-    let Some(text) = cluster::probe::http(addr, "GET", "/metrics", "", Duration::from_secs(2)) else {
+    let Some(text) = cluster::probe::http(addr, "GET", "/metrics", "", Duration::from_secs(2))
+    else {
         return 0.0;
     };
     text.lines()
@@ -107,7 +116,9 @@ fn deposed_publications(lab: &SystemLab, api: &cluster::Cluster, fencing: bool) 
         workers.kill(n).expect("stop a worker");
         workers.restart(n).expect("start a worker");
     }
-    time_until("the workers ready again", Duration::from_secs(60), || workers.is_up());
+    time_until("the workers ready again", Duration::from_secs(60), || {
+        workers.is_up()
+    });
     let metric = |n: usize, name: &str| worker_metric(&workers, n, name).unwrap_or(0.0);
 
     // Transfers all along, so that the outbox always has a batch for the relay.
@@ -132,30 +143,40 @@ fn deposed_publications(lab: &SystemLab, api: &cluster::Cluster, fencing: bool) 
     });
 
     let mut leader = 0;
-    time_until("the relay leader holding a batch", Duration::from_secs(60), || {
-        match (0..workers.nodes()).find(|&n| metric(n, "service_relay_in_flight") > 0.0) {
+    time_until(
+        "the relay leader holding a batch",
+        Duration::from_secs(60),
+        || match (0..workers.nodes()).find(|&n| metric(n, "service_relay_in_flight") > 0.0) {
             Some(n) => {
                 leader = n;
                 true
             }
             None => false,
-        }
-    });
+        },
+    );
     workers.pause(leader).expect("pause the leader");
     let other = 1 - leader;
-    time_until("another worker taking the relay over", Duration::from_secs(30), || {
-        metric(other, "service_relay_leader") == 1.0
-    });
+    time_until(
+        "another worker taking the relay over",
+        Duration::from_secs(30),
+        || metric(other, "service_relay_leader") == 1.0,
+    );
     // Paused well past its lease and PostgreSQL's idle-in-transaction timeout (3 s each).
     std::thread::sleep(Duration::from_secs(8));
     workers.resume(leader).expect("resume the leader");
-    time_until("the resumed worker giving its batch up", Duration::from_secs(30), || {
-        metric(leader, "service_relay_in_flight") == 0.0 && metric(leader, "service_relay_leader") == 0.0
-    });
+    time_until(
+        "the resumed worker giving its batch up",
+        Duration::from_secs(30),
+        || {
+            metric(leader, "service_relay_in_flight") == 0.0
+                && metric(leader, "service_relay_leader") == 0.0
+        },
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     rt.block_on(traffic).expect("traffic");
     time_until("the outbox drained", Duration::from_secs(60), || {
-        metric(other, "service_outbox_backlog") == 0.0 && metric(other, "service_relay_in_flight") == 0.0
+        metric(other, "service_outbox_backlog") == 0.0
+            && metric(other, "service_relay_in_flight") == 0.0
     });
     let (workflow, _) = workflow_until_valid(&rt, &base, &prefix);
     eprintln!("fencing {fencing}: workflow {workflow}");
@@ -176,7 +197,9 @@ fn older_after_newer(kafka: &cluster::Cluster) -> usize {
         .set("isolation.level", "read_committed")
         .create()
         .expect("a consumer");
-    consumer.subscribe(&["service.transfers"]).expect("subscribe");
+    consumer
+        .subscribe(&["service.transfers"])
+        .expect("subscribe");
     let mut newest: std::collections::HashMap<i32, i64> = Default::default();
     let mut older = 0;
     let mut idle = Instant::now();
@@ -221,7 +244,10 @@ fn workflow_until_valid(
 fn time_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
     while !done() {
-        assert!(started.elapsed() < limit, "{what} did not happen within {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     started.elapsed()
@@ -233,7 +259,11 @@ fn the_service_system_end_to_end_under_real_faults() {
     let api = lab.cluster("api");
     let nemesis: Arc<dyn Nemesis> = Arc::new(LocalNemesis::new(api.clone()));
     let all = vec!["api1".to_string(), "api2".into(), "api3".into()];
-    assert_eq!(members(&api, 0), Some(all.clone()), "every replica registered in etcd");
+    assert_eq!(
+        members(&api, 0),
+        Some(all.clone()),
+        "every replica registered in etcd"
+    );
 
     // Through NGINX, a replica killed under load: only the requests it held fail, the balancer
     // routes around it at once, and it serves again once restarted.
@@ -248,7 +278,12 @@ fn the_service_system_end_to_end_under_real_faults() {
         Duration::from_secs(2),
     ));
     let faults = plan(&[(3.0, 7.0, Fault::Kill { node: 0 })]);
-    let (history, judgement) = run_with_config(balanced, "register", &config(10), Some((nemesis.clone(), faults)));
+    let (history, judgement) = run_with_config(
+        balanced,
+        "register",
+        &config(10),
+        Some((nemesis.clone(), faults)),
+    );
     assert_eq!(judgement.verdict, Verdict::Valid, "{:?}", why(&judgement));
     let (errors, recovery) = errors_after_kill(&history);
     eprintln!(
@@ -259,12 +294,25 @@ fn the_service_system_end_to_end_under_real_faults() {
     // it, which the kill broke: two per process.
     assert!(errors <= 12, "{errors} errors");
     let before = total_requests(&api, 0);
-    let served = time_until("the restarted replica serving through NGINX", Duration::from_secs(30), || {
-        let probe = std::net::SocketAddr::new(nginx.host(0).address.into(), server::HTTP_PORT);
-        let _ = cluster::probe::http(probe, "GET", "/kv/probe?consistency=strong", "", Duration::from_secs(2));
-        total_requests(&api, 0) > before
-    });
-    eprintln!("the restarted api1 served again through NGINX within {:.1} s", served.as_secs_f64());
+    let served = time_until(
+        "the restarted replica serving through NGINX",
+        Duration::from_secs(30),
+        || {
+            let probe = std::net::SocketAddr::new(nginx.host(0).address.into(), server::HTTP_PORT);
+            let _ = cluster::probe::http(
+                probe,
+                "GET",
+                "/kv/probe?consistency=strong",
+                "",
+                Duration::from_secs(2),
+            );
+            total_requests(&api, 0) > before
+        },
+    );
+    eprintln!(
+        "the restarted api1 served again through NGINX within {:.1} s",
+        served.as_secs_f64()
+    );
 
     // Strong registers over REST, a replica killed and another paused: still linearizable (the
     // replicas are stateless; PostgreSQL orders everything).
@@ -283,8 +331,12 @@ fn the_service_system_end_to_end_under_real_faults() {
     assert_healed(&api);
 
     // The same over gRPC, and the bank keeps its total with a replica killed mid-run.
-    let (history, judgement) =
-        run_with_config(target(&api, "strong", Via::Grpc), "register", &config(5), None);
+    let (history, judgement) = run_with_config(
+        target(&api, "strong", Via::Grpc),
+        "register",
+        &config(5),
+        None,
+    );
     assert_eq!(judgement.verdict, Verdict::Valid, "{:?}", why(&judgement));
     assert!(ok_count(&history, "read") > 50);
     let faults = plan(&[(1.0, 4.0, Fault::Kill { node: 2 })]);
@@ -300,8 +352,12 @@ fn the_service_system_end_to_end_under_real_faults() {
 
     // Async writes go through Kafka and the workers: once the queue drains, every replica reads
     // the last write of each key (convergence), though reads in between are stale.
-    let (_, judgement) =
-        run_with_config(target(&api, "async", Via::Rest), "register", &config(6), None);
+    let (_, judgement) = run_with_config(
+        target(&api, "async", Via::Rest),
+        "register",
+        &config(6),
+        None,
+    );
     let convergence = judgement
         .sections
         .iter()
@@ -329,7 +385,8 @@ fn the_service_system_end_to_end_under_real_faults() {
             .as_u64()
             .expect("a count")
     };
-    let lost_writes = |judgement: &checker::run::judge::Judgement| count(judgement, "lost-write-count");
+    let lost_writes =
+        |judgement: &checker::run::judge::Judgement| count(judgement, "lost-write-count");
     targets::service::live::set(&etcd, &api, "conflict-policy", "wall").expect("wall clocks");
     let (_, wall) = run_with_config(
         target(&api, "eventual", Via::Rest),
@@ -382,7 +439,10 @@ fn the_service_system_end_to_end_under_real_faults() {
          timelines complete {:.1} s after the run",
         drained.as_secs_f64()
     );
-    assert!(workflow.committed >= transfers, "every acknowledged transfer is committed");
+    assert!(
+        workflow.committed >= transfers,
+        "every acknowledged transfer is committed"
+    );
     assert_eq!(workflow.recorded, 2 * workflow.committed, "{workflow}");
 
     // Fencing: the relay leader paused (SIGSTOP) inside a batch, past its lease, while a newer
@@ -394,7 +454,10 @@ fn the_service_system_end_to_end_under_real_faults() {
         "a paused relay leader published {fenced} events after a newer leader with fencing, {unfenced} without"
     );
     assert_eq!(fenced, 0);
-    assert!(unfenced > 0, "without fencing the deposed leader publishes its batch");
+    assert!(
+        unfenced > 0,
+        "without fencing the deposed leader publishes its batch"
+    );
 
     // Discovery: a killed replica leaves etcd when its lease runs out, and is back once it runs
     // again.

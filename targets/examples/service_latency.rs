@@ -61,7 +61,11 @@ async fn measure(call: Call, requests: usize, concurrency: usize) -> (f64, f64, 
         t.await.expect("a task");
     }
     let rate = (requests / concurrency * concurrency) as f64 / started.elapsed().as_secs_f64();
-    (percentile(&latencies, 0.5), percentile(&latencies, 0.99), rate)
+    (
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        rate,
+    )
 }
 
 #[tokio::main]
@@ -69,7 +73,9 @@ async fn main() {
     let requests = arg("--requests", 2000);
     let concurrency = arg("--concurrency", 16);
     let net = cluster::netns::Net::from_env().expect("CHECKER_LAB_NET");
-    let lab = |s: &'static dyn cluster::Server| cluster::Cluster::new(s, net.clone(), std::path::Path::new(".lab"));
+    let lab = |s: &'static dyn cluster::Server| {
+        cluster::Cluster::new(s, net.clone(), std::path::Path::new(".lab"))
+    };
     let api = lab(&targets::service::server::API);
     let pg = lab(&targets::postgres::server::Postgres);
     let cassandra = lab(&targets::cassandra::server::Cassandra);
@@ -85,7 +91,10 @@ async fn main() {
     }
 
     let rest_get = |consistency: &'static str| -> Call {
-        let (http, url) = (http.clone(), format!("{rest}/kv/bench?consistency={consistency}"));
+        let (http, url) = (
+            http.clone(),
+            format!("{rest}/kv/bench?consistency={consistency}"),
+        );
         Arc::new(move || {
             let (http, url) = (http.clone(), url.clone());
             Box::pin(async move {
@@ -99,22 +108,31 @@ async fn main() {
     let grpc_get: Call = Arc::new(move || {
         let mut kv = kv.clone();
         Box::pin(async move {
-            kv.get(GetRequest { key: "bench".into(), consistency: 1 }).await.expect("get");
+            kv.get(GetRequest {
+                key: "bench".into(),
+                consistency: 1,
+            })
+            .await
+            .expect("get");
         })
     });
     // The direct paths get a pool as large as the api's (16), so concurrency is alike.
     let mut pg_clients = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let (client, connection) =
-            tokio_postgres::connect(&targets::postgres::server::url(&pg, 0), tokio_postgres::NoTls)
-                .await
-                .expect("PostgreSQL");
+        let (client, connection) = tokio_postgres::connect(
+            &targets::postgres::server::url(&pg, 0),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("PostgreSQL");
         tokio::spawn(connection);
         pg_clients.push(Arc::new(tokio::sync::Mutex::new(client)));
     }
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let pg_get: Call = Arc::new(move || {
-        let client = pg_clients[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % pg_clients.len()].clone();
+        let client = pg_clients
+            [next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % pg_clients.len()]
+        .clone();
         Box::pin(async move {
             let mut client = client.lock().await;
             let tx = client
@@ -123,13 +141,18 @@ async fn main() {
                 .start()
                 .await
                 .expect("begin");
-            tx.query_opt("SELECT value FROM service.kv WHERE key = $1", &[&"bench"]).await.expect("select");
+            tx.query_opt("SELECT value FROM service.kv WHERE key = $1", &[&"bench"])
+                .await
+                .expect("select");
             tx.commit().await.expect("commit");
         })
     });
     let session = Arc::new(
         scylla::client::session_builder::SessionBuilder::new()
-            .known_nodes_addr((0..cassandra.nodes()).map(|n| targets::cassandra::server::cql_address(&cassandra, n)))
+            .known_nodes_addr(
+                (0..cassandra.nodes())
+                    .map(|n| targets::cassandra::server::cql_address(&cassandra, n)),
+            )
             .build()
             .await
             .expect("Cassandra"),
@@ -142,7 +165,10 @@ async fn main() {
     let cql_get: Call = Arc::new(move || {
         let (session, select) = (session.clone(), select.clone());
         Box::pin(async move {
-            session.execute_unpaged(&select, ("bench",)).await.expect("select");
+            session
+                .execute_unpaged(&select, ("bench",))
+                .await
+                .expect("select");
         })
     });
 

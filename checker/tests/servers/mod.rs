@@ -114,7 +114,11 @@ impl SystemLab {
             if let Err(e) = cluster.up() {
                 panic!("{} cluster did not come up: {e}", cluster.name());
             }
-            eprintln!("{}: up in {:.1} s", cluster.name(), started.elapsed().as_secs_f64());
+            eprintln!(
+                "{}: up in {:.1} s",
+                cluster.name(),
+                started.elapsed().as_secs_f64()
+            );
         }
         lab
     }
@@ -133,7 +137,10 @@ impl Drop for SystemLab {
     fn drop(&mut self) {
         for cluster in self.clusters.iter().rev() {
             if let Err(e) = cluster.down() {
-                eprintln!("tearing the test cluster {} down failed: {e}", cluster.name());
+                eprintln!(
+                    "tearing the test cluster {} down failed: {e}",
+                    cluster.name()
+                );
             }
         }
         let _ = std::fs::remove_dir_all(&self.state);

@@ -60,7 +60,12 @@ impl App {
     pub fn new(role: &'static str, settings: Settings) -> Result<Arc<App>, ServiceError> {
         let metrics = Metrics::new().map_err(|e| ServiceError::Invalid(format!("metrics: {e}")))?;
         let deadline = settings.deadline();
-        let strong = Strong::new(&settings.postgres, settings.postgres_pool, deadline, metrics.clone())?;
+        let strong = Strong::new(
+            &settings.postgres,
+            settings.postgres_pool,
+            deadline,
+            metrics.clone(),
+        )?;
         let eventual = Eventual::new(
             settings.cassandra.clone(),
             settings.cassandra_consistency,
@@ -69,7 +74,10 @@ impl App {
             metrics.clone(),
         );
         let queue = Queue::new(&settings.kafka, deadline, metrics.clone())?;
-        let live = Arc::new(Live::new(settings.default_consistency, settings.conflict_policy));
+        let live = Arc::new(Live::new(
+            settings.default_consistency,
+            settings.conflict_policy,
+        ));
         let host = settings.advertise.unwrap_or(settings.http.ip());
         let me = Instance {
             role: role.to_string(),
@@ -99,8 +107,11 @@ impl App {
 
     /// Which dependencies answer now, asked all at once.
     pub async fn readiness(&self) -> Readiness {
-        let (postgres, cassandra, kafka) =
-            tokio::join!(self.strong.ready(), self.eventual.ready(), self.queue.ready());
+        let (postgres, cassandra, kafka) = tokio::join!(
+            self.strong.ready(),
+            self.eventual.ready(),
+            self.queue.ready()
+        );
         Readiness {
             postgres,
             cassandra,

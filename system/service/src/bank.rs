@@ -43,12 +43,19 @@ impl App {
     pub async fn open(&self, account: &str, balance: i64) -> Result<(), ServiceError> {
         let account = limits::account(account)?;
         let balance = limits::amount("balance", balance, false)?;
-        self.strong.call(Request::Open(account.into(), balance)).await?;
+        self.strong
+            .call(Request::Open(account.into(), balance))
+            .await?;
         Ok(())
     }
 
     /// Moves `amount` from `from` to `to`.
-    pub async fn transfer(&self, from: &str, to: &str, amount: i64) -> Result<Transferred, ServiceError> {
+    pub async fn transfer(
+        &self,
+        from: &str,
+        to: &str,
+        amount: i64,
+    ) -> Result<Transferred, ServiceError> {
         let from = limits::account(from)?;
         let to = limits::account(to)?;
         let amount = limits::amount("amount", amount, true)?;

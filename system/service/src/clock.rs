@@ -78,7 +78,10 @@ mod tests {
         let first = stamper.stamp(Policy::Hlc, Some(ahead));
         assert!(first > ahead);
         let second = stamper.stamp(Policy::Hlc, None);
-        assert!(second > first, "strictly increasing: {second} after {first}");
+        assert!(
+            second > first,
+            "strictly increasing: {second} after {first}"
+        );
         // The wall clock does not see it.
         assert!(stamper.stamp(Policy::Wall, Some(ahead)) < ahead);
     }

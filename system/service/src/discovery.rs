@@ -67,7 +67,8 @@ impl Discovery {
 
     /// A client of the instance's etcd, every request bounded by the deadline.
     pub async fn client(&self) -> Result<Client, ServiceError> {
-        self.connect(ConnectOptions::new().with_timeout(self.timeout)).await
+        self.connect(ConnectOptions::new().with_timeout(self.timeout))
+            .await
     }
 
     /// A client whose requests may wait as long as they need (an election campaign waits for
@@ -133,7 +134,11 @@ impl Discovery {
         let mut changes = client
             .watch(
                 PREFIX,
-                Some(WatchOptions::new().with_prefix().with_start_revision(revision + 1)),
+                Some(
+                    WatchOptions::new()
+                        .with_prefix()
+                        .with_start_revision(revision + 1),
+                ),
             )
             .await
             .map_err(etcd)?;

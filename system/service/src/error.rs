@@ -65,9 +65,10 @@ impl From<ServiceError> for tonic::Status {
         };
         // Says the status is the api's own verdict, not the transport's: a client may then trust
         // that UNAVAILABLE means nothing happened.
-        status
-            .metadata_mut()
-            .insert("lab-error", tonic::metadata::MetadataValue::from_static(kind));
+        status.metadata_mut().insert(
+            "lab-error",
+            tonic::metadata::MetadataValue::from_static(kind),
+        );
         status
     }
 }

@@ -65,13 +65,16 @@ impl Eventual {
             .get_or_try_init(|| async {
                 tokio::time::timeout(self.deadline * 5, self.connect())
                     .await
-                    .map_err(|_| ServiceError::Unavailable("Cassandra did not answer in time".into()))?
+                    .map_err(|_| {
+                        ServiceError::Unavailable("Cassandra did not answer in time".into())
+                    })?
             })
             .await
     }
 
     async fn connect(&self) -> Result<Connected, ServiceError> {
-        let unavailable = |e: &dyn std::fmt::Display| ServiceError::Unavailable(format!("Cassandra: {e}"));
+        let unavailable =
+            |e: &dyn std::fmt::Display| ServiceError::Unavailable(format!("Cassandra: {e}"));
         let session = SessionBuilder::new()
             .known_nodes_addr(self.nodes.iter().copied())
             .connection_timeout(self.deadline)
@@ -85,7 +88,9 @@ impl Eventual {
                  {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
                 self.replication
             ),
-            format!("CREATE TABLE IF NOT EXISTS {KEYSPACE}.kv (key text PRIMARY KEY, value bigint)"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {KEYSPACE}.kv (key text PRIMARY KEY, value bigint)"
+            ),
             format!(
                 "CREATE TABLE IF NOT EXISTS {KEYSPACE}.timeline (account text, transfer bigint, \
                  amount bigint, PRIMARY KEY (account, transfer))"
@@ -106,8 +111,14 @@ impl Eventual {
                 Ok::<_, ServiceError>(statement)
             }
         };
-        let select = prepare(format!("SELECT value, WRITETIME(value) FROM {KEYSPACE}.kv WHERE key = ?")).await?;
-        let insert = prepare(format!("INSERT INTO {KEYSPACE}.kv (key, value) VALUES (?, ?) USING TIMESTAMP ?")).await?;
+        let select = prepare(format!(
+            "SELECT value, WRITETIME(value) FROM {KEYSPACE}.kv WHERE key = ?"
+        ))
+        .await?;
+        let insert = prepare(format!(
+            "INSERT INTO {KEYSPACE}.kv (key, value) VALUES (?, ?) USING TIMESTAMP ?"
+        ))
+        .await?;
         let timeline = prepare(format!(
             "INSERT INTO {KEYSPACE}.timeline (account, transfer, amount) VALUES (?, ?, ?)"
         ))
@@ -166,24 +177,36 @@ impl Eventual {
             Policy::Hlc => self.read(key).await?.map(|(_, at)| at),
             Policy::Wall => None,
         };
-        self.write(key, value, self.stamper.stamp(policy, seen)).await
+        self.write(key, value, self.stamper.stamp(policy, seen))
+            .await
     }
 
     /// Sets a key with an explicit timestamp (a worker applying a queued write).
     pub async fn write(&self, key: &str, value: i64, stamp: i64) -> Result<(), ServiceError> {
         let c = self.connected().await?;
         let started = Instant::now();
-        let result = c.session.execute_unpaged(&c.insert, (key, value, stamp)).await;
+        let result = c
+            .session
+            .execute_unpaged(&c.insert, (key, value, stamp))
+            .await;
         self.metrics.store("cassandra", "insert", started);
         result.map(|_| ()).map_err(|e| classify(e, true))
     }
 
     /// Records a transfer in an account's activity timeline; recording it again changes nothing
     /// (one row per account and transfer).
-    pub async fn record(&self, account: &str, transfer: i64, amount: i64) -> Result<(), ServiceError> {
+    pub async fn record(
+        &self,
+        account: &str,
+        transfer: i64,
+        amount: i64,
+    ) -> Result<(), ServiceError> {
         let c = self.connected().await?;
         let started = Instant::now();
-        let result = c.session.execute_unpaged(&c.timeline, (account, transfer, amount)).await;
+        let result = c
+            .session
+            .execute_unpaged(&c.timeline, (account, transfer, amount))
+            .await;
         self.metrics.store("cassandra", "timeline", started);
         result.map(|_| ()).map_err(|e| classify(e, true))
     }

@@ -33,9 +33,11 @@ impl Grpc {
     /// A router serving all three, messages bounded as REST bodies are.
     pub fn router(self) -> tonic::service::Routes {
         let limit = crate::limits::MAX_BODY_BYTES;
-        tonic::service::Routes::new(kv_server::KvServer::new(self.clone()).max_decoding_message_size(limit))
-            .add_service(bank_server::BankServer::new(self.clone()).max_decoding_message_size(limit))
-            .add_service(cluster_server::ClusterServer::new(self).max_decoding_message_size(limit))
+        tonic::service::Routes::new(
+            kv_server::KvServer::new(self.clone()).max_decoding_message_size(limit),
+        )
+        .add_service(bank_server::BankServer::new(self.clone()).max_decoding_message_size(limit))
+        .add_service(cluster_server::ClusterServer::new(self).max_decoding_message_size(limit))
     }
 }
 
@@ -48,30 +50,52 @@ fn outcome(o: Outcome) -> i32 {
 
 #[tonic::async_trait]
 impl kv_server::Kv for Grpc {
-    async fn get(&self, r: Request<proto::GetRequest>) -> Result<Response<proto::GetReply>, Status> {
+    async fn get(
+        &self,
+        r: Request<proto::GetRequest>,
+    ) -> Result<Response<proto::GetReply>, Status> {
         let r = r.into_inner();
         self.serve("Kv/Get", async {
-            let value = self.0.get(&r.key, Consistency::from_proto(r.consistency)?).await?;
+            let value = self
+                .0
+                .get(&r.key, Consistency::from_proto(r.consistency)?)
+                .await?;
             Ok(proto::GetReply { value })
         })
         .await
     }
 
-    async fn put(&self, r: Request<proto::PutRequest>) -> Result<Response<proto::PutReply>, Status> {
+    async fn put(
+        &self,
+        r: Request<proto::PutRequest>,
+    ) -> Result<Response<proto::PutReply>, Status> {
         let r = r.into_inner();
         self.serve("Kv/Put", async {
-            let done = self.0.put(&r.key, r.value, Consistency::from_proto(r.consistency)?).await?;
-            Ok(proto::PutReply { outcome: outcome(done) })
+            let done = self
+                .0
+                .put(&r.key, r.value, Consistency::from_proto(r.consistency)?)
+                .await?;
+            Ok(proto::PutReply {
+                outcome: outcome(done),
+            })
         })
         .await
     }
 
-    async fn cas(&self, r: Request<proto::CasRequest>) -> Result<Response<proto::CasReply>, Status> {
+    async fn cas(
+        &self,
+        r: Request<proto::CasRequest>,
+    ) -> Result<Response<proto::CasReply>, Status> {
         let r = r.into_inner();
         self.serve("Kv/Cas", async {
             let swap = self
                 .0
-                .cas(&r.key, r.expected, r.new, Consistency::from_proto(r.consistency)?)
+                .cas(
+                    &r.key,
+                    r.expected,
+                    r.new,
+                    Consistency::from_proto(r.consistency)?,
+                )
                 .await?;
             Ok(proto::CasReply {
                 swapped: swap.swapped,
@@ -84,7 +108,10 @@ impl kv_server::Kv for Grpc {
 
 #[tonic::async_trait]
 impl bank_server::Bank for Grpc {
-    async fn open(&self, r: Request<proto::OpenRequest>) -> Result<Response<proto::OpenReply>, Status> {
+    async fn open(
+        &self,
+        r: Request<proto::OpenRequest>,
+    ) -> Result<Response<proto::OpenReply>, Status> {
         let r = r.into_inner();
         self.serve("Bank/Open", async {
             self.0.open(&r.account, r.balance).await?;
@@ -100,7 +127,10 @@ impl bank_server::Bank for Grpc {
         let r = r.into_inner();
         self.serve("Bank/Transfer", async {
             let t = self.0.transfer(&r.from, &r.to, r.amount).await?;
-            Ok(proto::TransferReply { id: t.id, done: t.done })
+            Ok(proto::TransferReply {
+                id: t.id,
+                done: t.done,
+            })
         })
         .await
     }

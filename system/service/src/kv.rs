@@ -24,7 +24,11 @@ pub enum Consistency {
 
 impl Consistency {
     /// Every consistency, in the order help lists them.
-    pub const ALL: [Consistency; 3] = [Consistency::Strong, Consistency::Eventual, Consistency::Async];
+    pub const ALL: [Consistency; 3] = [
+        Consistency::Strong,
+        Consistency::Eventual,
+        Consistency::Async,
+    ];
 
     /// Its name (`strong`).
     pub fn name(self) -> &'static str {
@@ -54,7 +58,9 @@ impl Consistency {
             Ok(proto::Consistency::Strong) => Ok(Some(Consistency::Strong)),
             Ok(proto::Consistency::Eventual) => Ok(Some(Consistency::Eventual)),
             Ok(proto::Consistency::Async) => Ok(Some(Consistency::Async)),
-            Err(_) => Err(ServiceError::Invalid(format!("unknown consistency value {value}"))),
+            Err(_) => Err(ServiceError::Invalid(format!(
+                "unknown consistency value {value}"
+            ))),
         }
     }
 }
@@ -84,7 +90,11 @@ impl App {
     }
 
     /// A key's value. Async reads are eventual reads: they see what the workers applied.
-    pub async fn get(&self, key: &str, asked: Option<Consistency>) -> Result<Option<i64>, ServiceError> {
+    pub async fn get(
+        &self,
+        key: &str,
+        asked: Option<Consistency>,
+    ) -> Result<Option<i64>, ServiceError> {
         let key = limits::key(key)?;
         match self.consistency(asked) {
             Consistency::Strong => match self.strong.call(Request::Get(key.into())).await? {
@@ -96,7 +106,12 @@ impl App {
     }
 
     /// Sets a key.
-    pub async fn put(&self, key: &str, value: i64, asked: Option<Consistency>) -> Result<Outcome, ServiceError> {
+    pub async fn put(
+        &self,
+        key: &str,
+        value: i64,
+        asked: Option<Consistency>,
+    ) -> Result<Outcome, ServiceError> {
         let key = limits::key(key)?;
         match self.consistency(asked) {
             Consistency::Strong => {
@@ -130,11 +145,19 @@ impl App {
     ) -> Result<Swap, ServiceError> {
         let key = limits::key(key)?;
         match self.consistency(asked) {
-            Consistency::Strong => match self.strong.call(Request::Cas(key.into(), expected, new)).await? {
+            Consistency::Strong => match self
+                .strong
+                .call(Request::Cas(key.into(), expected, new))
+                .await?
+            {
                 Reply::Swap(swap) => Ok(swap),
                 other => Err(unexpected(other)),
             },
-            Consistency::Eventual => self.eventual.cas(key, expected, new, self.live.policy()).await,
+            Consistency::Eventual => {
+                self.eventual
+                    .cas(key, expected, new, self.live.policy())
+                    .await
+            }
             Consistency::Async => Err(ServiceError::Invalid(
                 "compare-and-set is not offered with consistency async: a queued write is applied \
                  after the reply, so it cannot compare"

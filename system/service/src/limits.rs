@@ -67,7 +67,10 @@ mod tests {
         assert!(key(&"x".repeat(MAX_KEY_BYTES + 1)).is_err());
         assert!(key("a\nb").is_err());
         assert!(account("alice_2").is_ok());
-        assert!(account("al ice").unwrap_err().to_string().contains("al ice"));
+        assert!(account("al ice")
+            .unwrap_err()
+            .to_string()
+            .contains("al ice"));
         assert!(account(&"a".repeat(MAX_ACCOUNT_BYTES + 1)).is_err());
         assert_eq!(amount("amount", 5, true).unwrap(), 5);
         assert!(amount("amount", 0, true).is_err());

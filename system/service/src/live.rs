@@ -39,7 +39,10 @@ impl Live {
 
     /// The consistency of a request that names none.
     pub fn default_consistency(&self) -> Consistency {
-        *self.default_consistency.read().unwrap_or_else(|e| e.into_inner())
+        *self
+            .default_consistency
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// How eventual and async writes are stamped.
@@ -64,7 +67,10 @@ impl Live {
         match name {
             "default-consistency" => match Consistency::parse(value) {
                 Ok(c) => {
-                    *self.default_consistency.write().unwrap_or_else(|e| e.into_inner()) = c;
+                    *self
+                        .default_consistency
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner()) = c;
                     Applied::Set
                 }
                 Err(e) => Applied::Refused(format!("{key}: {e}")),
@@ -74,7 +80,9 @@ impl Live {
                     *self.policy.write().unwrap_or_else(|e| e.into_inner()) = p;
                     Applied::Set
                 }
-                None => Applied::Refused(format!("{key}: unknown policy {value:?}; choose wall or hlc")),
+                None => Applied::Refused(format!(
+                    "{key}: unknown policy {value:?}; choose wall or hlc"
+                )),
             },
             _ => Applied::Refused(format!(
                 "{key}: no such setting (default-consistency, conflict-policy)"
@@ -90,13 +98,24 @@ mod tests {
     #[test]
     fn applies_known_settings_and_refuses_the_rest_keeping_the_old_value() {
         let live = Live::new(Consistency::Strong, Policy::Hlc);
-        assert_eq!(live.apply("/lab/config/default-consistency", "eventual"), Applied::Set);
+        assert_eq!(
+            live.apply("/lab/config/default-consistency", "eventual"),
+            Applied::Set
+        );
         assert_eq!(live.default_consistency(), Consistency::Eventual);
-        assert!(matches!(live.apply("/lab/config/default-consistency", "weak"), Applied::Refused(m) if m.contains("weak")));
+        assert!(
+            matches!(live.apply("/lab/config/default-consistency", "weak"), Applied::Refused(m) if m.contains("weak"))
+        );
         assert_eq!(live.default_consistency(), Consistency::Eventual);
-        assert_eq!(live.apply("/lab/config/conflict-policy", "wall"), Applied::Set);
+        assert_eq!(
+            live.apply("/lab/config/conflict-policy", "wall"),
+            Applied::Set
+        );
         assert_eq!(live.policy(), Policy::Wall);
-        assert!(matches!(live.apply("/lab/config/colour", "red"), Applied::Refused(_)));
+        assert!(matches!(
+            live.apply("/lab/config/colour", "red"),
+            Applied::Refused(_)
+        ));
         live.applied_up_to(7);
         live.applied_up_to(5);
         assert_eq!(live.revision(), 7);

@@ -60,7 +60,8 @@ impl Metrics {
             &["protocol", "method", "status"],
         )?;
         let request_seconds = HistogramVec::new(
-            HistogramOpts::new("service_request_seconds", "Request latency").buckets(BUCKETS.to_vec()),
+            HistogramOpts::new("service_request_seconds", "Request latency")
+                .buckets(BUCKETS.to_vec()),
             &["protocol", "method"],
         )?;
         let store_seconds = HistogramVec::new(
@@ -73,24 +74,37 @@ impl Metrics {
             &["topic", "result"],
         )?;
         let consumed = IntCounterVec::new(
-            Opts::new("service_kafka_consumed_total", "Messages consumed from Kafka"),
+            Opts::new(
+                "service_kafka_consumed_total",
+                "Messages consumed from Kafka",
+            ),
             &["topic"],
         )?;
         let malformed = IntCounterVec::new(
-            Opts::new("service_kafka_malformed_total", "Messages skipped as malformed"),
+            Opts::new(
+                "service_kafka_malformed_total",
+                "Messages skipped as malformed",
+            ),
             &["topic"],
         )?;
         let assigned_partitions = IntGauge::new(
             "service_kafka_assigned_partitions",
             "Partitions this worker consumes now",
         )?;
-        let outbox_backlog = IntGauge::new("service_outbox_backlog", "Bank events not yet published")?;
-        let relay_leader = IntGauge::new("service_relay_leader", "1 while this worker leads the outbox relay")?;
+        let outbox_backlog =
+            IntGauge::new("service_outbox_backlog", "Bank events not yet published")?;
+        let relay_leader = IntGauge::new(
+            "service_relay_leader",
+            "1 while this worker leads the outbox relay",
+        )?;
         let relay_in_flight = IntGauge::new(
             "service_relay_in_flight",
             "Events of the batch the relay is publishing now",
         )?;
-        let lease_alive = IntGauge::new("service_etcd_lease_alive", "1 while the etcd lease is renewed")?;
+        let lease_alive = IntGauge::new(
+            "service_etcd_lease_alive",
+            "1 while the etcd lease is renewed",
+        )?;
         let config_revision = IntGauge::new(
             "service_config_revision",
             "The etcd revision of the live settings applied",
@@ -107,7 +121,9 @@ impl Metrics {
         registry.register(Box::new(relay_in_flight.clone()))?;
         registry.register(Box::new(lease_alive.clone()))?;
         registry.register(Box::new(config_revision.clone()))?;
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         Ok(Metrics {
             registry,
             requests,

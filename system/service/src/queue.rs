@@ -42,15 +42,24 @@ pub struct Queue {
 
 impl Queue {
     /// A producer to `bootstrap` (nothing connects until the first write).
-    pub fn new(bootstrap: &str, deadline: Duration, metrics: Metrics) -> Result<Queue, ServiceError> {
+    pub fn new(
+        bootstrap: &str,
+        deadline: Duration,
+        metrics: Metrics,
+    ) -> Result<Queue, ServiceError> {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("message.timeout.ms", deadline.as_millis().to_string())
-            .set("socket.timeout.ms", deadline.as_millis().max(10).to_string())
+            .set(
+                "socket.timeout.ms",
+                deadline.as_millis().max(10).to_string(),
+            )
             .create()
-            .map_err(|e| ServiceError::Invalid(format!("the Kafka producer for {bootstrap}: {e}")))?;
+            .map_err(|e| {
+                ServiceError::Invalid(format!("the Kafka producer for {bootstrap}: {e}"))
+            })?;
         Ok(Queue {
             bootstrap: bootstrap.to_string(),
             producer,
@@ -81,7 +90,9 @@ impl Queue {
                     match result {
                         Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                         Err((name, code)) => {
-                            return Err(ServiceError::Unavailable(format!("creating {name}: {code}")))
+                            return Err(ServiceError::Unavailable(format!(
+                                "creating {name}: {code}"
+                            )))
                         }
                     }
                 }
@@ -96,7 +107,10 @@ impl Queue {
         let producer = self.producer.clone();
         let deadline = self.deadline;
         let metadata = tokio::task::spawn_blocking(move || {
-            producer.client().fetch_metadata(Some(WRITES), deadline).is_ok()
+            producer
+                .client()
+                .fetch_metadata(Some(WRITES), deadline)
+                .is_ok()
         });
         matches!(metadata.await, Ok(true)) && self.create_topic().await.is_ok()
     }

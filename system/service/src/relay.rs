@@ -56,7 +56,13 @@ async fn lead(app: &App, stop: &mut watch::Receiver<bool>) -> Result<(), Service
     let lease = client.lease_grant(ttl, None).await.map_err(etcd)?.id();
     // The lease is renewed by a task of its own, so that a slow batch cannot starve it.
     let (lost_tx, mut lost) = watch::channel(false);
-    let renewing = tokio::spawn(keep_alive(client.clone(), lease, ttl, app.settings.deadline(), lost_tx));
+    let renewing = tokio::spawn(keep_alive(
+        client.clone(),
+        lease,
+        ttl,
+        app.settings.deadline(),
+        lost_tx,
+    ));
     let _stop_renewing = AbortOnDrop(renewing);
 
     // Campaign (a campaign waits as long as another leads).
@@ -74,7 +80,10 @@ async fn lead(app: &App, stop: &mut watch::Receiver<bool>) -> Result<(), Service
         .ok_or_else(|| ServiceError::Unavailable("etcd named no leader".into()))?;
     let token = leader.rev();
     let fencing = !app.settings.no_fencing;
-    eprintln!("{name}: leads the outbox relay, token {token}, fencing {}", if fencing { "on" } else { "off" });
+    eprintln!(
+        "{name}: leads the outbox relay, token {token}, fencing {}",
+        if fencing { "on" } else { "off" }
+    );
     app.metrics.relay_leader.set(1);
     let producer = producer(app, fencing).await?;
 
@@ -174,17 +183,32 @@ impl From<tokio_postgres::Error> for Batch {
 }
 
 /// Publishes the oldest unpublished events and marks them, fenced by `token`.
-async fn publish_batch(app: &App, producer: &FutureProducer, token: i64, fencing: bool) -> Result<(), Batch> {
-    let mut conn = app.strong.connection().await.map_err(|e| Batch::Failed(e.to_string()))?;
+async fn publish_batch(
+    app: &App,
+    producer: &FutureProducer,
+    token: i64,
+    fencing: bool,
+) -> Result<(), Batch> {
+    let mut conn = app
+        .strong
+        .connection()
+        .await
+        .map_err(|e| Batch::Failed(e.to_string()))?;
     let tx = conn.transaction().await?;
     // A leader paused inside a batch must not hold the outbox's locks forever.
-    tx.batch_execute("SET LOCAL idle_in_transaction_session_timeout = '3s'").await?;
+    tx.batch_execute("SET LOCAL idle_in_transaction_session_timeout = '3s'")
+        .await?;
     if fencing {
         let raised = tx
-            .execute("UPDATE service.relay_fence SET epoch = $1 WHERE id = 1 AND epoch <= $1", &[&token])
+            .execute(
+                "UPDATE service.relay_fence SET epoch = $1 WHERE id = 1 AND epoch <= $1",
+                &[&token],
+            )
             .await?;
         if raised == 0 {
-            return Err(Batch::Deposed(format!("a newer leader fenced token {token} out")));
+            return Err(Batch::Deposed(format!(
+                "a newer leader fenced token {token} out"
+            )));
         }
     }
     let rows = tx
@@ -213,11 +237,17 @@ async fn publish_batch(app: &App, producer: &FutureProducer, token: i64, fencing
     let sent = send(app, producer, &events, fencing).await;
     app.metrics.relay_in_flight.set(0);
     sent?;
-    tx.execute("UPDATE service.outbox SET published_epoch = $1 WHERE id = ANY($2)", &[&token, &ids])
-        .await?;
+    tx.execute(
+        "UPDATE service.outbox SET published_epoch = $1 WHERE id = ANY($2)",
+        &[&token, &ids],
+    )
+    .await?;
     tx.commit().await?;
     let backlog: i64 = conn
-        .query_one("SELECT count(*) FROM service.outbox WHERE published_epoch IS NULL", &[])
+        .query_one(
+            "SELECT count(*) FROM service.outbox WHERE published_epoch IS NULL",
+            &[],
+        )
         .await?
         .get(0);
     app.metrics.outbox_backlog.set(backlog);
@@ -225,7 +255,12 @@ async fn publish_batch(app: &App, producer: &FutureProducer, token: i64, fencing
 }
 
 /// Produces `events`, in one Kafka transaction when fencing.
-async fn send(app: &App, producer: &FutureProducer, events: &[TransferEvent], fencing: bool) -> Result<(), Batch> {
+async fn send(
+    app: &App,
+    producer: &FutureProducer,
+    events: &[TransferEvent],
+    fencing: bool,
+) -> Result<(), Batch> {
     let deadline = app.settings.deadline();
     let fenced = |what: &str, e: rdkafka::error::KafkaError| {
         let text = format!("Kafka {what}: {e}");
@@ -237,7 +272,9 @@ async fn send(app: &App, producer: &FutureProducer, events: &[TransferEvent], fe
         }
     };
     if fencing {
-        producer.begin_transaction().map_err(|e| fenced("begin", e))?;
+        producer
+            .begin_transaction()
+            .map_err(|e| fenced("begin", e))?;
     }
     let mut result = Ok(());
     for event in events {
@@ -253,7 +290,9 @@ async fn send(app: &App, producer: &FutureProducer, events: &[TransferEvent], fe
     if fencing {
         let p = producer.clone();
         let ended = tokio::task::spawn_blocking(move || match result {
-            Ok(()) => p.commit_transaction(deadline).map_err(|e| fenced("commit", e)),
+            Ok(()) => p
+                .commit_transaction(deadline)
+                .map_err(|e| fenced("commit", e)),
             Err(e) => {
                 let _ = p.abort_transaction(deadline);
                 Err(e)

@@ -92,9 +92,15 @@ pub struct ConsistencyQuery {
 }
 
 impl ConsistencyQuery {
-    fn parse(query: Result<Query<ConsistencyQuery>, QueryRejection>) -> Result<Option<Consistency>, Failure> {
+    fn parse(
+        query: Result<Query<ConsistencyQuery>, QueryRejection>,
+    ) -> Result<Option<Consistency>, Failure> {
         let Query(query) = query?;
-        Ok(query.consistency.as_deref().map(Consistency::parse).transpose()?)
+        Ok(query
+            .consistency
+            .as_deref()
+            .map(Consistency::parse)
+            .transpose()?)
     }
 }
 
@@ -240,7 +246,9 @@ async fn cas_key(
 ) -> Reply<Swap> {
     let consistency = ConsistencyQuery::parse(query)?;
     let Json(body) = body?;
-    Ok(Json(app.cas(&key, body.expected, body.new, consistency).await?))
+    Ok(Json(
+        app.cas(&key, body.expected, body.new, consistency).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/bank/accounts", request_body = OpenBody,
@@ -338,10 +346,45 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 /// The OpenAPI document of this API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "lab service", description = "The service system under test: key-value requests in three consistencies, and a bank with a transactional outbox."),
-    paths(get_key, put_key, cas_key, open_account, transfer, transfers, timeline, balances, cluster, healthz, readyz, metrics),
-    components(schemas(ErrorBody, ValueBody, PutBody, PutReply, Outcome, CasBody, Swap, OpenBody, TransferBody,
-        Transferred, BalancesBody, TransfersBody, crate::strong::Transfer, TimelineEntry, TimelineBody, ClusterBody, Instance, Consistency, Readiness))
+    info(
+        title = "lab service",
+        description = "The service system under test: key-value requests in three consistencies, and a bank with a transactional outbox."
+    ),
+    paths(
+        get_key,
+        put_key,
+        cas_key,
+        open_account,
+        transfer,
+        transfers,
+        timeline,
+        balances,
+        cluster,
+        healthz,
+        readyz,
+        metrics
+    ),
+    components(schemas(
+        ErrorBody,
+        ValueBody,
+        PutBody,
+        PutReply,
+        Outcome,
+        CasBody,
+        Swap,
+        OpenBody,
+        TransferBody,
+        Transferred,
+        BalancesBody,
+        TransfersBody,
+        crate::strong::Transfer,
+        TimelineEntry,
+        TimelineBody,
+        ClusterBody,
+        Instance,
+        Consistency,
+        Readiness
+    ))
 )]
 pub struct ApiDoc;
 
@@ -354,7 +397,11 @@ async fn openapi() -> Response {
 }
 
 /// Counts each request under its route (not its path: keys would make labels unbounded).
-async fn track(State(app): State<Arc<App>>, request: axum::extract::Request, next: Next) -> Response {
+async fn track(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()

@@ -33,7 +33,12 @@ pub struct Settings {
     #[arg(long, env = "SERVICE_POSTGRES_POOL", default_value_t = 16)]
     pub postgres_pool: usize,
     /// The eventual store: Cassandra contact points, comma-separated.
-    #[arg(long, env = "SERVICE_CASSANDRA", value_delimiter = ',', default_value = "127.0.0.1:9042")]
+    #[arg(
+        long,
+        env = "SERVICE_CASSANDRA",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:9042"
+    )]
     pub cassandra: Vec<SocketAddr>,
     /// The Cassandra consistency level of eventual reads and writes.
     #[arg(long, env = "SERVICE_CASSANDRA_CONSISTENCY", value_enum, default_value_t = Level::One)]
@@ -45,7 +50,12 @@ pub struct Settings {
     #[arg(long, env = "SERVICE_KAFKA", default_value = "127.0.0.1:9092")]
     pub kafka: String,
     /// etcd endpoints, comma-separated (discovery, election, live configuration).
-    #[arg(long, env = "SERVICE_ETCD", value_delimiter = ',', default_value = "127.0.0.1:2379")]
+    #[arg(
+        long,
+        env = "SERVICE_ETCD",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:2379"
+    )]
     pub etcd: Vec<String>,
     /// The consistency of a request that names none (etcd's `config/default-consistency`
     /// overrides it live).

@@ -76,7 +76,10 @@ impl Request {
     }
 
     fn writes(&self) -> bool {
-        !matches!(self, Request::Get(_) | Request::Balances | Request::Transfers)
+        !matches!(
+            self,
+            Request::Get(_) | Request::Balances | Request::Transfers
+        )
     }
 }
 
@@ -148,7 +151,12 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 
 impl Strong {
     /// A pool of `size` connections to `url` (connections open when first used).
-    pub fn new(url: &str, size: usize, deadline: Duration, metrics: Metrics) -> Result<Strong, ServiceError> {
+    pub fn new(
+        url: &str,
+        size: usize,
+        deadline: Duration,
+        metrics: Metrics,
+    ) -> Result<Strong, ServiceError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| ServiceError::Invalid(format!("the PostgreSQL URL {url:?}: {e}")))?;
         config.connect_timeout(deadline);
@@ -328,7 +336,10 @@ async fn attempt_once(conn: &mut Object, request: &Request) -> Result<Reply, Fai
         }
         Request::Transfers => {
             let rows = tx
-                .query("SELECT id, source, target, amount FROM service.transfers ORDER BY id", &[])
+                .query(
+                    "SELECT id, source, target, amount FROM service.transfers ORDER BY id",
+                    &[],
+                )
                 .await?;
             Reply::Transfers(
                 rows.iter()

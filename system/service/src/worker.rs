@@ -40,9 +40,9 @@ pub fn consumer(app: &App) -> Result<StreamConsumer, ServiceError> {
         .set("session.timeout.ms", "6000")
         .create()
         .map_err(|e| ServiceError::Invalid(format!("the Kafka consumer: {e}")))?;
-    consumer
-        .subscribe(&[WRITES, TRANSFERS])
-        .map_err(|e| ServiceError::Unavailable(format!("subscribing to {WRITES} and {TRANSFERS}: {e}")))?;
+    consumer.subscribe(&[WRITES, TRANSFERS]).map_err(|e| {
+        ServiceError::Unavailable(format!("subscribing to {WRITES} and {TRANSFERS}: {e}"))
+    })?;
     Ok(consumer)
 }
 
@@ -71,21 +71,30 @@ pub async fn apply(app: Arc<App>, consumer: StreamConsumer, mut stop: watch::Rec
         let topic = message.topic().to_string();
         app.metrics.consumed(&topic);
         let applied = match message.payload() {
-            Some(payload) if topic == WRITES => match serde_json::from_slice::<QueuedWrite>(payload) {
-                Ok(write) => {
-                    retry(&app, &mut stop, &format!("{write:?}"), || {
-                        app.eventual.write(&write.key, write.value, write.stamp)
-                    })
-                    .await
+            Some(payload) if topic == WRITES => {
+                match serde_json::from_slice::<QueuedWrite>(payload) {
+                    Ok(write) => {
+                        retry(&app, &mut stop, &format!("{write:?}"), || {
+                            app.eventual.write(&write.key, write.value, write.stamp)
+                        })
+                        .await
+                    }
+                    Err(_) => Err(()),
                 }
-                Err(_) => Err(()),
-            },
+            }
             Some(payload) => match serde_json::from_slice::<TransferEvent>(payload) {
                 Ok(event) => {
-                    retry(&app, &mut stop, &format!("transfer {}", event.id), || async {
-                        app.eventual.record(&event.from, event.id, -event.amount).await?;
-                        app.eventual.record(&event.to, event.id, event.amount).await
-                    })
+                    retry(
+                        &app,
+                        &mut stop,
+                        &format!("transfer {}", event.id),
+                        || async {
+                            app.eventual
+                                .record(&event.from, event.id, -event.amount)
+                                .await?;
+                            app.eventual.record(&event.to, event.id, event.amount).await
+                        },
+                    )
                     .await
                 }
                 Err(_) => Err(()),
@@ -109,7 +118,11 @@ pub async fn apply(app: Arc<App>, consumer: StreamConsumer, mut stop: watch::Rec
         }
         if let Err(e) = consumer.commit_message(&message, CommitMode::Async) {
             // Not fatal: the write is redelivered and applied again, which changes nothing.
-            eprintln!("{}: committing offset {}: {e}", app.settings.name, message.offset());
+            eprintln!(
+                "{}: committing offset {}: {e}",
+                app.settings.name,
+                message.offset()
+            );
         }
     }
 }

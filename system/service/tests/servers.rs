@@ -22,7 +22,10 @@ pub fn free_port() -> u16 {
 pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let started = Instant::now();
     while !ready() {
-        assert!(started.elapsed() < limit, "{what} did not happen within {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -92,7 +95,10 @@ impl Postgres {
     /// Starts one and waits until it accepts connections.
     pub fn start(name: &str) -> Postgres {
         let dir = temp_dir(&format!("pg-{name}"));
-        let _ = Command::new("chown").arg("postgres:postgres").arg(&dir).status();
+        let _ = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(&dir)
+            .status();
         let data = dir.join("data");
         let init = as_postgres(&format!("{PG_BIN}/initdb"))
             .args(["--auth", "trust", "--username", "postgres", "-D"])
@@ -106,7 +112,13 @@ impl Postgres {
         let child = as_postgres(&format!("{PG_BIN}/postgres"))
             .arg("-D")
             .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-k"])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-k",
+            ])
             .arg(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -116,19 +128,26 @@ impl Postgres {
             _running: Running { child, dir },
             port,
         };
-        wait_for("postgres accepting connections", Duration::from_secs(30), || {
-            Command::new(format!("{PG_BIN}/pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        });
+        wait_for(
+            "postgres accepting connections",
+            Duration::from_secs(30),
+            || {
+                Command::new(format!("{PG_BIN}/pg_isready"))
+                    .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            },
+        );
         pg
     }
 
     /// Its connection string.
     pub fn url(&self) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            self.port
+        )
     }
 }
 
@@ -148,8 +167,18 @@ impl Etcd {
         let child = Command::new("etcd")
             .args(["--name", name, "--data-dir"])
             .arg(dir.join("data"))
-            .args(["--listen-client-urls", &url, "--advertise-client-urls", &url])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
             .args(["--initial-cluster", &format!("{name}={peer}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

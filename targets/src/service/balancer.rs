@@ -110,7 +110,11 @@ impl Server for Nginx {
     fn check_installed(&self, _cluster: &Cluster) -> Result<(), ClusterError> {
         cluster::command::run(Command::new("nginx").arg("-v"))
             .map(|_| ())
-            .map_err(|e| ClusterError(format!("{e} (install Debian's nginx: apt-get install nginx)")))
+            .map_err(|e| {
+                ClusterError(format!(
+                    "{e} (install Debian's nginx: apt-get install nginx)"
+                ))
+            })
     }
 
     fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
@@ -122,7 +126,11 @@ impl Server for Nginx {
     fn command(&self, cluster: &Cluster, node: usize) -> Command {
         let dir = cluster.data_dir(node);
         let file = dir.join("nginx.conf");
-        let text = config(&dir, &cluster.host(node).address.to_string(), &replicas(cluster));
+        let text = config(
+            &dir,
+            &cluster.host(node).address.to_string(),
+            &replicas(cluster),
+        );
         // A config that cannot be written makes NGINX fail to start, saying so in its log.
         let _ = std::fs::write(&file, text);
         let mut command = Command::new("nginx");
@@ -142,7 +150,11 @@ mod tests {
 
     #[test]
     fn the_config_balances_http_and_grpc_over_every_replica() {
-        let text = config(Path::new("/tmp/x"), "10.47.0.50", &["10.47.0.51".into(), "10.47.0.52".into()]);
+        let text = config(
+            Path::new("/tmp/x"),
+            "10.47.0.50",
+            &["10.47.0.51".into(), "10.47.0.52".into()],
+        );
         assert!(text.contains("server 10.47.0.51:8080 max_fails=1"));
         assert!(text.contains("server 10.47.0.52:9090 max_fails=1"));
         assert!(text.contains("listen 10.47.0.50:9090 http2"));

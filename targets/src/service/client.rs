@@ -58,7 +58,12 @@ pub struct ServiceTarget {
 
 impl ServiceTarget {
     /// Requests in `consistency` (`strong`, `eventual`, `async`) to `endpoints` over `via`.
-    pub fn new(endpoints: Vec<Endpoint>, consistency: &'static str, via: Via, timeout: Duration) -> ServiceTarget {
+    pub fn new(
+        endpoints: Vec<Endpoint>,
+        consistency: &'static str,
+        via: Via,
+        timeout: Duration,
+    ) -> ServiceTarget {
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
@@ -81,7 +86,9 @@ impl ServiceTarget {
             .endpoints
             .get(node)
             .ok_or_else(|| TargetError::Setup(format!("the system has no api replica {node}")))?;
-        let setup = |e: &dyn std::fmt::Display| TargetError::Setup(format!("api replica {}: {e}", node + 1));
+        let setup = |e: &dyn std::fmt::Display| {
+            TargetError::Setup(format!("api replica {}: {e}", node + 1))
+        };
         Ok(match self.via {
             Via::Rest => Api::Rest {
                 http: reqwest::Client::builder()
@@ -143,7 +150,10 @@ impl Target for ServiceTarget {
                 Err(e) => errors.push(format!("replica {}: {e}", node + 1)),
             }
         }
-        Err(TargetError::Setup(format!("cannot open the accounts: {}", errors.join("; "))))
+        Err(TargetError::Setup(format!(
+            "cannot open the accounts: {}",
+            errors.join("; ")
+        )))
     }
 }
 
@@ -176,12 +186,15 @@ impl Failure {
         use tonic::Code;
         let text = format!("{:?}: {}", status.code(), status.message());
         match status.code() {
-            Code::InvalidArgument | Code::NotFound | Code::AlreadyExists | Code::FailedPrecondition => {
-                Failure::Definite(text)
-            }
+            Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::FailedPrecondition => Failure::Definite(text),
             // The api's own "nothing happened"; the transport's UNAVAILABLE (a connection lost
             // mid-request) carries no such message and stays unknown.
-            Code::Unavailable if status.metadata().get("lab-error").is_some() => Failure::Definite(text),
+            Code::Unavailable if status.metadata().get("lab-error").is_some() => {
+                Failure::Definite(text)
+            }
             _ => Failure::Maybe(text),
         }
     }
@@ -190,8 +203,14 @@ impl Failure {
 // One per client, made once: the size of the gRPC variant does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Api {
-    Rest { http: reqwest::Client, base: String },
-    Grpc { kv: KvClient<Channel>, bank: BankClient<Channel> },
+    Rest {
+        http: reqwest::Client,
+        base: String,
+    },
+    Grpc {
+        kv: KvClient<Channel>,
+        bank: BankClient<Channel>,
+    },
 }
 
 fn grpc_consistency(name: &str) -> i32 {
@@ -204,7 +223,12 @@ fn grpc_consistency(name: &str) -> i32 {
 }
 
 impl Api {
-    async fn rest(&self, method: reqwest::Method, path: &str, body: Option<Json>) -> Result<Json, Failure> {
+    async fn rest(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Json>,
+    ) -> Result<Json, Failure> {
         let Api::Rest { http, base } = self else {
             return Err(Failure::Definite("not a REST client".into()));
         };
@@ -236,7 +260,10 @@ impl Api {
                 Ok(self.rest(reqwest::Method::GET, &path, None).await?["value"].as_i64())
             }
             Api::Grpc { kv, .. } => {
-                let request = proto::GetRequest { key: key.into(), consistency: grpc_consistency(consistency) };
+                let request = proto::GetRequest {
+                    key: key.into(),
+                    consistency: grpc_consistency(consistency),
+                };
                 let reply = kv.clone().get(request).await.map_err(Failure::from_grpc)?;
                 Ok(reply.into_inner().value)
             }
@@ -247,22 +274,37 @@ impl Api {
         match self {
             Api::Rest { .. } => {
                 let path = format!("/kv/{key}?consistency={consistency}");
-                self.rest(reqwest::Method::PUT, &path, Some(json!({ "value": value }))).await?;
+                self.rest(reqwest::Method::PUT, &path, Some(json!({ "value": value })))
+                    .await?;
             }
             Api::Grpc { kv, .. } => {
-                let request = proto::PutRequest { key: key.into(), value, consistency: grpc_consistency(consistency) };
+                let request = proto::PutRequest {
+                    key: key.into(),
+                    value,
+                    consistency: grpc_consistency(consistency),
+                };
                 kv.clone().put(request).await.map_err(Failure::from_grpc)?;
             }
         }
         Ok(())
     }
 
-    async fn cas(&self, key: &str, expected: Option<i64>, new: i64, consistency: &str) -> Result<bool, Failure> {
+    async fn cas(
+        &self,
+        key: &str,
+        expected: Option<i64>,
+        new: i64,
+        consistency: &str,
+    ) -> Result<bool, Failure> {
         match self {
             Api::Rest { .. } => {
                 let path = format!("/kv/{key}/cas?consistency={consistency}");
                 let reply = self
-                    .rest(reqwest::Method::POST, &path, Some(json!({ "expected": expected, "new": new })))
+                    .rest(
+                        reqwest::Method::POST,
+                        &path,
+                        Some(json!({ "expected": expected, "new": new })),
+                    )
                     .await?;
                 Ok(reply["swapped"] == Json::Bool(true))
             }
@@ -273,7 +315,13 @@ impl Api {
                     new,
                     consistency: grpc_consistency(consistency),
                 };
-                Ok(kv.clone().cas(request).await.map_err(Failure::from_grpc)?.into_inner().swapped)
+                Ok(kv
+                    .clone()
+                    .cas(request)
+                    .await
+                    .map_err(Failure::from_grpc)?
+                    .into_inner()
+                    .swapped)
             }
         }
     }
@@ -282,11 +330,18 @@ impl Api {
         match self {
             Api::Rest { .. } => {
                 let body = json!({ "account": account, "balance": balance });
-                self.rest(reqwest::Method::POST, "/bank/accounts", Some(body)).await?;
+                self.rest(reqwest::Method::POST, "/bank/accounts", Some(body))
+                    .await?;
             }
             Api::Grpc { bank, .. } => {
-                let request = proto::OpenRequest { account: account.into(), balance };
-                bank.clone().open(request).await.map_err(Failure::from_grpc)?;
+                let request = proto::OpenRequest {
+                    account: account.into(),
+                    balance,
+                };
+                bank.clone()
+                    .open(request)
+                    .await
+                    .map_err(Failure::from_grpc)?;
             }
         }
         Ok(())
@@ -296,12 +351,24 @@ impl Api {
         match self {
             Api::Rest { .. } => {
                 let body = json!({ "from": from, "to": to, "amount": amount });
-                let reply = self.rest(reqwest::Method::POST, "/bank/transfers", Some(body)).await?;
+                let reply = self
+                    .rest(reqwest::Method::POST, "/bank/transfers", Some(body))
+                    .await?;
                 Ok(reply["done"] == Json::Bool(true))
             }
             Api::Grpc { bank, .. } => {
-                let request = proto::TransferRequest { from: from.into(), to: to.into(), amount };
-                Ok(bank.clone().transfer(request).await.map_err(Failure::from_grpc)?.into_inner().done)
+                let request = proto::TransferRequest {
+                    from: from.into(),
+                    to: to.into(),
+                    amount,
+                };
+                Ok(bank
+                    .clone()
+                    .transfer(request)
+                    .await
+                    .map_err(Failure::from_grpc)?
+                    .into_inner()
+                    .done)
             }
         }
     }
@@ -309,12 +376,21 @@ impl Api {
     async fn balances(&self) -> Result<BTreeMap<String, i64>, Failure> {
         match self {
             Api::Rest { .. } => {
-                let reply = self.rest(reqwest::Method::GET, "/bank/balances", None).await?;
+                let reply = self
+                    .rest(reqwest::Method::GET, "/bank/balances", None)
+                    .await?;
                 let balances = reply["balances"].as_object().cloned().unwrap_or_default();
-                Ok(balances.into_iter().filter_map(|(k, v)| Some((k, v.as_i64()?))).collect())
+                Ok(balances
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v.as_i64()?)))
+                    .collect())
             }
             Api::Grpc { bank, .. } => {
-                let reply = bank.clone().balances(proto::BalancesRequest {}).await.map_err(Failure::from_grpc)?;
+                let reply = bank
+                    .clone()
+                    .balances(proto::BalancesRequest {})
+                    .await
+                    .map_err(Failure::from_grpc)?;
                 Ok(reply.into_inner().balances.into_iter().collect())
             }
         }
@@ -329,7 +405,10 @@ struct ServiceClient {
 
 impl ServiceClient {
     fn key(&self, op: &Invocation) -> String {
-        let key = op.key.as_ref().map_or_else(|| "0".to_string(), Value::to_string);
+        let key = op
+            .key
+            .as_ref()
+            .map_or_else(|| "0".to_string(), Value::to_string);
         format!("{}{key}", self.prefix)
     }
 
@@ -341,26 +420,51 @@ impl ServiceClient {
                 Ok(Completion::ok(value.map_or(Value::Nil, Value::Int)))
             }
             "write" => {
-                let value = int(&op.value).ok_or_else(|| Failure::Definite(format!("a write takes an integer, not {}", op.value)))?;
+                let value = int(&op.value).ok_or_else(|| {
+                    Failure::Definite(format!("a write takes an integer, not {}", op.value))
+                })?;
                 self.api.put(&self.key(op), value, self.consistency).await?;
                 Ok(Completion::ok(op.value.clone()))
             }
             "cas" => {
                 let Some([old, new]) = op.value.as_seq() else {
-                    return Err(Failure::Definite(format!("expected [old new] for :cas, got {}", op.value)));
+                    return Err(Failure::Definite(format!(
+                        "expected [old new] for :cas, got {}",
+                        op.value
+                    )));
                 };
-                let new = int(new).ok_or_else(|| Failure::Definite(format!("cas sets an integer, not {new}")))?;
-                let swapped = self.api.cas(&self.key(op), int(old), new, self.consistency).await?;
-                Ok(if swapped { Completion::ok(op.value.clone()) } else { Completion::fail(op.value.clone(), "cas-mismatch") })
+                let new = int(new)
+                    .ok_or_else(|| Failure::Definite(format!("cas sets an integer, not {new}")))?;
+                let swapped = self
+                    .api
+                    .cas(&self.key(op), int(old), new, self.consistency)
+                    .await?;
+                Ok(if swapped {
+                    Completion::ok(op.value.clone())
+                } else {
+                    Completion::fail(op.value.clone(), "cas-mismatch")
+                })
             }
             "transfer" => {
                 let field = |name: &str| op.value.get(name).and_then(Value::as_int);
-                let (Some(from), Some(to), Some(amount)) = (field("from"), field("to"), field("amount")) else {
-                    return Err(Failure::Definite(format!("expected {{:from :to :amount}}, got {}", op.value)));
+                let (Some(from), Some(to), Some(amount)) =
+                    (field("from"), field("to"), field("amount"))
+                else {
+                    return Err(Failure::Definite(format!(
+                        "expected {{:from :to :amount}}, got {}",
+                        op.value
+                    )));
                 };
-                let (from, to) = (format!("{}{from}", self.prefix), format!("{}{to}", self.prefix));
+                let (from, to) = (
+                    format!("{}{from}", self.prefix),
+                    format!("{}{to}", self.prefix),
+                );
                 let done = self.api.transfer(&from, &to, amount).await?;
-                Ok(if done { Completion::ok(op.value.clone()) } else { Completion::fail(op.value.clone(), "insufficient-funds") })
+                Ok(if done {
+                    Completion::ok(op.value.clone())
+                } else {
+                    Completion::fail(op.value.clone(), "insufficient-funds")
+                })
             }
             "read" | "final-read" => {
                 let balances = self.api.balances().await?;
@@ -374,7 +478,9 @@ impl ServiceClient {
                     .collect();
                 Ok(Completion::ok(Value::Map(ours)))
             }
-            f => Err(Failure::Definite(format!("the system target does not perform :{f}"))),
+            f => Err(Failure::Definite(format!(
+                "the system target does not perform :{f}"
+            ))),
         }
     }
 }

@@ -18,7 +18,10 @@ pub fn set(etcd: &Cluster, api: &Cluster, name: &str, value: &str) -> Result<(),
     })
     .to_string();
     let put = (0..etcd.nodes()).find_map(|n| {
-        let addr = SocketAddr::new(etcd.host(n).address.into(), crate::etcd::server::CLIENT_PORT);
+        let addr = SocketAddr::new(
+            etcd.host(n).address.into(),
+            crate::etcd::server::CLIENT_PORT,
+        );
         probe::http(addr, "POST", "/v3/kv/put", &body, Duration::from_secs(2))
     });
     if put.is_none() {

@@ -9,7 +9,9 @@ pub mod live;
 pub mod server;
 pub mod workflow;
 
-use crate::{cassandra, etcd, kafka, postgres, running, OpenError, Opened, Setup, System, TargetKind};
+use crate::{
+    cassandra, etcd, kafka, postgres, running, OpenError, Opened, Setup, System, TargetKind,
+};
 use client::{Endpoint, ServiceTarget};
 use std::sync::Arc;
 use workloads::{bank::BANK, register::REGISTER};
@@ -50,10 +52,21 @@ pub static SYSTEM: System = System {
 
 /// Opens the target after making every api replica stamp writes under `policy` (a live
 /// setting in etcd, `/lab/config/conflict-policy`).
-fn open_with_policy(setup: &Setup, consistency: &'static str, policy: &str) -> Result<Opened, OpenError> {
+fn open_with_policy(
+    setup: &Setup,
+    consistency: &'static str,
+    policy: &str,
+) -> Result<Opened, OpenError> {
     let opened = open(setup, consistency)?;
-    let lab = |s: &'static dyn cluster::Server| cluster::Cluster::new(s, setup.lab.net.clone(), &setup.lab.state);
-    live::set(&lab(&etcd::server::Etcd), &lab(&server::API), "conflict-policy", policy)?;
+    let lab = |s: &'static dyn cluster::Server| {
+        cluster::Cluster::new(s, setup.lab.net.clone(), &setup.lab.state)
+    };
+    live::set(
+        &lab(&etcd::server::Etcd),
+        &lab(&server::API),
+        "conflict-policy",
+        policy,
+    )?;
     Ok(Opened {
         description: format!("{}, conflict policy {policy}", opened.description),
         ..opened
@@ -87,7 +100,12 @@ fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
     };
     Ok(Opened::real(
         cluster,
-        Arc::new(ServiceTarget::new(endpoints, consistency, via, setup.op_timeout)),
+        Arc::new(ServiceTarget::new(
+            endpoints,
+            consistency,
+            via,
+            setup.op_timeout,
+        )),
         description,
         promise,
     ))

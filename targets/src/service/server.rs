@@ -65,7 +65,11 @@ pub fn grpc_url(cluster: &Cluster, node: usize) -> String {
 /// The cluster of a dependency, on the same network and state folder as `cluster`.
 pub fn beside(cluster: &Cluster, server: &'static dyn Server) -> Cluster {
     let state = cluster.kind_dir();
-    Cluster::new(server, cluster.net().clone(), state.parent().unwrap_or(Path::new(".")))
+    Cluster::new(
+        server,
+        cluster.net().clone(),
+        state.parent().unwrap_or(Path::new(".")),
+    )
 }
 
 /// The addresses of the instances of `role` registered in etcd now (empty if etcd does not
@@ -90,7 +94,9 @@ pub fn registered(cluster: &Cluster, role: &str) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(|kv| {
-            let value = base64::engine::general_purpose::STANDARD.decode(kv["value"].as_str()?).ok()?;
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(kv["value"].as_str()?)
+                .ok()?;
             let instance: serde_json::Value = serde_json::from_slice(&value).ok()?;
             let http = instance["http"].as_str()?;
             Some(http.rsplit_once(':')?.0.to_string())
@@ -110,7 +116,10 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
     if let Ok(exe) = std::env::current_exe() {
         folders.extend(exe.ancestors().skip(1).take(2).map(Path::to_path_buf));
     }
-    folders.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+    folders
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// [`find_binary`], building the service first when this is a checkout and it is missing.
@@ -119,8 +128,10 @@ pub fn binary(name: &str) -> Result<PathBuf, ClusterError> {
         return Ok(found);
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let release = std::env::current_exe()
-        .is_ok_and(|exe| exe.ancestors().any(|a| a.file_name().is_some_and(|n| n == "release")));
+    let release = std::env::current_exe().is_ok_and(|exe| {
+        exe.ancestors()
+            .any(|a| a.file_name().is_some_and(|n| n == "release"))
+    });
     if manifest.is_file() {
         eprintln!("building the service's binaries (cargo build -p service --bins)…");
         let mut build = Command::new("cargo");
@@ -147,13 +158,18 @@ pub fn store_args(cluster: &Cluster) -> Vec<String> {
     let kafka = beside(cluster, &kafka::server::Kafka);
     let etcd = beside(cluster, &etcd::server::Etcd);
     let all = |c: &Cluster, f: &dyn Fn(&Cluster, usize) -> String| {
-        (0..c.nodes()).map(|n| f(c, n)).collect::<Vec<_>>().join(",")
+        (0..c.nodes())
+            .map(|n| f(c, n))
+            .collect::<Vec<_>>()
+            .join(",")
     };
     vec![
         "--postgres".into(),
         postgres::server::url(&pg, 0),
         "--cassandra".into(),
-        all(&cassandra, &|c, n| cassandra::server::cql_address(c, n).to_string()),
+        all(&cassandra, &|c, n| {
+            cassandra::server::cql_address(c, n).to_string()
+        }),
         // QUORUM: without faults a read sees the last acknowledged write, so what the checker
         // finds comes from the faults (and the clocks), not from replication lag.
         "--cassandra-consistency".into(),

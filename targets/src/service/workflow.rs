@@ -45,7 +45,11 @@ impl std::fmt::Display for Workflow {
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> Result<Json, String> {
-    let response = http.get(url).send().await.map_err(|e| format!("{url}: {e}"))?;
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
     if !response.status().is_success() {
         return Err(format!("{url}: {}", response.status()));
     }
@@ -64,10 +68,17 @@ pub async fn check(base: &str, prefix: &str) -> Result<Workflow, String> {
     let mut expected: BTreeMap<(i64, String), i64> = BTreeMap::new();
     let mut accounts = BTreeSet::new();
     let mut committed = BTreeSet::new();
-    for t in transfers["transfers"].as_array().cloned().unwrap_or_default() {
-        let (Some(id), Some(from), Some(to), Some(amount)) =
-            (t["id"].as_i64(), t["from"].as_str(), t["to"].as_str(), t["amount"].as_i64())
-        else {
+    for t in transfers["transfers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let (Some(id), Some(from), Some(to), Some(amount)) = (
+            t["id"].as_i64(),
+            t["from"].as_str(),
+            t["to"].as_str(),
+            t["amount"].as_i64(),
+        ) else {
             return Err(format!("a transfer the api listed is malformed: {t}"));
         };
         if !from.starts_with(prefix) {
@@ -86,14 +97,20 @@ pub async fn check(base: &str, prefix: &str) -> Result<Workflow, String> {
     for account in &accounts {
         let timeline = get(&http, &format!("{base}/bank/timeline/{account}")).await?;
         for entry in timeline["entries"].as_array().cloned().unwrap_or_default() {
-            let (Some(transfer), Some(amount)) = (entry["transfer"].as_i64(), entry["amount"].as_i64()) else {
-                return Err(format!("a timeline entry of {account} is malformed: {entry}"));
+            let (Some(transfer), Some(amount)) =
+                (entry["transfer"].as_i64(), entry["amount"].as_i64())
+            else {
+                return Err(format!(
+                    "a timeline entry of {account} is malformed: {entry}"
+                ));
             };
             workflow.recorded += 1;
             if !committed.contains(&transfer) {
                 workflow.invented.push(transfer);
             }
-            seen.entry((transfer, account.clone())).or_default().push(amount);
+            seen.entry((transfer, account.clone()))
+                .or_default()
+                .push(amount);
         }
     }
     for (pair, amount) in &expected {

@@ -54,7 +54,10 @@ async fn main() -> anyhow::Result<()> {
             tokio_stream::wrappers::TcpListenerStream::new(grpc),
             stop.stopped(),
         );
-    eprintln!("api {}: HTTP on {}, gRPC on {}", settings.name, settings.http, settings.grpc);
+    eprintln!(
+        "api {}: HTTP on {}, gRPC on {}",
+        settings.name, settings.http, settings.grpc
+    );
     let (rest, grpc) = tokio::join!(rest, grpc);
     let _ = registered.await;
     rest.context("serving HTTP")?;
