@@ -47,6 +47,16 @@ pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
 /// as `CHECKER_LAB_NET` gives it to the `checker` binary.
 pub const TEST_NET: &str = "labt/10.47.1";
 
+/// The tests' network and a state folder of this test process for `name`.
+fn test_lab(name: &str) -> (Net, PathBuf) {
+    let net = Net {
+        prefix: "labt".into(),
+        subnet: [10, 47, 1],
+    };
+    let state = std::env::temp_dir().join(format!("checker-lab-{name}-{}", std::process::id()));
+    (net, state)
+}
+
 /// A real cluster of `server` on the tests' network, brought up here and
 /// torn down (servers, namespaces, bridge, data) on drop, even when the
 /// test fails.
@@ -57,12 +67,7 @@ pub struct Lab {
 
 impl Lab {
     pub fn up(server: &str) -> Lab {
-        let net = Net {
-            prefix: "labt".into(),
-            subnet: [10, 47, 1],
-        };
-        let state =
-            std::env::temp_dir().join(format!("checker-lab-{server}-{}", std::process::id()));
+        let (net, state) = test_lab(server);
         let cluster = Arc::new(Cluster::new(
             targets::real_system(server)
                 .and_then(|s| s.servers.first().copied())
@@ -91,12 +96,7 @@ pub struct SystemLab {
 
 impl SystemLab {
     pub fn up(system: &str) -> SystemLab {
-        let net = Net {
-            prefix: "labt".into(),
-            subnet: [10, 47, 1],
-        };
-        let state =
-            std::env::temp_dir().join(format!("checker-lab-{system}-{}", std::process::id()));
+        let (net, state) = test_lab(system);
         let system = targets::real_system(system).expect("a real system");
         let clusters: Vec<Arc<Cluster>> = system
             .all_servers()
