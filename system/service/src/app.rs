@@ -83,7 +83,12 @@ impl App {
             role: role.to_string(),
             name: settings.name.clone(),
             http: format!("{host}:{}", settings.http.port()),
-            grpc: format!("{host}:{}", settings.grpc.port()),
+            // Workers serve no gRPC.
+            grpc: if role == "api" {
+                format!("{host}:{}", settings.grpc.port())
+            } else {
+                String::new()
+            },
         };
         let discovery = Discovery::new(
             settings.etcd.clone(),

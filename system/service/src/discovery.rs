@@ -24,7 +24,7 @@ pub struct Instance {
     pub name: String,
     /// Where it serves HTTP (host:port).
     pub http: String,
-    /// Where it serves gRPC (host:port).
+    /// Where it serves gRPC (host:port; empty for a worker).
     pub grpc: String,
 }
 
