@@ -143,11 +143,6 @@ impl Eventual {
         }
     }
 
-    /// The session and the statements, connecting first if needed.
-    pub async fn session(&self) -> Result<Arc<Session>, ServiceError> {
-        Ok(self.connected().await?.session.clone())
-    }
-
     /// A key's value and write timestamp.
     async fn read(&self, key: &str) -> Result<Option<(i64, i64)>, ServiceError> {
         let c = self.connected().await?;

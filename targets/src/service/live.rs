@@ -38,7 +38,8 @@ pub fn set(etcd: &Cluster, api: &Cluster, name: &str, value: &str) -> Result<(),
     while !(0..api.nodes()).all(applied) {
         if started.elapsed() > Duration::from_secs(10) {
             return Err(ClusterError(format!(
-                "the api replicas did not apply {name} = {value} within 10 s"
+                "the api replicas did not apply {name} = {value} within 10 s; see \
+                 `checker cluster status system` and their logs (`checker cluster logs system`)"
             ))
             .into());
         }
