@@ -14,13 +14,14 @@ have() {
     faketime) [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] ;;   # clock skew on real servers
     iptables) command -v iptables >/dev/null ;;    # partitions of the real clusters (one network namespace per node)
     iproute2) command -v ip >/dev/null ;;
-    protobuf-compiler) command -v protoc >/dev/null ;;
-    nginx) [ -x /usr/sbin/nginx ] ;;                # the service system's load balancer   # the etcd-client crate (the service system) compiles etcd's .proto files
+    protobuf-compiler) command -v protoc >/dev/null ;;   # the etcd-client crate (the service system) compiles etcd's .proto files
+    nginx) [ -x /usr/sbin/nginx ] ;;                # the service system's load balancer
     build-essential) command -v cc >/dev/null ;;
     curl) command -v curl >/dev/null ;;
     postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] ;;   # the PostgreSQL tests start private servers
     openjdk-17-jre-headless) command -v java >/dev/null ;;         # Kafka and Cassandra run from Maven Central's jars
     maven) command -v mvn >/dev/null ;;            # resolves those jars into ~/.m2 (tools/kafka, tools/cassandra)
+    python3-venv) python3 -m venv --help >/dev/null 2>&1 ;;   # schemathesis, which fuzzes the service's REST API
   esac
 }
 install() {
@@ -46,7 +47,8 @@ fi
 tools/fresh-first-run "${later_packages[@]}"
 tools/check-layering   # the checking library builds without a runtime, driver or network crate
 
-install postgresql-15 openjdk-17-jre-headless maven "${later_packages[@]}"
+install postgresql-15 openjdk-17-jre-headless maven python3-venv "${later_packages[@]}"
+tools/schemathesis/run --install   # pinned, in a virtualenv under ~/.cache (outlives a clone)
 
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc

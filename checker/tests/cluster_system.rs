@@ -6,15 +6,22 @@
 mod servers;
 
 use consistency::Verdict;
+use nemesis::composite::Composite;
 use nemesis::local::LocalNemesis;
-use nemesis::{Fault, Nemesis};
+use nemesis::{Fault, Nemesis, PartitionShape};
 use servers::{assert_healed, ok_count, plan, run_with_config, why, SystemLab};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use targets::service::client::{Endpoint, ServiceTarget, Via};
 use targets::service::server;
+use workloads::Data;
 
-fn target(api: &cluster::Cluster, consistency: &'static str, via: Via) -> Arc<ServiceTarget> {
+fn target(
+    api: &cluster::Cluster,
+    data: Data,
+    consistency: &'static str,
+    via: Via,
+) -> Arc<ServiceTarget> {
     let endpoints = (0..api.nodes())
         .map(|n| Endpoint {
             http: server::http_url(api, n),
@@ -23,6 +30,7 @@ fn target(api: &cluster::Cluster, consistency: &'static str, via: Via) -> Arc<Se
         .collect();
     Arc::new(ServiceTarget::new(
         endpoints,
+        data,
         consistency,
         via,
         Duration::from_secs(2),
@@ -198,7 +206,7 @@ fn older_after_newer(kafka: &cluster::Cluster) -> usize {
         .create()
         .expect("a consumer");
     consumer
-        .subscribe(&["service.transfers"])
+        .subscribe(&[system::names::TRANSFERS_TOPIC])
         .expect("subscribe");
     let mut newest: std::collections::HashMap<i32, i64> = Default::default();
     let mut older = 0;
@@ -253,6 +261,288 @@ fn time_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Du
     started.elapsed()
 }
 
+/// The worker that leads the outbox relay now, by its metrics.
+fn relay_leader(workers: &cluster::Cluster) -> Option<usize> {
+    (0..workers.nodes()).find(|&n| worker_metric(workers, n, "service_relay_leader") == Some(1.0))
+}
+
+/// Opens two accounts named after `tag`, transfers between them through the api at `base`
+/// (retried until it commits), and waits until the transfer is in both timelines: the time from
+/// the first attempt until the relay and a worker delivered it.
+fn transfer_delivered(rt: &tokio::runtime::Runtime, base: &str, tag: &str) -> Duration {
+    let started = Instant::now();
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        rt.block_on(async {
+            http.post(format!("{base}{path}"))
+                .json(&body)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+    };
+    for (account, balance) in [("a", 10), ("b", 0)] {
+        let body = serde_json::json!({"account": format!("{tag}{account}"), "balance": balance});
+        time_until("an account opened", Duration::from_secs(30), || {
+            post("/bank/accounts", body.clone())
+        });
+    }
+    let body = serde_json::json!({"from": format!("{tag}a"), "to": format!("{tag}b"), "amount": 1});
+    time_until("a transfer committed", Duration::from_secs(30), || {
+        post("/bank/transfers", body.clone())
+    });
+    time_until(
+        "the transfer in both timelines",
+        Duration::from_secs(60),
+        || {
+            rt.block_on(targets::service::workflow::check(base, tag))
+                .is_ok_and(|w| w.valid() && w.committed == 1 && w.recorded == 2)
+        },
+    );
+    started.elapsed()
+}
+
+/// Strong registers and the bank through NGINX with the replicas and PostgreSQL faulted as one
+/// system: a replica cut off from the stores, the primary killed, the primary cut off from its
+/// standbys and the replicas, and the six nodes split in two. Registers stay linearizable, the
+/// bank keeps its total, and the workflow holds once the timelines catch up.
+fn strong_under_store_faults(lab: &SystemLab) {
+    let (api, postgres) = (lab.cluster("api"), lab.cluster("postgres"));
+    let nemesis: Arc<dyn Nemesis> = Arc::new(Composite::new(vec![api.clone(), postgres.clone()]));
+    // api1–3 are nodes 0–2, postgres1–3 nodes 3–5.
+    let primary = 3 + postgres.leader().expect("a PostgreSQL primary");
+    let faults = || {
+        plan(&[
+            (1.0, 4.0, Fault::isolating(0, 6)),
+            (5.0, 8.0, Fault::Kill { node: primary }),
+            (9.0, 12.0, Fault::isolating(primary, 6)),
+            (
+                13.0,
+                16.0,
+                Fault::Partition {
+                    shape: PartitionShape::RandomHalves,
+                    groups: vec![vec![0, 4, 5], vec![1, 2, 3]],
+                },
+            ),
+        ])
+    };
+    let (history, judgement) = run_with_config(
+        Arc::new(target_through(lab, Data::Registers, "strong", Via::Rest)),
+        "register",
+        &config(18),
+        Some((nemesis.clone(), faults())),
+    );
+    assert_eq!(judgement.verdict, Verdict::Valid, "{:?}", why(&judgement));
+    let writes = ok_count(&history, "write");
+    let bank = Arc::new(target_through(lab, Data::Accounts, "strong", Via::Grpc));
+    let prefix = bank.prefix().to_string();
+    let (history, judgement) =
+        run_with_config(bank, "bank", &config(18), Some((nemesis.clone(), faults())));
+    assert_eq!(judgement.verdict, Verdict::Valid, "{:?}", why(&judgement));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (workflow, drained) = workflow_until_valid(&rt, &server::http_url(&api, 0), &prefix);
+    eprintln!(
+        "replicas and PostgreSQL faulted (a replica cut off, the primary killed, then isolated, \
+         then halves): registers linearizable ({writes} writes acknowledged); bank valid, \
+         workflow {workflow} ({} transfers acknowledged), timelines complete {:.1} s after the run",
+        ok_count(&history, "transfer"),
+        drained.as_secs_f64()
+    );
+    assert!(writes > 100 && ok_count(&history, "transfer") > 20);
+    assert_healed(&api);
+    assert_healed(&postgres);
+}
+
+/// Async writes with a worker killed, a Kafka broker cut off and a Cassandra node paused: once
+/// everything heals and the queue drains, every key reads its last write.
+fn async_converges_after_faults(lab: &SystemLab) {
+    let parts: Vec<_> = ["api", "worker", "kafka", "cassandra"]
+        .iter()
+        .map(|name| lab.cluster(name))
+        .collect();
+    let nemesis: Arc<dyn Nemesis> = Arc::new(Composite::new(parts.clone()));
+    // api 0–2, workers 3–4, kafka 5–7, cassandra 8–10.
+    let faults = plan(&[
+        (1.0, 4.0, Fault::Kill { node: 3 }),
+        (5.0, 8.0, Fault::isolating(6, 11)),
+        (9.0, 12.0, Fault::Pause { node: 9 }),
+    ]);
+    let kafka = targets::kafka::server::bootstrap_servers(&lab.cluster("kafka"));
+    let draining = target_through(lab, Data::Registers, "async", Via::Rest).draining(kafka);
+    let (history, judgement) = run_with_config(
+        Arc::new(draining),
+        "register",
+        &config(14),
+        Some((nemesis, faults)),
+    );
+    let convergence = judgement
+        .sections
+        .iter()
+        .find(|s| s.title.contains("convergence"))
+        .expect("a convergence section");
+    eprintln!(
+        "async with a worker killed, a broker cut off, a Cassandra node paused: {} writes accepted; convergence {}",
+        ok_count(&history, "write"),
+        convergence.verdict
+    );
+    assert_eq!(convergence.verdict, Verdict::Valid, "{:?}", why(&judgement));
+    for cluster in &parts {
+        assert_healed(cluster);
+    }
+}
+
+/// The etcd leader cut off from the other members: etcd elects another, the relay resumes (a
+/// transfer reaches the timelines), every instance is registered again after the heal. Then the
+/// relay's leader cut off from etcd: the other worker takes the relay over, discovery drops the
+/// cut-off worker and readmits it after the heal. Prints every recovery time.
+fn coordination_under_partitions(lab: &SystemLab) {
+    let (etcd, api, workers) = (
+        lab.cluster("etcd"),
+        lab.cluster("api"),
+        lab.cluster("worker"),
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let base = server::http_url(&api, 0);
+    let everyone = |cluster: &cluster::Cluster, role: &str| {
+        let mut all: Vec<String> = cluster
+            .hosts()
+            .iter()
+            .map(|h| h.address.to_string())
+            .collect();
+        all.sort();
+        server::registered(cluster, role) == all
+    };
+
+    let old = etcd.leader().expect("an etcd leader");
+    let etcd_nemesis = LocalNemesis::new(etcd.clone());
+    let cut = Fault::isolating(old, etcd.nodes());
+    rt.block_on(etcd_nemesis.start(&cut))
+        .expect("partition the etcd leader");
+    let elected = time_until(
+        "etcd electing another leader",
+        Duration::from_secs(30),
+        || etcd.leader().is_some_and(|l| l != old),
+    );
+    let relayed = transfer_delivered(&rt, &base, "etcdcut-");
+    rt.block_on(etcd_nemesis.stop(&cut)).expect("heal");
+    let registered = time_until(
+        "every instance registered again",
+        Duration::from_secs(60),
+        || everyone(&api, "api") && everyone(&workers, "worker"),
+    );
+    eprintln!(
+        "etcd leader etcd{} cut off: another led after {:.1} s; a transfer made then reached the \
+         timelines {:.1} s after it was sent; after the heal every instance was registered within {:.1} s",
+        old + 1,
+        elected.as_secs_f64(),
+        relayed.as_secs_f64(),
+        registered.as_secs_f64()
+    );
+    assert_healed(&etcd);
+
+    let leader = relay_leader(&workers).expect("a worker leads the relay");
+    let other = 1 - leader;
+    let gone = workers.host(leader).address.to_string();
+    // workers 0–1, etcd 2–4: the relay's leader alone, the other worker with etcd.
+    let nemesis = Composite::new(vec![workers.clone(), etcd.clone()]);
+    let cut = Fault::isolating(leader, workers.nodes() + etcd.nodes());
+    rt.block_on(nemesis.start(&cut))
+        .expect("cut the relay leader off from etcd");
+    // Both measured from the cut: they happen at about the same time (when the lease expires).
+    let cut_at = Instant::now();
+    time_until(
+        "the other worker leading the relay",
+        Duration::from_secs(30),
+        || worker_metric(&workers, other, "service_relay_leader") == Some(1.0),
+    );
+    let moved = cut_at.elapsed();
+    time_until(
+        "discovery dropping the cut-off worker",
+        Duration::from_secs(30),
+        || !server::registered(&workers, "worker").contains(&gone),
+    );
+    let dropped = cut_at.elapsed();
+    let relayed = transfer_delivered(&rt, &base, "workercut-");
+    rt.block_on(nemesis.stop(&cut)).expect("heal");
+    let readmitted = time_until(
+        "the worker back in discovery",
+        Duration::from_secs(30),
+        || everyone(&workers, "worker"),
+    );
+    eprintln!(
+        "relay leader worker{} cut off from etcd: worker{} led the relay {:.1} s after the cut, \
+         discovery had dropped worker{} {:.1} s after it, a transfer then reached the timelines \
+         in {:.1} s; after the heal the worker was back in discovery within {:.1} s",
+        leader + 1,
+        other + 1,
+        moved.as_secs_f64(),
+        leader + 1,
+        dropped.as_secs_f64(),
+        relayed.as_secs_f64(),
+        readmitted.as_secs_f64()
+    );
+    assert_eq!(
+        worker_metric(&workers, leader, "service_relay_leader"),
+        Some(0.0),
+        "the deposed worker does not lead again while the other holds the relay"
+    );
+    assert_healed(&workers);
+    assert_healed(&etcd);
+}
+
+/// Fuzzes api1's REST API against its own OpenAPI document with schemathesis (pinned,
+/// `tools/schemathesis`): every check, so no 5xx and no response outside the document.
+fn fuzz_rest_api(api: &cluster::Cluster) {
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/schemathesis/run");
+    let schema = format!("{}/openapi.json", server::http_url(api, 0));
+    let output = std::process::Command::new(tool)
+        .args(["run", &schema, "--max-examples", "50", "--seed", "1"])
+        .args([
+            "--request-timeout",
+            "5",
+            "--phases",
+            "examples,coverage,fuzzing",
+        ])
+        .args(["--generation-database", "none"])
+        .output()
+        .expect("tools/schemathesis/run runs (./test.sh installs it)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let cases = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Test cases:"))
+        .nth(1)
+        .unwrap_or("")
+        .trim();
+    eprintln!("schemathesis against /openapi.json: {cases}");
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A target through NGINX, as the runner's system-* targets are, with keys of its own (a target
+/// names its keys after the time it was made, so each run needs a new one).
+fn target_through(
+    lab: &SystemLab,
+    data: Data,
+    consistency: &'static str,
+    via: Via,
+) -> ServiceTarget {
+    let nginx = lab.cluster("nginx");
+    ServiceTarget::new(
+        vec![Endpoint {
+            http: targets::service::balancer::http_url(&nginx),
+            grpc: targets::service::balancer::grpc_url(&nginx),
+        }],
+        data,
+        consistency,
+        via,
+        Duration::from_secs(2),
+    )
+}
+
 #[test]
 fn the_service_system_end_to_end_under_real_faults() {
     let lab = SystemLab::up("system");
@@ -268,15 +558,7 @@ fn the_service_system_end_to_end_under_real_faults() {
     // Through NGINX, a replica killed under load: only the requests it held fail, the balancer
     // routes around it at once, and it serves again once restarted.
     let nginx = lab.cluster("nginx");
-    let balanced = Arc::new(ServiceTarget::new(
-        vec![Endpoint {
-            http: targets::service::balancer::http_url(&nginx),
-            grpc: targets::service::balancer::grpc_url(&nginx),
-        }],
-        "strong",
-        Via::Rest,
-        Duration::from_secs(2),
-    ));
+    let balanced = Arc::new(target_through(&lab, Data::Registers, "strong", Via::Rest));
     let faults = plan(&[(3.0, 7.0, Fault::Kill { node: 0 })]);
     let (history, judgement) = run_with_config(
         balanced,
@@ -321,7 +603,7 @@ fn the_service_system_end_to_end_under_real_faults() {
         (7.0, 10.0, Fault::Pause { node: 1 }),
     ]);
     let (history, judgement) = run_with_config(
-        target(&api, "strong", Via::Rest),
+        target(&api, Data::Registers, "strong", Via::Rest),
         "register",
         &config(12),
         Some((nemesis.clone(), faults)),
@@ -332,7 +614,7 @@ fn the_service_system_end_to_end_under_real_faults() {
 
     // The same over gRPC, and the bank keeps its total with a replica killed mid-run.
     let (history, judgement) = run_with_config(
-        target(&api, "strong", Via::Grpc),
+        target(&api, Data::Registers, "strong", Via::Grpc),
         "register",
         &config(5),
         None,
@@ -341,7 +623,7 @@ fn the_service_system_end_to_end_under_real_faults() {
     assert!(ok_count(&history, "read") > 50);
     let faults = plan(&[(1.0, 4.0, Fault::Kill { node: 2 })]);
     let (history, judgement) = run_with_config(
-        target(&api, "strong", Via::Grpc),
+        target(&api, Data::Accounts, "strong", Via::Grpc),
         "bank",
         &config(6),
         Some((nemesis.clone(), faults)),
@@ -350,10 +632,13 @@ fn the_service_system_end_to_end_under_real_faults() {
     assert!(ok_count(&history, "transfer") > 20);
     assert_healed(&api);
 
+    fuzz_rest_api(&api);
+    strong_under_store_faults(&lab);
+
     // Async writes go through Kafka and the workers: once the queue drains, every replica reads
     // the last write of each key (convergence), though reads in between are stale.
     let (_, judgement) = run_with_config(
-        target(&api, "async", Via::Rest),
+        target(&api, Data::Registers, "async", Via::Rest),
         "register",
         &config(6),
         None,
@@ -364,6 +649,8 @@ fn the_service_system_end_to_end_under_real_faults() {
         .find(|s| s.title.contains("convergence"))
         .expect("a convergence section");
     assert_eq!(convergence.verdict, Verdict::Valid, "{:?}", why(&judgement));
+
+    async_converges_after_faults(&lab);
 
     // Clock skew on one replica against last-write-wins: with wall-clock stamps its writes lose
     // to older ones (acknowledged writes vanish); with hybrid logical clocks, which move past the
@@ -389,14 +676,14 @@ fn the_service_system_end_to_end_under_real_faults() {
         |judgement: &checker::run::judge::Judgement| count(judgement, "lost-write-count");
     targets::service::live::set(&etcd, &api, "conflict-policy", "wall").expect("wall clocks");
     let (_, wall) = run_with_config(
-        target(&api, "eventual", Via::Rest),
+        target(&api, Data::Registers, "eventual", Via::Rest),
         "register",
         &config(10),
         Some((nemesis.clone(), skewed())),
     );
     targets::service::live::set(&etcd, &api, "conflict-policy", "hlc").expect("hybrid clocks");
     let (_, hlc) = run_with_config(
-        target(&api, "eventual", Via::Rest),
+        target(&api, Data::Registers, "eventual", Via::Rest),
         "register",
         &config(10),
         Some((nemesis.clone(), skewed())),
@@ -419,7 +706,7 @@ fn the_service_system_end_to_end_under_real_faults() {
     let leader = (0..workers.nodes())
         .find(|&n| worker_metric(&workers, n, "service_relay_leader") == Some(1.0))
         .expect("a worker leads the relay");
-    let bank = target(&api, "strong", Via::Rest);
+    let bank = target(&api, Data::Accounts, "strong", Via::Rest);
     let prefix = bank.prefix().to_string();
     let (history, judgement) = run_with_config(
         bank,
@@ -458,6 +745,8 @@ fn the_service_system_end_to_end_under_real_faults() {
         unfenced > 0,
         "without fencing the deposed leader publishes its batch"
     );
+
+    coordination_under_partitions(&lab);
 
     // Discovery: a killed replica leaves etcd when its lease runs out, and is back once it runs
     // again.

@@ -60,6 +60,11 @@ impl FaultKind {
     }
 }
 
+/// Jepsen's name for node `node` (from 0): `n1`, `n2`, …
+pub fn default_name(node: usize) -> String {
+    format!("n{}", node + 1)
+}
+
 /// How a partition divides the nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartitionShape {
@@ -149,7 +154,13 @@ impl Fault {
 
     /// The nemesis operation's `:value`: which nodes, as names `n1`, `n2`, …
     pub fn describe(&self) -> Value {
-        let node = |n: usize| Value::Str(format!("n{}", n + 1));
+        self.describe_named(&default_name)
+    }
+
+    /// The nemesis operation's `:value`, node `n` named `name(n)` (a
+    /// nemesis over several clusters names its nodes `api1`, `postgres2`).
+    pub fn describe_named(&self, name: &dyn Fn(usize) -> String) -> Value {
+        let node = |n: usize| Value::Str(name(n));
         match self {
             Fault::Partition { shape, groups } => Value::Vector(vec![
                 Value::Keyword(

@@ -1,13 +1,15 @@
 //! Faults: the [`Nemesis`] trait, concrete [`Fault`]s, seeded
 //! [`schedule`]s, the faults of the embedded target ([`sim`]), and the
 //! faults over a real [`cluster::Cluster`] ([`local`]: [`iptables`]
-//! partitions, kill -9, SIGSTOP, clock skew through libfaketime), with
+//! partitions, kill -9, SIGSTOP, clock skew through libfaketime), the
+//! faults over several clusters seen as one system ([`composite`]), with
 //! [`local::heal_lab`] for `checker nemesis heal`.
 //!
 //! A nemesis starts and stops faults and can heal everything it did.
 //! Healing is idempotent; the runner calls [`Nemesis::heal_all`] at the
 //! end of every run, on Ctrl-C, and on error.
 
+pub mod composite;
 pub mod fault;
 pub mod iptables;
 pub mod local;
@@ -15,7 +17,7 @@ pub mod schedule;
 pub mod sim;
 
 pub use fault::{Fault, FaultKind, PartitionShape};
-pub use schedule::{Plan, Schedule, Step};
+pub use schedule::{Plan, Schedule, Step, Surface};
 
 use async_trait::async_trait;
 
@@ -43,5 +45,9 @@ pub trait Nemesis: Send + Sync {
     /// [`Fault::IsolateLeader`]); `None` by default.
     async fn leader(&self) -> Result<Option<usize>, NemesisError> {
         Ok(None)
+    }
+    /// Node `node`'s name in histories; Jepsen's `n1`, `n2`, … by default.
+    fn node_name(&self, node: usize) -> String {
+        fault::default_name(node)
     }
 }

@@ -49,6 +49,11 @@ impl LocalNemesis {
         LocalNemesis { cluster }
     }
 
+    /// The cluster it faults.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
     /// Whether faults of `kind` can hit servers of `server`'s kind: clock
     /// skew needs libfaketime, which only moves programs that read the
     /// clock through libc (not Go binaries such as etcd).

@@ -39,6 +39,25 @@ pub struct Step {
 /// The steps of a schedule over a run, in time order.
 pub type Plan = Vec<Step>;
 
+/// The nodes a schedule's faults may hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Surface {
+    /// How many nodes there are; partitions, kills and pauses draw from all of them.
+    pub nodes: usize,
+    /// The nodes whose clock can be moved (clock faults draw only from these).
+    pub clocks: Vec<usize>,
+}
+
+impl Surface {
+    /// `nodes` nodes, every one of them open to every fault.
+    pub fn uniform(nodes: usize) -> Surface {
+        Surface {
+            nodes,
+            clocks: (0..nodes).collect(),
+        }
+    }
+}
+
 impl Schedule {
     /// A fault every `interval` for `duration` (Jepsen's usual 5 s / 5 s is
     /// `Schedule::every(kinds, 5 s, 5 s, seed)`), clocks skewed up to 2 s.
@@ -57,11 +76,12 @@ impl Schedule {
         }
     }
 
-    /// The steps for a run of `length` over `nodes` nodes. Every fault
-    /// started is stopped before `length`.
-    pub fn plan(&self, nodes: usize, length: Duration) -> Plan {
+    /// The steps for a run of `length` over the nodes of `surface`. Every
+    /// fault started is stopped before `length`.
+    pub fn plan(&self, surface: &Surface, length: Duration) -> Plan {
         let mut rng = Rng::new(self.seed, 0x6e656d65);
         let mut plan = Vec::new();
+        let nodes = surface.nodes;
         if self.kinds.is_empty() || nodes == 0 {
             return plan;
         }
@@ -73,7 +93,7 @@ impl Schedule {
         let mut t = interval;
         let mut i = 0;
         while t + duration <= end {
-            let fault = self.draw(self.kinds[i % self.kinds.len()], nodes, &mut rng);
+            let fault = self.draw(self.kinds[i % self.kinds.len()], surface, &mut rng);
             plan.push(Step {
                 at_ns: t,
                 fault: fault.clone(),
@@ -90,7 +110,8 @@ impl Schedule {
         plan
     }
 
-    fn draw(&self, kind: FaultKind, nodes: usize, rng: &mut Rng) -> Fault {
+    fn draw(&self, kind: FaultKind, surface: &Surface, rng: &mut Rng) -> Fault {
+        let nodes = surface.nodes;
         let node = rng.between(0, nodes as u64 - 1) as usize;
         match kind {
             FaultKind::Partition => {
@@ -125,6 +146,12 @@ impl Schedule {
                     -magnitude
                 } else {
                     magnitude
+                };
+                // A uniform surface draws no more than it always did, so that a seed
+                // gives the plans it gave before surfaces existed.
+                let node = match surface.clocks.len() {
+                    n if n == nodes || n == 0 => node,
+                    n => surface.clocks[rng.below(n as u64) as usize],
                 };
                 Fault::ClockSkew { node, offset_ns }
             }
@@ -167,14 +194,20 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_plan() {
-        let a = schedule(7).plan(5, Duration::from_secs(60));
-        assert_eq!(a, schedule(7).plan(5, Duration::from_secs(60)));
-        assert_ne!(a, schedule(8).plan(5, Duration::from_secs(60)));
+        let a = schedule(7).plan(&Surface::uniform(5), Duration::from_secs(60));
+        assert_eq!(
+            a,
+            schedule(7).plan(&Surface::uniform(5), Duration::from_secs(60))
+        );
+        assert_ne!(
+            a,
+            schedule(8).plan(&Surface::uniform(5), Duration::from_secs(60))
+        );
     }
 
     #[test]
     fn every_fault_started_is_stopped_within_the_run() {
-        let plan = schedule(1).plan(3, Duration::from_secs(30));
+        let plan = schedule(1).plan(&Surface::uniform(3), Duration::from_secs(30));
         assert_eq!(plan.len() % 2, 0);
         assert!(!plan.is_empty());
         for pair in plan.chunks(2) {
@@ -199,7 +232,7 @@ mod tests {
                 Duration::from_secs(1),
                 seed,
             )
-            .plan(5, Duration::from_secs(10))
+            .plan(&Surface::uniform(5), Duration::from_secs(10))
             {
                 let groups = match step.fault {
                     Fault::Partition { groups, .. } => groups,
@@ -236,6 +269,30 @@ mod tests {
     }
 
     #[test]
+    fn clock_faults_hit_only_the_nodes_whose_clock_can_move() {
+        let surface = Surface {
+            nodes: 6,
+            clocks: vec![0, 1, 2],
+        };
+        let schedule = Schedule::every(
+            vec![FaultKind::Clock, FaultKind::Kill],
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            3,
+        );
+        let (mut skewed, mut killed) = (Vec::new(), Vec::new());
+        for step in schedule.plan(&surface, Duration::from_secs(200)) {
+            match step.fault {
+                Fault::ClockSkew { node, .. } => skewed.push(node),
+                Fault::Kill { node } => killed.push(node),
+                other => panic!("a clock skew or a kill, not {other:?}"),
+            }
+        }
+        assert!(skewed.iter().all(|&n| n < 3), "{skewed:?}");
+        assert!(killed.iter().any(|&n| n >= 3), "kills reach every node");
+    }
+
+    #[test]
     fn none_gives_an_empty_plan() {
         let s = Schedule::every(
             Vec::new(),
@@ -243,7 +300,9 @@ mod tests {
             Duration::from_secs(1),
             0,
         );
-        assert!(s.plan(3, Duration::from_secs(30)).is_empty());
+        assert!(s
+            .plan(&Surface::uniform(3), Duration::from_secs(30))
+            .is_empty());
         assert_eq!(FaultKind::parse_list("none"), Ok(Vec::new()));
         assert!(FaultKind::parse_list("partition,frob").is_err());
     }

@@ -9,6 +9,7 @@
 //!   (majority-replicated log, linearizable) or eventual (LWW or siblings) mode.
 //! - [`sim`]: an in-process cluster on tokio with a simulated network and faults (partitions,
 //!   loss, delay, crashes, pauses, clock skew), which the test runner drives.
+//! - [`names`]: the Kafka topics and etcd keys the service system and the lab's checks share.
 //! - [`proto`]: the gRPC API of the service system (`proto/lab.proto`), whose servers are the
 //!   `service` crate's `api` binary.
 
@@ -16,6 +17,7 @@
 
 pub mod hlc;
 pub mod lww;
+pub mod names;
 pub mod proto;
 pub mod replica;
 pub mod sim;

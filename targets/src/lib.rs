@@ -29,7 +29,7 @@ pub mod sim;
 
 use cluster::{Cluster, Lab, Server};
 use nemesis::local::LocalNemesis;
-use nemesis::{FaultKind, Nemesis};
+use nemesis::{FaultKind, Nemesis, Surface};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -214,9 +214,10 @@ pub struct Opened {
     pub target: Arc<dyn Target>,
     /// The faults' side.
     pub nemesis: Arc<dyn Nemesis>,
-    /// How many nodes faults choose from (a PostgreSQL target has one
-    /// client endpoint, the primary, but faults hit all three nodes).
-    pub fault_nodes: usize,
+    /// The nodes faults choose from (a PostgreSQL target has one client
+    /// endpoint, the primary, but faults hit all three nodes; the service
+    /// system's hit its replicas and the stores they use).
+    pub fault_surface: Surface,
     /// What it is, for reports.
     pub description: String,
     /// What consistency it promises, for reports.
@@ -275,7 +276,7 @@ impl Opened {
     ) -> Opened {
         Opened {
             target,
-            fault_nodes: cluster.nodes(),
+            fault_surface: Surface::uniform(cluster.nodes()),
             nemesis: Arc::new(LocalNemesis::new(cluster)),
             description,
             consistency: consistency.to_string(),

@@ -76,4 +76,11 @@ pub trait Target: Send + Sync {
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError>;
     /// Writes the workload's initial data (bank balances) before the run.
     async fn setup(&self, initial: &[(Value, Value)]) -> Result<(), TargetError>;
+    /// Waits, once the faults are healed and before the final reads, until work the target
+    /// acknowledged but applies later is done (the service system's queued writes), for at most
+    /// `limit`; an error says what was still pending. Nothing to wait for by default.
+    async fn quiesce(&self, limit: std::time::Duration) -> Result<(), TargetError> {
+        let _ = limit;
+        Ok(())
+    }
 }

@@ -264,6 +264,10 @@ pub async fn run(
     // After a crash the run is over: its faults are healed, what it
     // recorded is kept, and no more operations are sent.
     if crashed.is_empty() {
+        if let Err(e) = target.quiesce(config.settle).await {
+            // Not fatal: the final reads show what the pending work left undone.
+            eprintln!("the target did not quiesce after the heal: {e}");
+        }
         final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
     }
     bar.finish();
@@ -288,6 +292,7 @@ async fn follow_plan(
 ) {
     // The partition an `IsolateLeader` became when it started.
     let mut leader_cut: Option<Fault> = None;
+    let describe = |fault: &Fault| fault.describe_named(&|n| nemesis.node_name(n));
     for mut step in plan {
         if stop
             .sleep_until(started + Duration::from_nanos(step.at_ns))
@@ -313,7 +318,7 @@ async fn follow_plan(
                 Err(why) => {
                     // Recorded as a failed start; its stop is moot.
                     if step.start {
-                        let value = step.fault.describe();
+                        let value = describe(&step.fault);
                         record_nemesis(&recorder, step.fault.start_f(), value.clone());
                         record_nemesis_result(&recorder, step.fault.start_f(), value, Some(why));
                     }
@@ -326,7 +331,7 @@ async fn follow_plan(
         } else {
             step.fault.stop_f()
         };
-        let value = step.fault.describe();
+        let value = describe(&step.fault);
         record_nemesis(&recorder, f, value.clone());
         let result = if step.start {
             nemesis.start(&step.fault).await
@@ -336,7 +341,7 @@ async fn follow_plan(
         record_nemesis_result(&recorder, f, value, result.err().map(|e| e.to_string()));
         *fault_now.lock().unwrap_or_else(|e| e.into_inner()) = step
             .start
-            .then(|| format!("{} {}", step.fault.start_f(), step.fault.describe()));
+            .then(|| format!("{} {}", step.fault.start_f(), describe(&step.fault)));
     }
 }
 

@@ -287,7 +287,7 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
             spec.fault_duration,
             spec.run.seed,
         );
-        let plan = schedule.plan(opened.fault_nodes, spec.run.time_limit);
+        let plan = schedule.plan(&opened.fault_surface, spec.run.time_limit);
         (Arc::clone(&opened.nemesis), plan)
     });
     let target = Arc::clone(&opened.target);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// The prefix of the registered instances.
-pub const INSTANCES: &str = "/lab/instances/";
+pub const INSTANCES: &str = system::names::INSTANCES_PREFIX;
 
 /// One live instance, as it registers itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -106,6 +106,7 @@ impl Discovery {
                 Ok(()) => break,
                 Err(e) => {
                     self.metrics.lease_alive.set(0);
+                    self.metrics.watch_alive.set(0);
                     eprintln!("{}: etcd: {e}; retrying", self.me.name);
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -115,6 +116,7 @@ impl Discovery {
             }
         }
         self.metrics.lease_alive.set(0);
+        self.metrics.watch_alive.set(0);
     }
 
     /// One registration: until `stop` (Ok) or until etcd fails us (Err).
@@ -142,6 +144,7 @@ impl Discovery {
             )
             .await
             .map_err(etcd)?;
+        self.metrics.watch_alive.set(1);
 
         let lease = client.lease_grant(self.ttl, None).await.map_err(etcd)?.id();
         let me = serde_json::to_vec(&self.me).map_err(|e| ServiceError::Invalid(e.to_string()))?;

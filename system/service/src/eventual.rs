@@ -3,6 +3,10 @@
 //!
 //! A compare-and-set here is a read followed by a write, not a lightweight transaction: this is
 //! the store a service picks for availability, and the lab shows what that costs.
+//!
+//! Sets are one row per element (adding is idempotent and commutes, so replicas agree once they
+//! have the same rows); counters are Cassandra's own `counter` columns, whose increments are not
+//! idempotent: one that timed out may have been applied, and one applied twice counts twice.
 
 use crate::clock::Stamper;
 use crate::kv::Swap;
@@ -38,6 +42,10 @@ struct Connected {
     select: PreparedStatement,
     insert: PreparedStatement,
     timeline: PreparedStatement,
+    set_add: PreparedStatement,
+    set_read: PreparedStatement,
+    counter_add: PreparedStatement,
+    counter_read: PreparedStatement,
 }
 
 impl Eventual {
@@ -95,6 +103,13 @@ impl Eventual {
                 "CREATE TABLE IF NOT EXISTS {KEYSPACE}.timeline (account text, transfer bigint, \
                  amount bigint, PRIMARY KEY (account, transfer))"
             ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {KEYSPACE}.sets (name text, element bigint, \
+                 PRIMARY KEY (name, element))"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {KEYSPACE}.counters (name text PRIMARY KEY, value counter)"
+            ),
         ];
         for statement in schema {
             session
@@ -123,11 +138,31 @@ impl Eventual {
             "INSERT INTO {KEYSPACE}.timeline (account, transfer, amount) VALUES (?, ?, ?)"
         ))
         .await?;
+        let set_add = prepare(format!(
+            "INSERT INTO {KEYSPACE}.sets (name, element) VALUES (?, ?)"
+        ))
+        .await?;
+        let set_read = prepare(format!(
+            "SELECT element FROM {KEYSPACE}.sets WHERE name = ?"
+        ))
+        .await?;
+        let counter_add = prepare(format!(
+            "UPDATE {KEYSPACE}.counters SET value = value + ? WHERE name = ?"
+        ))
+        .await?;
+        let counter_read = prepare(format!(
+            "SELECT value FROM {KEYSPACE}.counters WHERE name = ?"
+        ))
+        .await?;
         Ok(Connected {
             session: Arc::new(session),
             select,
             insert,
             timeline,
+            set_add,
+            set_read,
+            counter_add,
+            counter_read,
         })
     }
 
@@ -227,6 +262,66 @@ impl Eventual {
         entries
             .map(|r| r.map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}"))))
             .collect()
+    }
+
+    /// Adds `element` to the set `name` (again: no change).
+    pub async fn set_add(&self, name: &str, element: i64) -> Result<(), ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let result = c.session.execute_unpaged(&c.set_add, (name, element)).await;
+        self.metrics.store("cassandra", "set-add", started);
+        result.map(|_| ()).map_err(|e| classify(e, true))
+    }
+
+    /// The elements of the set `name`, in order.
+    pub async fn set_read(&self, name: &str) -> Result<Vec<i64>, ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let result = c.session.execute_unpaged(&c.set_read, (name,)).await;
+        self.metrics.store("cassandra", "set-read", started);
+        let answer = |e: &dyn std::fmt::Display| {
+            ServiceError::Unavailable(format!("Cassandra's answer: {e}"))
+        };
+        let rows = result
+            .map_err(|e| classify(e, false))?
+            .into_rows_result()
+            .map_err(|e| answer(&e))?;
+        let elements = rows.rows::<(i64,)>().map_err(|e| answer(&e))?;
+        elements
+            .map(|r| r.map(|(e,)| e).map_err(|e| answer(&e)))
+            .collect()
+    }
+
+    /// Adds `delta` to the counter `name`: not idempotent (see the module's doc).
+    pub async fn counter_add(&self, name: &str, delta: i64) -> Result<(), ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let counter = scylla::value::Counter(delta);
+        let result = c
+            .session
+            .execute_unpaged(&c.counter_add, (counter, name))
+            .await;
+        self.metrics.store("cassandra", "counter-add", started);
+        result.map(|_| ()).map_err(|e| classify(e, true))
+    }
+
+    /// The counter `name` (0 before its first increment).
+    pub async fn counter_read(&self, name: &str) -> Result<i64, ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let result = c.session.execute_unpaged(&c.counter_read, (name,)).await;
+        self.metrics.store("cassandra", "counter-read", started);
+        let answer = |e: &dyn std::fmt::Display| {
+            ServiceError::Unavailable(format!("Cassandra's answer: {e}"))
+        };
+        let rows = result
+            .map_err(|e| classify(e, false))?
+            .into_rows_result()
+            .map_err(|e| answer(&e))?;
+        let row = rows
+            .maybe_first_row::<(Option<scylla::value::Counter>,)>()
+            .map_err(|e| answer(&e))?;
+        Ok(row.and_then(|(c,)| c).map_or(0, |c| c.0))
     }
 
     /// Reads, compares, then writes: two requests, not atomic.

@@ -1,4 +1,5 @@
-//! The gRPC front end: `system::proto`'s `Kv`, `Bank` and `Cluster` services over an [`App`].
+//! The gRPC front end: `system::proto`'s `Kv`, `Sets`, `Counters`, `Bank` and `Cluster` services
+//! over an [`App`].
 
 use crate::app::App;
 use crate::kv::{Consistency, Outcome};
@@ -6,10 +7,10 @@ use crate::ServiceError;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
-use system::proto::{self, bank_server, cluster_server, kv_server};
+use system::proto::{self, bank_server, cluster_server, counters_server, kv_server, sets_server};
 use tonic::{Request, Response, Status};
 
-/// The three services of one instance.
+/// The services of one instance.
 #[derive(Clone)]
 pub struct Grpc(pub Arc<App>);
 
@@ -30,11 +31,15 @@ impl Grpc {
         result.map(Response::new).map_err(Status::from)
     }
 
-    /// A router serving all three, messages bounded as REST bodies are.
+    /// A router serving them all, messages bounded as REST bodies are.
     pub fn router(self) -> tonic::service::Routes {
         let limit = crate::limits::MAX_BODY_BYTES;
         tonic::service::Routes::new(
             kv_server::KvServer::new(self.clone()).max_decoding_message_size(limit),
+        )
+        .add_service(sets_server::SetsServer::new(self.clone()).max_decoding_message_size(limit))
+        .add_service(
+            counters_server::CountersServer::new(self.clone()).max_decoding_message_size(limit),
         )
         .add_service(bank_server::BankServer::new(self.clone()).max_decoding_message_size(limit))
         .add_service(cluster_server::ClusterServer::new(self).max_decoding_message_size(limit))
@@ -101,6 +106,68 @@ impl kv_server::Kv for Grpc {
                 swapped: swap.swapped,
                 current: swap.current,
             })
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl sets_server::Sets for Grpc {
+    async fn add(
+        &self,
+        r: Request<proto::SetAddRequest>,
+    ) -> Result<Response<proto::AddReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Sets/Add", async {
+            let consistency = Consistency::from_proto(r.consistency)?;
+            let done = self.0.set_add(&r.name, r.element, consistency).await?;
+            Ok(proto::AddReply {
+                outcome: outcome(done),
+            })
+        })
+        .await
+    }
+
+    async fn read(
+        &self,
+        r: Request<proto::SetReadRequest>,
+    ) -> Result<Response<proto::SetReadReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Sets/Read", async {
+            let consistency = Consistency::from_proto(r.consistency)?;
+            let elements = self.0.set_read(&r.name, consistency).await?;
+            Ok(proto::SetReadReply { elements })
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl counters_server::Counters for Grpc {
+    async fn add(
+        &self,
+        r: Request<proto::CounterAddRequest>,
+    ) -> Result<Response<proto::AddReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Counters/Add", async {
+            let consistency = Consistency::from_proto(r.consistency)?;
+            let done = self.0.counter_add(&r.name, r.delta, consistency).await?;
+            Ok(proto::AddReply {
+                outcome: outcome(done),
+            })
+        })
+        .await
+    }
+
+    async fn read(
+        &self,
+        r: Request<proto::CounterReadRequest>,
+    ) -> Result<Response<proto::CounterReadReply>, Status> {
+        let r = r.into_inner();
+        self.serve("Counters/Read", async {
+            let consistency = Consistency::from_proto(r.consistency)?;
+            let value = self.0.counter_read(&r.name, consistency).await?;
+            Ok(proto::CounterReadReply { value })
         })
         .await
     }

@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::limits;
-use crate::queue::QueuedWrite;
+use crate::queue::{QueuedWrite, WriteKind};
 use crate::strong::{Reply, Request};
 use crate::ServiceError;
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,8 @@ pub enum Outcome {
 }
 
 impl App {
-    fn consistency(&self, asked: Option<Consistency>) -> Consistency {
+    /// The consistency a request asked for, or the live default.
+    pub(crate) fn consistency(&self, asked: Option<Consistency>) -> Consistency {
         asked.unwrap_or_else(|| self.live.default_consistency())
     }
 
@@ -124,6 +125,7 @@ impl App {
             }
             Consistency::Async => {
                 let write = QueuedWrite {
+                    kind: WriteKind::Put,
                     key: key.into(),
                     value,
                     stamp: self.eventual.stamp(self.live.policy()),

@@ -10,7 +10,8 @@
 //! | `eventual` | Cassandra ([`eventual`]) at a configured level, last-write-wins on [`clock`]'s stamps | the level's replicas hold it |
 //! | `async` | Kafka ([`queue`], acks=all), applied to Cassandra later by a worker | the write is durable in Kafka |
 //!
-//! The bank ([`bank`]) runs on the strong store: each transfer writes its event to a transactional
+//! Grow-only sets ([`sets`]) and counters ([`counters`]) are offered in the same three
+//! consistencies. The bank ([`bank`]) runs on the strong store: each transfer writes its event to a transactional
 //! outbox in the same transaction. The `worker` binary is a Kafka consumer group ([`worker`]) that
 //! applies async writes and records bank events in each account's activity timeline; one worker at
 //! a time, elected through etcd and fenced, relays the outbox to Kafka ([`relay`]).
@@ -26,6 +27,7 @@
 pub mod app;
 pub mod bank;
 pub mod clock;
+pub mod counters;
 pub mod discovery;
 pub mod error;
 pub mod eventual;
@@ -38,6 +40,7 @@ pub mod metrics;
 pub mod queue;
 pub mod relay;
 pub mod rest;
+pub mod sets;
 pub mod settings;
 pub mod strong;
 pub mod worker;

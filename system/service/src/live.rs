@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
 /// The prefix of the live settings' keys in etcd.
-pub const PREFIX: &str = "/lab/config/";
+pub const PREFIX: &str = system::names::SETTINGS_PREFIX;
 
 /// The live settings of one instance.
 #[derive(Debug)]

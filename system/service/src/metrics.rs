@@ -9,15 +9,18 @@
 //! | `service_kafka_consumed_total` | topic | messages consumed |
 //! | `service_kafka_malformed_total` | topic | messages skipped as malformed |
 //! | `service_kafka_assigned_partitions` | | partitions this worker consumes now |
+//! | `service_kafka_consumer_lag` | topic | messages behind the newest offset, over this worker's partitions |
 //! | `service_outbox_backlog` | | bank events not yet published |
 //! | `service_relay_leader` | | 1 while this worker leads the outbox relay |
 //! | `service_relay_in_flight` | | events of the batch the relay is publishing now |
 //! | `service_etcd_lease_alive` | | 1 while this instance's lease is renewed |
+//! | `service_etcd_watch_alive` | | 1 while the watch of the live settings is open |
 //! | `service_config_revision` | | the etcd revision of the live settings applied |
 //! | `process_*` | | CPU, memory, file descriptors (the `prometheus` crate's process collector) |
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use std::time::Instant;
 
@@ -33,6 +36,8 @@ pub struct Metrics {
     malformed: IntCounterVec,
     /// The partitions this worker consumes now.
     pub assigned_partitions: IntGauge,
+    /// Messages behind the newest offset, per topic, over this worker's partitions.
+    pub consumer_lag: IntGaugeVec,
     /// Bank events in the outbox not yet published.
     pub outbox_backlog: IntGauge,
     /// 1 while this worker leads the outbox relay.
@@ -41,6 +46,8 @@ pub struct Metrics {
     pub relay_in_flight: IntGauge,
     /// 1 while the etcd lease is renewed.
     pub lease_alive: IntGauge,
+    /// 1 while the watch of the live settings is open.
+    pub watch_alive: IntGauge,
     /// The etcd revision of the live settings applied.
     pub config_revision: IntGauge,
 }
@@ -91,6 +98,13 @@ impl Metrics {
             "service_kafka_assigned_partitions",
             "Partitions this worker consumes now",
         )?;
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "service_kafka_consumer_lag",
+                "Messages behind the newest offset, over this worker's partitions",
+            ),
+            &["topic"],
+        )?;
         let outbox_backlog =
             IntGauge::new("service_outbox_backlog", "Bank events not yet published")?;
         let relay_leader = IntGauge::new(
@@ -105,6 +119,10 @@ impl Metrics {
             "service_etcd_lease_alive",
             "1 while the etcd lease is renewed",
         )?;
+        let watch_alive = IntGauge::new(
+            "service_etcd_watch_alive",
+            "1 while the watch of the live settings is open",
+        )?;
         let config_revision = IntGauge::new(
             "service_config_revision",
             "The etcd revision of the live settings applied",
@@ -116,10 +134,12 @@ impl Metrics {
         registry.register(Box::new(consumed.clone()))?;
         registry.register(Box::new(malformed.clone()))?;
         registry.register(Box::new(assigned_partitions.clone()))?;
+        registry.register(Box::new(consumer_lag.clone()))?;
         registry.register(Box::new(outbox_backlog.clone()))?;
         registry.register(Box::new(relay_leader.clone()))?;
         registry.register(Box::new(relay_in_flight.clone()))?;
         registry.register(Box::new(lease_alive.clone()))?;
+        registry.register(Box::new(watch_alive.clone()))?;
         registry.register(Box::new(config_revision.clone()))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -133,10 +153,12 @@ impl Metrics {
             consumed,
             malformed,
             assigned_partitions,
+            consumer_lag,
             outbox_backlog,
             relay_leader,
             relay_in_flight,
             lease_alive,
+            watch_alive,
             config_revision,
         })
     }

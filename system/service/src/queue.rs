@@ -14,21 +14,37 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 /// The topic of async writes.
-pub const WRITES: &str = "service.writes";
+pub const WRITES: &str = system::names::WRITES_TOPIC;
 /// The topic of bank events, published from the outbox by the relay leader.
-pub const TRANSFERS: &str = "service.transfers";
+pub const TRANSFERS: &str = system::names::TRANSFERS_TOPIC;
 /// The partitions of each topic (a consumer group spreads them over the workers).
 pub const PARTITIONS: i32 = 6;
 
 /// One queued write, as the topic carries it (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedWrite {
-    /// The key.
+    /// What it does (a key's new value when absent).
+    #[serde(default)]
+    pub kind: WriteKind,
+    /// The key, set or counter (and the message's key: one partition keeps its order).
     pub key: String,
-    /// The value.
+    /// The value, element or increment.
     pub value: i64,
     /// Its last-write-wins timestamp, taken when it was accepted.
     pub stamp: i64,
+}
+
+/// What a queued write does once a worker applies it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteKind {
+    /// Sets a key (last write wins by the stamp: applying it again changes nothing).
+    #[default]
+    Put,
+    /// Adds an element to a set (again: no change).
+    SetAdd,
+    /// Adds to a counter: applying it again (a redelivery) counts it twice.
+    CounterAdd,
 }
 
 /// The producer of async writes.

@@ -88,7 +88,55 @@ type Reply<T> = Result<Json<T>, Failure>;
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     /// strong, eventual or async (default: the instance's live default).
+    #[param(value_type = Option<Consistency>)]
     pub consistency: Option<String>,
+}
+
+/// The `?consistency=` of a compare-and-set, for the document only (the handler reads a
+/// [`ConsistencyQuery`] and refuses `async` with a reason): a queued write cannot compare.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CasConsistencyQuery {
+    /// strong or eventual (default: the instance's live default).
+    #[param(value_type = Option<CasConsistency>)]
+    pub consistency: Option<String>,
+}
+
+/// The consistencies a compare-and-set is offered in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum CasConsistency {
+    /// PostgreSQL, SERIALIZABLE.
+    Strong,
+    /// Cassandra: a read, then a write.
+    Eventual,
+}
+
+/// An integer of a JSON body: JSON Schema's `integer` takes `7.0` as well as `7`, so the api does
+/// too; `7.5`, or a number beyond `i64`, is refused.
+fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    if let Some(n) = number.as_i64() {
+        return Ok(n);
+    }
+    // Only where a double holds every integer exactly (|n| <= 2^53): a larger one may be a
+    // rounded value beyond i64 (-9223372036854775809 parses as -2^63).
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a 64-bit integer, got {number}"
+        ))),
+    }
+}
+
+/// [`integer`], or null.
+fn optional_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "integer")] i64);
+    Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(n)| n))
 }
 
 impl ConsistencyQuery {
@@ -118,6 +166,7 @@ pub struct ValueBody {
 #[serde(deny_unknown_fields)]
 pub struct PutBody {
     /// The new value.
+    #[serde(deserialize_with = "integer")]
     pub value: i64,
 }
 
@@ -133,8 +182,10 @@ pub struct PutReply {
 #[serde(deny_unknown_fields)]
 pub struct CasBody {
     /// The value the key must hold (null: the key must be absent).
+    #[serde(default, deserialize_with = "optional_integer")]
     pub expected: Option<i64>,
     /// The value to set.
+    #[serde(deserialize_with = "integer")]
     pub new: i64,
 }
 
@@ -143,8 +194,11 @@ pub struct CasBody {
 #[serde(deny_unknown_fields)]
 pub struct OpenBody {
     /// Its name: 1 to 64 of A-Z a-z 0-9 _ -.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub account: String,
     /// Its opening balance, 0 to 10^12.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    #[serde(deserialize_with = "integer")]
     pub balance: i64,
 }
 
@@ -153,10 +207,14 @@ pub struct OpenBody {
 #[serde(deny_unknown_fields)]
 pub struct TransferBody {
     /// The account paying.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub from: String,
     /// The account paid.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub to: String,
     /// How much: 1 to 10^12.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
+    #[serde(deserialize_with = "integer")]
     pub amount: i64,
 }
 
@@ -207,7 +265,7 @@ pub struct ClusterBody {
     pub conflict_policy: String,
 }
 
-#[utoipa::path(get, path = "/kv/{key}", params(("key" = String, Path, description = "1 to 256 bytes"), ConsistencyQuery),
+#[utoipa::path(get, path = "/kv/{key}", params(("key" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), ConsistencyQuery),
     responses((status = 200, body = ValueBody), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 async fn get_key(
     State(app): State<Arc<App>>,
@@ -218,7 +276,7 @@ async fn get_key(
     Ok(Json(ValueBody { key, value }))
 }
 
-#[utoipa::path(put, path = "/kv/{key}", params(("key" = String, Path, description = "1 to 256 bytes"), ConsistencyQuery),
+#[utoipa::path(put, path = "/kv/{key}", params(("key" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), ConsistencyQuery),
     request_body = PutBody,
     responses((status = 200, body = PutReply), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
@@ -234,7 +292,7 @@ async fn put_key(
     Ok(Json(PutReply { outcome }))
 }
 
-#[utoipa::path(post, path = "/kv/{key}/cas", params(("key" = String, Path, description = "1 to 256 bytes"), ConsistencyQuery),
+#[utoipa::path(post, path = "/kv/{key}/cas", params(("key" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), CasConsistencyQuery),
     request_body = CasBody,
     responses((status = 200, body = Swap), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
@@ -249,6 +307,99 @@ async fn cas_key(
     Ok(Json(
         app.cas(&key, body.expected, body.new, consistency).await?,
     ))
+}
+
+/// An element to add to a set.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAddBody {
+    /// The element.
+    #[serde(deserialize_with = "integer")]
+    pub element: i64,
+}
+
+/// A set's elements.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SetBody {
+    /// The set.
+    pub name: String,
+    /// Its elements, in order.
+    pub elements: Vec<i64>,
+}
+
+/// An increment of a counter.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CounterAddBody {
+    /// How much: -10^12 to 10^12.
+    #[schema(minimum = -1_000_000_000_000_i64, maximum = 1_000_000_000_000_i64)]
+    #[serde(deserialize_with = "integer")]
+    pub delta: i64,
+}
+
+/// A counter's value.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CounterBody {
+    /// The counter.
+    pub name: String,
+    /// Its value (0 before any increment).
+    pub value: i64,
+}
+
+#[utoipa::path(get, path = "/sets/{name}", params(("name" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), ConsistencyQuery),
+    responses((status = 200, body = SetBody), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn read_set(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Reply<SetBody> {
+    let elements = app.set_read(&name, ConsistencyQuery::parse(query)?).await?;
+    Ok(Json(SetBody { name, elements }))
+}
+
+#[utoipa::path(post, path = "/sets/{name}", params(("name" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), ConsistencyQuery),
+    request_body = SetAddBody,
+    responses((status = 200, body = PutReply), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn add_to_set(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+    body: Result<Json<SetAddBody>, JsonRejection>,
+) -> Reply<PutReply> {
+    let consistency = ConsistencyQuery::parse(query)?;
+    let Json(body) = body?;
+    let outcome = app.set_add(&name, body.element, consistency).await?;
+    Ok(Json(PutReply { outcome }))
+}
+
+#[utoipa::path(get, path = "/counters/{name}", params(("name" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), ConsistencyQuery),
+    responses((status = 200, body = CounterBody), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn read_counter(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Reply<CounterBody> {
+    let value = app
+        .counter_read(&name, ConsistencyQuery::parse(query)?)
+        .await?;
+    Ok(Json(CounterBody { name, value }))
+}
+
+#[utoipa::path(post, path = "/counters/{name}", params(("name" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), ConsistencyQuery),
+    request_body = CounterAddBody,
+    responses((status = 200, body = PutReply), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+async fn add_to_counter(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+    body: Result<Json<CounterAddBody>, JsonRejection>,
+) -> Reply<PutReply> {
+    let consistency = ConsistencyQuery::parse(query)?;
+    let Json(body) = body?;
+    let outcome = app.counter_add(&name, body.delta, consistency).await?;
+    Ok(Json(PutReply { outcome }))
 }
 
 #[utoipa::path(post, path = "/bank/accounts", request_body = OpenBody,
@@ -292,7 +443,7 @@ async fn transfers(State(app): State<Arc<App>>) -> Reply<TransfersBody> {
     }))
 }
 
-#[utoipa::path(get, path = "/bank/timeline/{account}", params(("account" = String, Path, description = "an account name")),
+#[utoipa::path(get, path = "/bank/timeline/{account}", params(("account" = String, Path, description = "an account name", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses((status = 200, body = TimelineBody), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn timeline(State(app): State<Arc<App>>, Path(account): Path<String>) -> Reply<TimelineBody> {
     let entries = app
@@ -348,12 +499,16 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 #[openapi(
     info(
         title = "lab service",
-        description = "The service system under test: key-value requests in three consistencies, and a bank with a transactional outbox."
+        description = "The service system under test: key-value requests, grow-only sets and counters in three consistencies, and a bank with a transactional outbox."
     ),
     paths(
         get_key,
         put_key,
         cas_key,
+        read_set,
+        add_to_set,
+        read_counter,
+        add_to_counter,
         open_account,
         transfer,
         transfers,
@@ -366,12 +521,17 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     ),
     components(schemas(
         ErrorBody,
+        CasConsistency,
         ValueBody,
         PutBody,
         PutReply,
         Outcome,
         CasBody,
         Swap,
+        SetAddBody,
+        SetBody,
+        CounterAddBody,
+        CounterBody,
         OpenBody,
         TransferBody,
         Transferred,
@@ -419,6 +579,8 @@ pub fn router(app: Arc<App>) -> Router {
     let routes = Router::new()
         .route("/kv/{key}", get(get_key).put(put_key))
         .route("/kv/{key}/cas", post(cas_key))
+        .route("/sets/{name}", get(read_set).post(add_to_set))
+        .route("/counters/{name}", get(read_counter).post(add_to_counter))
         .route("/bank/accounts", post(open_account))
         .route("/bank/transfers", post(transfer).get(transfers))
         .route("/bank/timeline/{account}", get(timeline))
@@ -448,4 +610,54 @@ fn finish(routes: Router<Arc<App>>, app: Arc<App>) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ApiDoc, CasBody, PutBody};
+    use crate::limits::{ACCOUNT_PATTERN, KEY_PATTERN};
+    use utoipa::OpenApi;
+
+    /// The document's patterns are the ones `limits` checks, so that a fuzzer generating from the
+    /// document sends what the api accepts (the literals in the attributes above must follow).
+    #[test]
+    fn the_documents_patterns_are_the_limits_patterns() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("a document");
+        let key = &doc["paths"]["/kv/{key}"]["get"]["parameters"][0]["schema"]["pattern"];
+        assert_eq!(key, KEY_PATTERN);
+        let account = &doc["components"]["schemas"]["OpenBody"]["properties"]["account"]["pattern"];
+        assert_eq!(account, ACCOUNT_PATTERN);
+        let path =
+            &doc["paths"]["/bank/timeline/{account}"]["get"]["parameters"][0]["schema"]["pattern"];
+        assert_eq!(path, ACCOUNT_PATTERN);
+        let consistency = &doc["paths"]["/kv/{key}"]["get"]["parameters"][1]["schema"];
+        assert!(
+            consistency.to_string().contains("Consistency"),
+            "{consistency}"
+        );
+        let cas = &doc["paths"]["/kv/{key}/cas"]["post"]["parameters"][1]["schema"];
+        assert!(cas.to_string().contains("CasConsistency"), "{cas}");
+    }
+
+    #[test]
+    fn integers_may_be_written_as_integral_floats_and_nothing_else() {
+        let put = |body: &str| serde_json::from_str::<PutBody>(body).map(|b| b.value);
+        assert_eq!(put(r#"{"value": 7}"#).unwrap(), 7);
+        assert_eq!(put(r#"{"value": -1670154881.0}"#).unwrap(), -1_670_154_881);
+        assert!(put(r#"{"value": 7.5}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("7.5"));
+        assert!(put(r#"{"value": 1e19}"#).is_err(), "beyond i64");
+        assert!(
+            put(r#"{"value": -9223372036854775809}"#).is_err(),
+            "rounds to i64::MIN"
+        );
+        assert_eq!(put(r#"{"value": -9223372036854775808}"#).unwrap(), i64::MIN);
+        assert!(put(r#"{"value": "7"}"#).is_err());
+        let cas = |body: &str| serde_json::from_str::<CasBody>(body).map(|b| (b.expected, b.new));
+        assert_eq!(cas(r#"{"expected": null, "new": 2.0}"#).unwrap(), (None, 2));
+        assert_eq!(cas(r#"{"new": 2}"#).unwrap(), (None, 2));
+        assert_eq!(cas(r#"{"expected": 1.0, "new": 2}"#).unwrap(), (Some(1), 2));
+    }
 }

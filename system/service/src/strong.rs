@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS service.transfers (
 CREATE TABLE IF NOT EXISTS service.outbox (
     id bigserial PRIMARY KEY, transfer bigint NOT NULL UNIQUE, event jsonb NOT NULL,
     published_epoch bigint);
+CREATE TABLE IF NOT EXISTS service.set_elements (
+    name text NOT NULL, element bigint NOT NULL, PRIMARY KEY (name, element));
+CREATE TABLE IF NOT EXISTS service.counters (name text PRIMARY KEY, value bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS service.relay_fence (id int PRIMARY KEY, epoch bigint NOT NULL);
 INSERT INTO service.relay_fence VALUES (1, 0) ON CONFLICT DO NOTHING;
 ";
@@ -59,6 +62,14 @@ pub enum Request {
     Balances,
     /// Every committed transfer.
     Transfers,
+    /// Adds an element to a set.
+    SetAdd(String, i64),
+    /// A set's elements.
+    SetRead(String),
+    /// Adds to a counter.
+    CounterAdd(String, i64),
+    /// A counter's value.
+    CounterRead(String),
 }
 
 impl Request {
@@ -72,13 +83,21 @@ impl Request {
             Request::Transfer { .. } => "transfer",
             Request::Balances => "balances",
             Request::Transfers => "transfers",
+            Request::SetAdd(..) => "set-add",
+            Request::SetRead(_) => "set-read",
+            Request::CounterAdd(..) => "counter-add",
+            Request::CounterRead(_) => "counter-read",
         }
     }
 
     fn writes(&self) -> bool {
         !matches!(
             self,
-            Request::Get(_) | Request::Balances | Request::Transfers
+            Request::Get(_)
+                | Request::Balances
+                | Request::Transfers
+                | Request::SetRead(_)
+                | Request::CounterRead(_)
         )
     }
 }
@@ -101,6 +120,8 @@ pub enum Reply {
     },
     /// Every account's balance.
     Balances(BTreeMap<String, i64>),
+    /// A set's elements, in order.
+    Elements(Vec<i64>),
     /// Every committed transfer.
     Transfers(Vec<Transfer>),
 }
@@ -328,6 +349,42 @@ async fn attempt_once(conn: &mut Object, request: &Request) -> Result<Reply, Fai
             Reply::Done
         }
         Request::Transfer { from, to, amount } => transfer(&tx, from, to, *amount).await?,
+        Request::SetAdd(name, element) => {
+            tx.execute(
+                "INSERT INTO service.set_elements (name, element) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+                &[name, element],
+            )
+            .await?;
+            Reply::Done
+        }
+        Request::SetRead(name) => {
+            let rows = tx
+                .query(
+                    "SELECT element FROM service.set_elements WHERE name = $1 ORDER BY element",
+                    &[name],
+                )
+                .await?;
+            Reply::Elements(rows.iter().map(|r| r.get(0)).collect())
+        }
+        Request::CounterAdd(name, delta) => {
+            tx.execute(
+                "INSERT INTO service.counters (name, value) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET value = service.counters.value + EXCLUDED.value",
+                &[name, delta],
+            )
+            .await?;
+            Reply::Done
+        }
+        Request::CounterRead(name) => {
+            let row = tx
+                .query_opt(
+                    "SELECT value FROM service.counters WHERE name = $1",
+                    &[name],
+                )
+                .await?;
+            Reply::Value(Some(row.map_or(0, |r| r.get(0))))
+        }
         Request::Balances => {
             let rows = tx
                 .query("SELECT id, balance FROM service.accounts ORDER BY id", &[])

@@ -2,9 +2,11 @@
 //! [`queue::TRANSFERS`], applying each queued write to the eventual store with the timestamp it
 //! was accepted with, and recording each bank event in both accounts' activity timelines.
 //!
-//! Applying is idempotent and order-free: Cassandra keeps, per key, the write with the largest
-//! `USING TIMESTAMP`, so a write redelivered after a crash, or applied by another worker after a
-//! rebalance, changes nothing. A message's offset is committed only once its write is durable at
+//! Applying a key's write or a set's element is idempotent and order-free: Cassandra keeps, per
+//! key, the write with the largest `USING TIMESTAMP`, and a set holds an element once, so a write
+//! redelivered after a crash, or applied by another worker after a rebalance, changes nothing. A
+//! counter's increment is not: redelivered, it counts twice (the lab shows it; an idempotent
+//! counter would keep one row per increment and sum them). A message's offset is committed only once its write is durable at
 //! the configured level; a write that fails is retried, never skipped.
 //!
 //! A timeline has one row per account and transfer, so an event redelivered, or published twice
@@ -15,21 +17,23 @@
 
 use crate::app::App;
 use crate::bank::TransferEvent;
-use crate::queue::{QueuedWrite, TRANSFERS, WRITES};
+use crate::metrics::Metrics;
+use crate::queue::{QueuedWrite, WriteKind, TRANSFERS, WRITES};
 use crate::ServiceError;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::Message;
+use rdkafka::{ClientContext, Statistics};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// The consumer group of the workers.
-pub const GROUP: &str = "service-workers";
+pub const GROUP: &str = system::names::WORKER_GROUP;
 
 /// A consumer of the writes topic, in the group.
-pub fn consumer(app: &App) -> Result<StreamConsumer, ServiceError> {
-    let consumer: StreamConsumer = ClientConfig::new()
+pub fn consumer(app: &App) -> Result<StreamConsumer<Lag>, ServiceError> {
+    let consumer: StreamConsumer<Lag> = ClientConfig::new()
         .set("bootstrap.servers", &app.settings.kafka)
         .set("group.id", GROUP)
         .set("client.id", &app.settings.name)
@@ -38,7 +42,8 @@ pub fn consumer(app: &App) -> Result<StreamConsumer, ServiceError> {
         // Only what the producers committed to every in-sync replica.
         .set("isolation.level", "read_committed")
         .set("session.timeout.ms", "6000")
-        .create()
+        .set("statistics.interval.ms", "2000")
+        .create_with_context(Lag(app.metrics.clone()))
         .map_err(|e| ServiceError::Invalid(format!("the Kafka consumer: {e}")))?;
     consumer.subscribe(&[WRITES, TRANSFERS]).map_err(|e| {
         ServiceError::Unavailable(format!("subscribing to {WRITES} and {TRANSFERS}: {e}"))
@@ -47,7 +52,7 @@ pub fn consumer(app: &App) -> Result<StreamConsumer, ServiceError> {
 }
 
 /// Applies queued writes and bank events until `stop` turns true.
-pub async fn apply(app: Arc<App>, consumer: StreamConsumer, mut stop: watch::Receiver<bool>) {
+pub async fn apply(app: Arc<App>, consumer: StreamConsumer<Lag>, mut stop: watch::Receiver<bool>) {
     let mut every_second = tokio::time::interval(Duration::from_secs(1));
     loop {
         let message = tokio::select! {
@@ -75,7 +80,7 @@ pub async fn apply(app: Arc<App>, consumer: StreamConsumer, mut stop: watch::Rec
                 match serde_json::from_slice::<QueuedWrite>(payload) {
                     Ok(write) => {
                         retry(&app, &mut stop, &format!("{write:?}"), || {
-                            app.eventual.write(&write.key, write.value, write.stamp)
+                            apply_write(&app, &write)
                         })
                         .await
                     }
@@ -126,6 +131,38 @@ pub async fn apply(app: Arc<App>, consumer: StreamConsumer, mut stop: watch::Rec
         }
     }
 }
+
+/// Applies one queued write to the eventual store.
+async fn apply_write(app: &App, write: &QueuedWrite) -> Result<(), ServiceError> {
+    let (key, value) = (&write.key, write.value);
+    match write.kind {
+        WriteKind::Put => app.eventual.write(key, value, write.stamp).await,
+        WriteKind::SetAdd => app.eventual.set_add(key, value).await,
+        WriteKind::CounterAdd => app.eventual.counter_add(key, value).await,
+    }
+}
+
+/// The consumer's context: turns librdkafka's statistics, emitted every few seconds, into the
+/// consumer-lag gauges (per topic, summed over this worker's partitions; no extra broker call).
+pub struct Lag(Metrics);
+
+impl ClientContext for Lag {
+    fn stats(&self, statistics: Statistics) {
+        for topic in [WRITES, TRANSFERS] {
+            let lag: i64 = statistics
+                .topics
+                .get(topic)
+                .into_iter()
+                .flat_map(|t| t.partitions.values())
+                // -1: not consumed by this worker, or not known yet.
+                .map(|p| p.consumer_lag.max(0))
+                .sum();
+            self.0.consumer_lag.with_label_values(&[topic]).set(lag);
+        }
+    }
+}
+
+impl ConsumerContext for Lag {}
 
 /// Runs `apply` until it succeeds (`Ok(true)`) or `stop` turns true (`Ok(false)`): the offset
 /// must not pass a message whose effect is not durable.

@@ -7,8 +7,14 @@ use serde_json::{json, Value};
 use servers::{free_port, wait_for, Etcd, Postgres};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use system::proto::{bank_client::BankClient, kv_client::KvClient};
-use system::proto::{CasRequest, GetRequest, OpenRequest, PutRequest, TransferRequest};
+use system::proto::{
+    bank_client::BankClient, counters_client::CountersClient, kv_client::KvClient,
+    sets_client::SetsClient,
+};
+use system::proto::{
+    CasRequest, CounterAddRequest, CounterReadRequest, GetRequest, OpenRequest, PutRequest,
+    SetAddRequest, TransferRequest,
+};
 
 /// An api process, killed on drop if the test did not stop it.
 struct Api {
@@ -170,6 +176,60 @@ async fn the_api_serves_strong_requests_refuses_bad_input_and_leaves_etcd_when_s
     assert!(swap.swapped);
     let (_, got) = send(http.get(url("/kv/b"))).await;
     assert_eq!(got["value"], 1, "REST sees gRPC's write");
+
+    // Sets and counters on the strong store: an element added twice is there once, increments
+    // sum, over REST and gRPC alike.
+    for element in [3, 1, 3] {
+        let (status, added) = send(
+            http.post(url("/sets/s?consistency=strong"))
+                .json(&json!({"element": element})),
+        )
+        .await;
+        assert_eq!((status, &added), (200, &json!({"outcome": "applied"})));
+    }
+    let mut sets = SetsClient::connect(api.grpc.clone()).await.expect("gRPC");
+    sets.add(SetAddRequest {
+        name: "s".into(),
+        element: 2,
+        consistency: 1,
+    })
+    .await
+    .expect("add");
+    let (_, set) = send(http.get(url("/sets/s?consistency=strong"))).await;
+    assert_eq!(set, json!({"name": "s", "elements": [1, 2, 3]}));
+    let (_, counter) = send(http.get(url("/counters/c"))).await;
+    assert_eq!(counter["value"], 0, "a counter starts at 0");
+    let mut counters = CountersClient::connect(api.grpc.clone())
+        .await
+        .expect("gRPC");
+    for delta in [5, -2] {
+        counters
+            .add(CounterAddRequest {
+                name: "c".into(),
+                delta,
+                consistency: 1,
+            })
+            .await
+            .expect("add");
+    }
+    let (status, _) = send(http.post(url("/counters/c")).json(&json!({"delta": 4.0}))).await;
+    assert_eq!(status, 200, "an integral float is an integer");
+    let (status, refused) = send(
+        http.post(url("/counters/c"))
+            .json(&json!({"delta": 2_000_000_000_000i64})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    let value = counters
+        .read(CounterReadRequest {
+            name: "c".into(),
+            consistency: 1,
+        })
+        .await
+        .expect("read")
+        .into_inner()
+        .value;
+    assert_eq!(value, 7);
 
     // The bank, with one outbox event per committed transfer and none for a refused one.
     let mut bank = BankClient::connect(api.grpc.clone()).await.expect("gRPC");

@@ -1,5 +1,5 @@
-//! The service system as a [`Target`]: the `register` and `bank` workloads sent to the api
-//! replicas over REST or gRPC ([`Via`]), each key-value request in one consistency.
+//! The service system as a [`Target`]: the `register`, `set`, `counter` and `bank` workloads sent
+//! to the api replicas over REST or gRPC ([`Via`]), each request in one consistency.
 //!
 //! Keys and accounts carry a prefix of the run (`r<start time>-`), so a run never sees an
 //! earlier run's data and needs nothing deleted first. What an error means for the history:
@@ -14,8 +14,12 @@ use history::Value;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use system::proto::{self, bank_client::BankClient, kv_client::KvClient};
+use system::proto::{
+    self, bank_client::BankClient, counters_client::CountersClient, kv_client::KvClient,
+    sets_client::SetsClient,
+};
 use tonic::transport::Channel;
+use workloads::workload::Data;
 use workloads::{Client, Completion, Invocation, Target, TargetError};
 
 /// How the clients reach the api.
@@ -50,16 +54,21 @@ pub struct Endpoint {
 /// The service system, in one consistency, over one protocol.
 pub struct ServiceTarget {
     endpoints: Vec<Endpoint>,
+    data: Data,
     consistency: &'static str,
     via: Via,
     timeout: Duration,
     prefix: String,
+    /// The Kafka cluster whose queue [`Target::quiesce`] waits on (async writes).
+    queue: Option<String>,
 }
 
 impl ServiceTarget {
-    /// Requests in `consistency` (`strong`, `eventual`, `async`) to `endpoints` over `via`.
+    /// Requests on `data` (the workload's: registers, one set, one counter, accounts) in
+    /// `consistency` (`strong`, `eventual`, `async`) to `endpoints` over `via`.
     pub fn new(
         endpoints: Vec<Endpoint>,
+        data: Data,
         consistency: &'static str,
         via: Via,
         timeout: Duration,
@@ -69,11 +78,20 @@ impl ServiceTarget {
             .map_or(0, |d| d.as_millis());
         ServiceTarget {
             endpoints,
+            data,
             consistency,
             via,
             timeout,
             prefix: format!("r{started}-"),
+            queue: None,
         }
+    }
+
+    /// Waits, before the final reads, until the workers applied every write queued in the Kafka
+    /// cluster at `bootstrap` (for async requests).
+    pub fn draining(mut self, bootstrap: String) -> ServiceTarget {
+        self.queue = Some(bootstrap);
+        self
     }
 
     /// The prefix of this run's keys and accounts.
@@ -107,6 +125,8 @@ impl ServiceTarget {
                     .map_err(|e| setup(&e))?;
                 Api::Grpc {
                     kv: KvClient::new(channel.clone()),
+                    sets: SetsClient::new(channel.clone()),
+                    counters: CountersClient::new(channel.clone()),
                     bank: BankClient::new(channel),
                 }
             }
@@ -127,6 +147,7 @@ impl Target for ServiceTarget {
     async fn open(&self, node: usize) -> Result<Box<dyn Client>, TargetError> {
         Ok(Box::new(ServiceClient {
             api: self.connect(node).await?,
+            data: self.data,
             consistency: self.consistency,
             prefix: self.prefix.clone(),
         }))
@@ -154,6 +175,16 @@ impl Target for ServiceTarget {
             "cannot open the accounts: {}",
             errors.join("; ")
         )))
+    }
+
+    async fn quiesce(&self, limit: Duration) -> Result<(), TargetError> {
+        let Some(bootstrap) = self.queue.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || super::queue::drain(&bootstrap, limit))
+            .await
+            .map_err(|e| TargetError::Setup(format!("waiting for the queue: {e}")))?
+            .map_err(TargetError::Setup)
     }
 }
 
@@ -209,6 +240,8 @@ enum Api {
     },
     Grpc {
         kv: KvClient<Channel>,
+        sets: SetsClient<Channel>,
+        counters: CountersClient<Channel>,
         bank: BankClient<Channel>,
     },
 }
@@ -249,6 +282,100 @@ impl Api {
                 Err(Failure::Definite(message))
             } else {
                 Err(Failure::Maybe(message))
+            }
+        }
+    }
+
+    async fn set_add(&self, name: &str, element: i64, consistency: &str) -> Result<(), Failure> {
+        match self {
+            Api::Rest { .. } => {
+                let path = format!("/sets/{name}?consistency={consistency}");
+                let body = json!({ "element": element });
+                self.rest(reqwest::Method::POST, &path, Some(body)).await?;
+            }
+            Api::Grpc { sets, .. } => {
+                let request = proto::SetAddRequest {
+                    name: name.into(),
+                    element,
+                    consistency: grpc_consistency(consistency),
+                };
+                sets.clone()
+                    .add(request)
+                    .await
+                    .map_err(Failure::from_grpc)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_read(&self, name: &str, consistency: &str) -> Result<Vec<i64>, Failure> {
+        match self {
+            Api::Rest { .. } => {
+                let path = format!("/sets/{name}?consistency={consistency}");
+                let reply = self.rest(reqwest::Method::GET, &path, None).await?;
+                let elements = reply["elements"]
+                    .as_array()
+                    .ok_or_else(|| Failure::Maybe(format!("a set read answered {reply}")))?;
+                Ok(elements.iter().filter_map(Json::as_i64).collect())
+            }
+            Api::Grpc { sets, .. } => {
+                let request = proto::SetReadRequest {
+                    name: name.into(),
+                    consistency: grpc_consistency(consistency),
+                };
+                let reply = sets
+                    .clone()
+                    .read(request)
+                    .await
+                    .map_err(Failure::from_grpc)?;
+                Ok(reply.into_inner().elements)
+            }
+        }
+    }
+
+    async fn counter_add(&self, name: &str, delta: i64, consistency: &str) -> Result<(), Failure> {
+        match self {
+            Api::Rest { .. } => {
+                let path = format!("/counters/{name}?consistency={consistency}");
+                let body = json!({ "delta": delta });
+                self.rest(reqwest::Method::POST, &path, Some(body)).await?;
+            }
+            Api::Grpc { counters, .. } => {
+                let request = proto::CounterAddRequest {
+                    name: name.into(),
+                    delta,
+                    consistency: grpc_consistency(consistency),
+                };
+                counters
+                    .clone()
+                    .add(request)
+                    .await
+                    .map_err(Failure::from_grpc)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn counter_read(&self, name: &str, consistency: &str) -> Result<i64, Failure> {
+        match self {
+            Api::Rest { .. } => {
+                let path = format!("/counters/{name}?consistency={consistency}");
+                let reply = self.rest(reqwest::Method::GET, &path, None).await?;
+                reply["value"]
+                    .as_i64()
+                    .ok_or_else(|| Failure::Maybe(format!("a counter read answered {reply}")))
+            }
+            Api::Grpc { counters, .. } => {
+                let request = proto::CounterReadRequest {
+                    name: name.into(),
+                    consistency: grpc_consistency(consistency),
+                };
+                let reply = counters
+                    .clone()
+                    .read(request)
+                    .await
+                    .map_err(Failure::from_grpc)?;
+                Ok(reply.into_inner().value)
             }
         }
     }
@@ -399,6 +526,7 @@ impl Api {
 
 struct ServiceClient {
     api: Api,
+    data: Data,
     consistency: &'static str,
     prefix: String,
 }
@@ -413,6 +541,53 @@ impl ServiceClient {
     }
 
     async fn perform(&self, op: &Invocation) -> Result<Completion, Failure> {
+        match self.data {
+            Data::Registers | Data::Accounts => self.perform_keyed(op).await,
+            Data::Set => self.perform_on_set(op).await,
+            Data::Counter => self.perform_on_counter(op).await,
+        }
+    }
+
+    /// The set's name: one set per run.
+    fn single(&self) -> String {
+        format!("{}0", self.prefix)
+    }
+
+    async fn perform_on_set(&self, op: &Invocation) -> Result<Completion, Failure> {
+        let (api, name, consistency) = (&self.api, self.single(), self.consistency);
+        match op.f.as_str() {
+            "add" => {
+                let element = integer(&op.value, "an add")?;
+                api.set_add(&name, element, consistency).await?;
+                Ok(Completion::ok(op.value.clone()))
+            }
+            "read" | "final-read" => {
+                let elements = api.set_read(&name, consistency).await?;
+                Ok(Completion::ok(Value::Vector(
+                    elements.into_iter().map(Value::Int).collect(),
+                )))
+            }
+            f => Err(unsupported(f, "set")),
+        }
+    }
+
+    async fn perform_on_counter(&self, op: &Invocation) -> Result<Completion, Failure> {
+        let (api, name, consistency) = (&self.api, self.single(), self.consistency);
+        match op.f.as_str() {
+            "add" => {
+                let delta = integer(&op.value, "an add")?;
+                api.counter_add(&name, delta, consistency).await?;
+                Ok(Completion::ok(op.value.clone()))
+            }
+            "read" | "final-read" => {
+                let value = api.counter_read(&name, consistency).await?;
+                Ok(Completion::ok(Value::Int(value)))
+            }
+            f => Err(unsupported(f, "counter")),
+        }
+    }
+
+    async fn perform_keyed(&self, op: &Invocation) -> Result<Completion, Failure> {
         let int = |v: &Value| v.as_int();
         match op.f.as_str() {
             "read" | "final-read" if op.key.is_some() => {
@@ -478,11 +653,23 @@ impl ServiceClient {
                     .collect();
                 Ok(Completion::ok(Value::Map(ours)))
             }
-            f => Err(Failure::Definite(format!(
-                "the system target does not perform :{f}"
-            ))),
+            f => Err(unsupported(f, "register or bank")),
         }
     }
+}
+
+/// An operation's integer value, or why not.
+fn integer(value: &Value, what: &str) -> Result<i64, Failure> {
+    value
+        .as_int()
+        .ok_or_else(|| Failure::Definite(format!("{what} takes an integer, not {value}")))
+}
+
+/// An operation the workload's data does not have.
+fn unsupported(f: &str, data: &str) -> Failure {
+    Failure::Definite(format!(
+        "the system target does not perform :{f} on a {data}"
+    ))
 }
 
 #[async_trait]

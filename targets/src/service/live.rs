@@ -8,12 +8,13 @@ use base64::Engine as _;
 use cluster::{probe, Cluster, ClusterError};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use system::names::SETTINGS_PREFIX;
 
 /// Sets `/lab/config/<name>` to `value` and waits (10 s at most) until every replica of `api`
 /// shows it in `/cluster` (the field named as the setting, with `_` for `-`).
 pub fn set(etcd: &Cluster, api: &Cluster, name: &str, value: &str) -> Result<(), OpenError> {
     let body = serde_json::json!({
-        "key": B64.encode(format!("/lab/config/{name}")),
+        "key": B64.encode(format!("{SETTINGS_PREFIX}{name}")),
         "value": B64.encode(value),
     })
     .to_string();
@@ -25,7 +26,7 @@ pub fn set(etcd: &Cluster, api: &Cluster, name: &str, value: &str) -> Result<(),
         probe::http(addr, "POST", "/v3/kv/put", &body, Duration::from_secs(2))
     });
     if put.is_none() {
-        return Err(ClusterError(format!("no etcd member took /lab/config/{name}")).into());
+        return Err(ClusterError(format!("no etcd member took {SETTINGS_PREFIX}{name}")).into());
     }
     let field = name.replace('-', "_");
     let started = Instant::now();

@@ -1,11 +1,16 @@
 //! The service system (the `service` crate's binaries): stateless api replicas over the lab's
 //! PostgreSQL, Cassandra, Kafka and etcd clusters, each replica in its own namespace, reached
-//! through NGINX ([`balancer`]) over REST or gRPC (`--via`). One target per consistency, so `checker compare` puts them side
-//! by side; faults hit the api replicas (kill, pause, clock skew, partitions between them).
+//! through NGINX ([`balancer`]) over REST or gRPC (`--via`). One target per consistency, so
+//! `checker compare` puts them side by side; faults hit the api replicas and the stores each
+//! consistency's requests go through, as one [`Composite`] system: a partition can cut a replica
+//! from a store's nodes as well as those nodes from each other; kills and pauses hit replicas and
+//! store nodes alike; clock skew hits the nodes libfaketime can move (the replicas, the workers,
+//! PostgreSQL).
 
 pub mod balancer;
 pub mod client;
 pub mod live;
+pub mod queue;
 pub mod server;
 pub mod workflow;
 
@@ -13,8 +18,9 @@ use crate::{
     cassandra, etcd, kafka, postgres, running, OpenError, Opened, Setup, System, TargetKind,
 };
 use client::{Endpoint, ServiceTarget};
+use nemesis::composite::Composite;
 use std::sync::Arc;
-use workloads::{bank::BANK, register::REGISTER};
+use workloads::{bank::BANK, counter::COUNTER, register::REGISTER, set::SET};
 
 /// The service system's row of [`crate::SYSTEMS`].
 pub static SYSTEM: System = System {
@@ -26,13 +32,13 @@ pub static SYSTEM: System = System {
         TargetKind {
             name: "system-strong",
             about: "strong requests: PostgreSQL, SERIALIZABLE, through the api",
-            workloads: &[&REGISTER, &BANK],
+            workloads: &[&REGISTER, &SET, &COUNTER, &BANK],
             open: |setup| open(setup, "strong"),
         },
         TargetKind {
             name: "system-eventual",
             about: "eventual requests: Cassandra at QUORUM, last-write-wins on hybrid logical clocks",
-            workloads: &[&REGISTER],
+            workloads: &[&REGISTER, &SET, &COUNTER],
             open: |setup| open_with_policy(setup, "eventual", "hlc"),
         },
         TargetKind {
@@ -44,7 +50,7 @@ pub static SYSTEM: System = System {
         TargetKind {
             name: "system-async",
             about: "async writes: Kafka now, Cassandra later (a worker applies them); no cas",
-            workloads: &[&REGISTER],
+            workloads: &[&REGISTER, &SET, &COUNTER],
             open: |setup| open_with_policy(setup, "async", "hlc"),
         },
     ],
@@ -73,6 +79,19 @@ fn open_with_policy(
     })
 }
 
+/// The stores each consistency's requests go through, whose nodes its
+/// faults hit beside the api replicas (and, for `async`, the workers).
+fn stores(consistency: &str) -> &'static [&'static System] {
+    static STRONG: [&System; 1] = [&postgres::SYSTEM];
+    static EVENTUAL: [&System; 1] = [&cassandra::SYSTEM];
+    static ASYNC: [&System; 2] = [&kafka::SYSTEM, &cassandra::SYSTEM];
+    match consistency {
+        "strong" => &STRONG,
+        "eventual" => &EVENTUAL,
+        _ => &ASYNC,
+    }
+}
+
 fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
     for needed in SYSTEM.needs {
         for server in needed.servers {
@@ -80,33 +99,50 @@ fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
         }
     }
     let cluster = running(&server::API, setup)?;
-    running(&server::WORKER, setup)?;
-    // Every client goes through the balancer, as a service's clients do; faults hit the replicas.
+    let workers = running(&server::WORKER, setup)?;
+    // Every client goes through the balancer, as a service's clients do; faults hit the
+    // replicas and the stores behind them, never the balancer.
     let nginx = running(&balancer::Nginx, setup)?;
+    let mut parts = vec![Arc::clone(&cluster)];
+    if consistency == "async" {
+        parts.push(workers);
+    }
+    for store in stores(consistency) {
+        for server in store.servers {
+            parts.push(running(*server, setup)?);
+        }
+    }
+    let nemesis = Composite::new(parts);
     let endpoints = vec![Endpoint {
         http: balancer::http_url(&nginx),
         grpc: balancer::grpc_url(&nginx),
     }];
     let via = setup.via;
+    let stores: Vec<&str> = stores(consistency).iter().map(|s| s.name).collect();
     let description = format!(
-        "the service system: {} api replicas behind NGINX, over {}, {consistency} requests",
+        "the service system: {} api replicas behind NGINX, over {}, {consistency} requests; faults hit the replicas{} and {}",
         cluster.nodes(),
-        via.name()
+        via.name(),
+        if consistency == "async" { ", the workers" } else { "" },
+        stores.join(" and ")
     );
     let promise = match consistency {
         "strong" => "each request one SERIALIZABLE PostgreSQL transaction: linearizable",
         "eventual" => "Cassandra at QUORUM with last-write-wins: no promise for a read-then-write",
         _ => "writes accepted into Kafka and applied later: reads converge once the queue drains",
     };
-    Ok(Opened::real(
-        cluster,
-        Arc::new(ServiceTarget::new(
-            endpoints,
-            consistency,
-            via,
-            setup.op_timeout,
-        )),
+    let data = setup.workload.data;
+    let mut target = ServiceTarget::new(endpoints, data, consistency, via, setup.op_timeout);
+    if consistency == "async" {
+        let kafka = running(&kafka::server::Kafka, setup)?;
+        target = target.draining(kafka::server::bootstrap_servers(&kafka));
+    }
+    Ok(Opened {
+        target: Arc::new(target),
+        fault_surface: nemesis.surface(),
+        nemesis: Arc::new(nemesis),
         description,
-        promise,
-    ))
+        consistency: promise.to_string(),
+        shutdown: None,
+    })
 }

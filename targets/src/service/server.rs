@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+use system::names::INSTANCES_PREFIX;
 
 /// The api's HTTP port (REST, /metrics, /readyz) on each replica's address.
 pub const HTTP_PORT: u16 = 8080;
@@ -78,9 +79,9 @@ pub fn registered(cluster: &Cluster, role: &str) -> Vec<String> {
     use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let etcd = beside(cluster, &etcd::server::Etcd);
-    let prefix = format!("/lab/instances/{role}/");
+    let prefix = format!("{INSTANCES_PREFIX}{role}/");
     // The range [prefix, prefix with its last byte + 1) is every key under it.
-    let end = format!("/lab/instances/{role}0");
+    let end = format!("{INSTANCES_PREFIX}{role}0");
     let body = serde_json::json!({"key": b64(&prefix), "range_end": b64(&end)}).to_string();
     let reply = (0..etcd.nodes()).find_map(|n| {
         let addr = SocketAddr::new(etcd.host(n).address.into(), etcd::server::CLIENT_PORT);

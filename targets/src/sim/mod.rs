@@ -40,7 +40,7 @@ fn open(setup: &Setup) -> Result<Opened, OpenError> {
     ));
     let nemesis = Arc::new(SimNemesis::new(Arc::clone(&cluster)));
     Ok(Opened {
-        fault_nodes: cluster.nodes(),
+        fault_surface: nemesis::Surface::uniform(cluster.nodes()),
         target,
         nemesis,
         description: format!("sim ({} replicas)", setup.sim.replicas),
