@@ -114,19 +114,7 @@ fn worker_metric(workers: &cluster::Cluster, node: usize, name: &str) -> Option<
 /// newer one's. Also checks that the timelines stay exact.
 fn deposed_publications(lab: &SystemLab, api: &cluster::Cluster, fencing: bool) -> usize {
     let workers = lab.cluster("worker");
-    std::env::set_var("SERVICE_RELAY_HOLD_MS", "1500");
-    if fencing {
-        std::env::remove_var("SERVICE_NO_FENCING");
-    } else {
-        std::env::set_var("SERVICE_NO_FENCING", "true");
-    }
-    for n in 0..workers.nodes() {
-        workers.kill(n).expect("stop a worker");
-        workers.restart(n).expect("start a worker");
-    }
-    time_until("the workers ready again", Duration::from_secs(60), || {
-        workers.is_up()
-    });
+    restart_workers(&workers, Some(1500), fencing);
     let metric = |n: usize, name: &str| worker_metric(&workers, n, name).unwrap_or(0.0);
 
     // Transfers all along, so that the outbox always has a batch for the relay.
@@ -189,6 +177,27 @@ fn deposed_publications(lab: &SystemLab, api: &cluster::Cluster, fencing: bool) 
     let (workflow, _) = workflow_until_valid(&rt, &base, &prefix);
     eprintln!("fencing {fencing}: workflow {workflow}");
     older_after_newer(&lab.cluster("kafka"))
+}
+
+/// Restarts the workers (which inherit this process's environment) with the relay holding each
+/// batch `hold_ms` (or not at all) and fencing on or off, and waits until they are ready.
+fn restart_workers(workers: &cluster::Cluster, hold_ms: Option<u64>, fencing: bool) {
+    match hold_ms {
+        Some(ms) => std::env::set_var("SERVICE_RELAY_HOLD_MS", ms.to_string()),
+        None => std::env::remove_var("SERVICE_RELAY_HOLD_MS"),
+    }
+    if fencing {
+        std::env::remove_var("SERVICE_NO_FENCING");
+    } else {
+        std::env::set_var("SERVICE_NO_FENCING", "true");
+    }
+    for n in 0..workers.nodes() {
+        workers.kill(n).expect("stop a worker");
+        workers.restart(n).expect("start a worker");
+    }
+    time_until("the workers ready again", Duration::from_secs(60), || {
+        workers.is_up()
+    });
 }
 
 /// Events in the transfers topic (committed reads) whose publisher's token is older than one
@@ -441,7 +450,11 @@ fn coordination_under_partitions(lab: &SystemLab) {
     );
     assert_healed(&etcd);
 
-    let leader = relay_leader(&workers).expect("a worker leads the relay");
+    // After the heal the relay may be between terms: wait for its leader.
+    let mut leader = 0;
+    time_until("a worker leading the relay", Duration::from_secs(30), || {
+        relay_leader(&workers).inspect(|&n| leader = n).is_some()
+    });
     let other = 1 - leader;
     let gone = workers.host(leader).address.to_string();
     // workers 0–1, etcd 2–4: the relay's leader alone, the other worker with etcd.
@@ -703,9 +716,10 @@ fn the_service_system_end_to_end_under_real_faults() {
     // the activity timelines: with the relay's leader killed mid-run, every committed transfer
     // still lands there exactly once, and nothing else does.
     let workers = lab.cluster("worker");
-    let leader = (0..workers.nodes())
-        .find(|&n| worker_metric(&workers, n, "service_relay_leader") == Some(1.0))
-        .expect("a worker leads the relay");
+    let mut leader = 0;
+    time_until("a worker leading the relay", Duration::from_secs(30), || {
+        relay_leader(&workers).inspect(|&n| leader = n).is_some()
+    });
     let bank = target(&api, Data::Accounts, "strong", Via::Rest);
     let prefix = bank.prefix().to_string();
     let (history, judgement) = run_with_config(
@@ -745,6 +759,8 @@ fn the_service_system_end_to_end_under_real_faults() {
         unfenced > 0,
         "without fencing the deposed leader publishes its batch"
     );
+    // The workers as they normally run, for what follows.
+    restart_workers(&lab.cluster("worker"), None, true);
 
     coordination_under_partitions(&lab);
 
@@ -758,6 +774,24 @@ fn the_service_system_end_to_end_under_real_faults() {
     let back = time_until("api2 rejoining discovery", Duration::from_secs(30), || {
         members(&api, 0).as_ref() == Some(&all)
     });
+    // Scaling (`checker cluster up system --replicas 4`): a fourth replica starts in its own
+    // namespace and joins discovery; down, the cluster is back to its default size.
+    let mut grown = cluster::Cluster::new(&server::API, api.net().clone(), &lab.state);
+    grown.scale(4).expect("four replicas");
+    grown.up().expect("api4 starts");
+    let joined = time_until("api4 in discovery", Duration::from_secs(30), || {
+        members(&api, 0).is_some_and(|m| m.len() == 4 && m.contains(&"api4".to_string()))
+    });
+    eprintln!(
+        "scaled to 4 replicas: api4 in discovery within {:.1} s",
+        joined.as_secs_f64()
+    );
+    grown.down().expect("down");
+    assert_eq!(
+        cluster::Cluster::new(&server::API, api.net().clone(), &lab.state).nodes(),
+        3
+    );
+
     eprintln!(
         "discovery: a killed replica left after {:.1} s (lease TTL 3 s); restarted, it was back after {:.1} s",
         left.as_secs_f64(),

@@ -70,6 +70,11 @@ pub trait Server: Send + Sync {
     fn nodes(&self) -> usize {
         3
     }
+    /// The most nodes a cluster of this kind may be scaled to ([`Cluster::scale`]): addresses
+    /// from [`Server::first_address`] up to it are this kind's. The default: no scaling.
+    fn max_nodes(&self) -> usize {
+        self.nodes()
+    }
     /// Whether what it needs is installed, fetching what the lab can fetch
     /// itself into `cluster`'s state (Kafka's jars); the error names the
     /// setup step.
@@ -126,18 +131,55 @@ pub struct Cluster {
     net: Net,
     state: PathBuf,
     server: &'static dyn Server,
+    /// [`Server::nodes`], or the count [`Cluster::scale`] recorded in the state folder.
+    nodes: usize,
 }
+
+/// The file in a kind's folder that records the node count it was scaled to.
+const SCALE_FILE: &str = "nodes";
 
 impl Cluster {
     /// The cluster of `server` on `net`, with its state under `state`
     /// (the lab's folder, `.lab` by default).
     pub fn new(server: &'static dyn Server, net: Net, state: &Path) -> Cluster {
+        // Absolute: servers resolve paths from their own working folder.
+        let state = std::path::absolute(state).unwrap_or_else(|_| state.to_path_buf());
+        let recorded = std::fs::read_to_string(state.join(server.name()).join(SCALE_FILE))
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .filter(|&n| (1..=server.max_nodes()).contains(&n));
         Cluster {
             net,
-            // Absolute: servers resolve paths from their own working folder.
-            state: std::path::absolute(state).unwrap_or_else(|_| state.to_path_buf()),
+            state,
             server,
+            nodes: recorded.unwrap_or_else(|| server.nodes()),
         }
+    }
+
+    /// Makes it `nodes` nodes from now on (every later [`Cluster::new`] on the same state
+    /// folder sees it, until [`Cluster::down`]). Growing a running cluster is what `up` does
+    /// next; shrinking one that runs nodes beyond `nodes` is refused (take it down first).
+    pub fn scale(&mut self, nodes: usize) -> Result<(), ClusterError> {
+        let max = self.server.max_nodes();
+        if !(1..=max).contains(&nodes) {
+            return Err(ClusterError(format!(
+                "{} runs 1 to {max} nodes, not {nodes}",
+                self.name()
+            )));
+        }
+        if let Some(extra) = (nodes..self.nodes).find(|&n| self.pid(n).is_some()) {
+            return Err(ClusterError(format!(
+                "{} n{} runs; shrinking a running cluster to {nodes} would orphan it: run \
+                 `checker cluster down` first",
+                self.name(),
+                extra + 1
+            )));
+        }
+        std::fs::create_dir_all(self.kind_dir())
+            .and_then(|()| std::fs::write(self.kind_dir().join(SCALE_FILE), format!("{nodes}\n")))
+            .map_err(|e| ClusterError(format!("cannot record {}'s size: {e}", self.name())))?;
+        self.nodes = nodes;
+        Ok(())
     }
 
     /// The server kind's name.
@@ -147,7 +189,7 @@ impl Cluster {
 
     /// How many nodes.
     pub fn nodes(&self) -> usize {
-        self.server.nodes()
+        self.nodes
     }
 
     /// The lab's network.
@@ -436,6 +478,8 @@ impl Cluster {
         if self.net.namespaces()?.is_empty() {
             self.net.remove_bridge()?;
         }
+        // Down, it is back to its default size.
+        let _ = std::fs::remove_file(self.kind_dir().join(SCALE_FILE));
         Ok(())
     }
 }
@@ -446,4 +490,58 @@ fn ready_after(node: usize, since: Instant) -> String {
         node + 1,
         since.elapsed().as_secs_f64()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kind that scales to 5 nodes; nothing of it ever runs here.
+    struct Scalable;
+
+    impl Server for Scalable {
+        fn name(&self) -> &'static str {
+            "scalable"
+        }
+        fn stem(&self) -> &'static str {
+            "scl"
+        }
+        fn first_address(&self) -> u8 {
+            200
+        }
+        fn max_nodes(&self) -> usize {
+            5
+        }
+        fn check_installed(&self, _: &Cluster) -> Result<(), ClusterError> {
+            Ok(())
+        }
+        fn prepare(&self, _: &Cluster, _: usize) -> Result<(), ClusterError> {
+            Ok(())
+        }
+        fn command(&self, _: &Cluster, _: usize) -> Command {
+            Command::new("true")
+        }
+        fn ready(&self, _: &Cluster, _: usize) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_scaled_size_is_seen_by_every_later_cluster_on_the_same_state_and_bounded() {
+        let state = std::env::temp_dir().join(format!("cluster-scale-{}", std::process::id()));
+        let net = Net::default();
+        let mut cluster = Cluster::new(&Scalable, net.clone(), &state);
+        assert_eq!(cluster.nodes(), 3, "the kind's default");
+        cluster.scale(5).expect("within bounds");
+        assert_eq!(Cluster::new(&Scalable, net.clone(), &state).nodes(), 5);
+        assert_eq!(cluster.hosts().len(), 5);
+        let refused = cluster.scale(6).unwrap_err().to_string();
+        assert!(refused.contains("1 to 5"), "{refused}");
+        assert!(cluster.scale(0).is_err());
+        cluster
+            .scale(2)
+            .expect("nothing runs, so shrinking is fine");
+        assert_eq!(Cluster::new(&Scalable, net, &state).nodes(), 2);
+        let _ = std::fs::remove_dir_all(&state);
+    }
 }

@@ -3,14 +3,16 @@
 //! (on the lab network `CHECKER_LAB_NET`, default `lab`/10.47.0).
 //!
 //! ```text
-//! cargo run --release -p targets --example service_latency -- [--requests 2000] [--concurrency 16]
+//! cargo run --release -p targets --example service_latency -- [--requests 2000] [--concurrency 16] [--api URL]
 //! ```
 //!
 //! For each path: `--requests` sequential gets of one key (p50, p99), then as many gets from
-//! `--concurrency` tasks at once (requests per second). Paths: a strong get through the api over
-//! REST and over gRPC, and the same transaction straight to PostgreSQL (BEGIN SERIALIZABLE;
-//! SELECT; COMMIT, which is what the api runs); an eventual get through the api, and the same
-//! prepared SELECT at QUORUM straight to Cassandra.
+//! `--concurrency` tasks at once (requests per second). Every path is warmed first, and the
+//! sequential gets run in rounds that rotate the paths' order, so that none gains from running
+//! after the stores warmed up. Paths: a strong get through NGINX and the
+//! api, to one api replica over REST and over gRPC, and the same transaction straight to
+//! PostgreSQL (BEGIN SERIALIZABLE; SELECT; COMMIT, which is what the api runs); an eventual get
+//! through NGINX and to one replica, and the same prepared SELECT at QUORUM straight to Cassandra.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,23 +31,31 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The value of `--name VALUE`, if given.
+fn text_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).cloned()
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e3
 }
 
-/// (p50 ms, p99 ms, requests/s).
-async fn measure(call: Call, requests: usize, concurrency: usize) -> (f64, f64, f64) {
-    for _ in 0..requests / 10 {
-        call().await; // warm up connections and caches
-    }
-    let mut latencies = Vec::with_capacity(requests);
-    for _ in 0..requests {
+/// `n` sequential calls, each one's latency.
+async fn sequential(call: &Call, n: usize) -> Vec<Duration> {
+    let mut latencies = Vec::with_capacity(n);
+    for _ in 0..n {
         let started = Instant::now();
         call().await;
         latencies.push(started.elapsed());
     }
-    latencies.sort();
+    latencies
+}
+
+/// Requests per second of `requests` calls from `concurrency` tasks at once.
+async fn throughput(call: &Call, requests: usize, concurrency: usize) -> f64 {
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -60,12 +70,42 @@ async fn measure(call: Call, requests: usize, concurrency: usize) -> (f64, f64, 
     for t in tasks {
         t.await.expect("a task");
     }
-    let rate = (requests / concurrency * concurrency) as f64 / started.elapsed().as_secs_f64();
-    (
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        rate,
-    )
+    (requests / concurrency * concurrency) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// How many rounds the sequential calls are spread over.
+const ROUNDS: usize = 8;
+
+/// Every path's (p50 ms, p99 ms, requests/s). The stores warm up as they serve (Cassandra's JIT
+/// most of all), so no path may run before or after the others: all are warmed first, then the
+/// sequential calls go in rounds, the paths in a rotated order each round, then the concurrent
+/// ones, in order.
+async fn measure(
+    paths: &[(&str, Call)],
+    requests: usize,
+    concurrency: usize,
+) -> Vec<(f64, f64, f64)> {
+    for (_, call) in paths {
+        sequential(call, requests / 4).await;
+    }
+    let mut latencies = vec![Vec::with_capacity(requests); paths.len()];
+    for round in 0..ROUNDS {
+        for k in 0..paths.len() {
+            let i = (k + round) % paths.len();
+            latencies[i].extend(sequential(&paths[i].1, requests / ROUNDS).await);
+        }
+    }
+    let mut results = Vec::with_capacity(paths.len());
+    for ((_, call), mut latencies) in paths.iter().zip(latencies) {
+        latencies.sort();
+        let rate = throughput(call, requests, concurrency).await;
+        results.push((
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            rate,
+        ));
+    }
+    results
 }
 
 #[tokio::main]
@@ -79,7 +119,10 @@ async fn main() {
     let api = lab(&targets::service::server::API);
     let pg = lab(&targets::postgres::server::Postgres);
     let cassandra = lab(&targets::cassandra::server::Cassandra);
-    let rest = targets::service::server::http_url(&api, 0);
+    let nginx = lab(&targets::service::balancer::Nginx);
+    let balanced = targets::service::balancer::http_url(&nginx);
+    // `--api http://host:port`: another api instance instead of api1 (to compare how one runs).
+    let rest = text_arg("--api").unwrap_or_else(|| targets::service::server::http_url(&api, 0));
     let grpc = targets::service::server::grpc_url(&api, 0);
     let http = reqwest::Client::new();
     for consistency in ["strong", "eventual"] {
@@ -90,10 +133,10 @@ async fn main() {
             .expect("the api answers (is `checker cluster up system` running?)");
     }
 
-    let rest_get = |consistency: &'static str| -> Call {
+    let rest_get = |base: &str, consistency: &'static str| -> Call {
         let (http, url) = (
             http.clone(),
-            format!("{rest}/kv/bench?consistency={consistency}"),
+            format!("{base}/kv/bench?consistency={consistency}"),
         );
         Arc::new(move || {
             let (http, url) = (http.clone(), url.clone());
@@ -175,14 +218,24 @@ async fn main() {
     println!("| path | p50 (ms) | p99 (ms) | requests/s at concurrency {concurrency} |");
     println!("|---|---|---|---|");
     let paths: Vec<(&str, Call)> = vec![
-        ("strong get, REST through the api", rest_get("strong")),
-        ("strong get, gRPC through the api", grpc_get),
+        (
+            "strong get, REST through NGINX and the api",
+            rest_get(&balanced, "strong"),
+        ),
+        ("strong get, REST to api1", rest_get(&rest, "strong")),
+        ("strong get, gRPC to api1", grpc_get),
         ("the same transaction straight to PostgreSQL", pg_get),
-        ("eventual get, REST through the api", rest_get("eventual")),
+        (
+            "eventual get, REST through NGINX and the api",
+            rest_get(&balanced, "eventual"),
+        ),
+        ("eventual get, REST to api1", rest_get(&rest, "eventual")),
         ("the same SELECT at QUORUM straight to Cassandra", cql_get),
     ];
-    for (name, call) in paths {
-        let (p50, p99, rate) = measure(call, requests, concurrency).await;
+    for ((name, _), (p50, p99, rate)) in paths
+        .iter()
+        .zip(measure(&paths, requests, concurrency).await)
+    {
         println!("| {name} | {p50:.2} | {p99:.2} | {rate:.0} |");
     }
 }

@@ -14,6 +14,7 @@ fn after_help() -> String {
         "Examples:
   checker cluster up etcd          # three etcd members, 10.47.0.11-13, one namespace each
   checker cluster up cassandra     # three Cassandra 5.0 nodes from Maven Central's jars (~1 min)
+  checker cluster up system --replicas 5 --workers 3   # the service system and every store it uses
   checker cluster status all
   checker cluster logs postgres --node 2 --lines 100
   checker cluster down all
@@ -60,7 +61,12 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Action {
     /// Create the namespaces, start the servers, wait until they are ready.
-    Up(Which),
+    Up {
+        #[command(flatten)]
+        which: Which,
+        #[command(flatten)]
+        size: Size,
+    },
     /// Stop the servers, delete their namespaces and data (logs stay).
     Down(Which),
     /// Show each node: address, process, ready, paused, partition rules.
@@ -86,6 +92,29 @@ fn server_names() -> String {
         .map(|s| s.name)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The service system's size (`up system` only).
+#[derive(clap::Args)]
+struct Size {
+    /// How many api replicas (1-9; default 3), until `checker cluster down`.
+    #[arg(long)]
+    replicas: Option<usize>,
+    /// How many workers (1-9; default 2), until `checker cluster down`.
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+impl Size {
+    /// The count asked for `cluster`'s kind, if any.
+    fn of(&self, cluster: &Cluster) -> Option<usize> {
+        use targets::service::server::{API, WORKER};
+        match cluster.name() {
+            name if name == API.role => self.replicas,
+            name if name == WORKER.role => self.workers,
+            _ => None,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -125,10 +154,10 @@ impl Which {
 /// Runs `checker cluster …`.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let which = match &args.action {
-        Action::Up(w) | Action::Down(w) | Action::Status(w) => w,
-        Action::Logs { which, .. } => which,
+        Action::Up { which, .. } | Action::Logs { which, .. } => which,
+        Action::Down(w) | Action::Status(w) => w,
     };
-    let clusters = match which.clusters() {
+    let mut clusters = match which.clusters() {
         // Down in the reverse order: the services before the stores they use.
         Ok(mut c) if matches!(args.action, Action::Down(_)) => {
             c.reverse();
@@ -140,9 +169,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
+    if let Action::Up { size, .. } = &args.action {
+        let asked = size.replicas.is_some() || size.workers.is_some();
+        if asked && !clusters.iter().any(|c| size.of(c).is_some()) {
+            eprintln!("error: --replicas and --workers size the service system: `checker cluster up system`");
+            return Ok(EXIT_BAD_INPUT);
+        }
+        for cluster in &mut clusters {
+            if let Some(nodes) = size.of(cluster) {
+                if let Err(e) = cluster.scale(nodes) {
+                    eprintln!("error: {e}");
+                    return Ok(EXIT_BAD_INPUT);
+                }
+            }
+        }
+    }
     for cluster in &clusters {
         match &args.action {
-            Action::Up(_) => {
+            Action::Up { .. } => {
                 let started = Instant::now();
                 eprintln!("{}: starting {} nodes…", cluster.name(), cluster.nodes());
                 let name = cluster.name();

@@ -265,8 +265,11 @@ pub async fn run(
     // recorded is kept, and no more operations are sent.
     if crashed.is_empty() {
         if let Err(e) = target.quiesce(config.settle).await {
-            // Not fatal: the final reads show what the pending work left undone.
-            eprintln!("the target did not quiesce after the heal: {e}");
+            // Not fatal: the final reads show what the pending work left undone. Recorded, so
+            // that the report says why they may miss what the target acknowledged.
+            let why = format!("{e}; a longer --settle waits longer");
+            eprintln!("the target did not quiesce after the heal: {why}");
+            record_nemesis_result(&recorder, "quiesce", Value::Nil, Some(why));
         }
         final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
     }

@@ -184,13 +184,9 @@ impl Eventual {
         let started = Instant::now();
         let result = c.session.execute_unpaged(&c.select, (key,)).await;
         self.metrics.store("cassandra", "select", started);
-        let rows = result
-            .map_err(|e| classify(e, false))?
-            .into_rows_result()
-            .map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}")))?;
-        let row = rows
+        let row = rows(result)?
             .maybe_first_row::<(Option<i64>, Option<i64>)>()
-            .map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}")))?;
+            .map_err(|e| answer(&e))?;
         let found = row.and_then(|(value, at)| Some((value?, at.unwrap_or(0))));
         self.stamper.observe(found.map(|(_, at)| at));
         Ok(found)
@@ -252,16 +248,9 @@ impl Eventual {
         statement.set_request_timeout(Some(self.deadline));
         let result = c.session.query_unpaged(statement, (account,)).await;
         self.metrics.store("cassandra", "timeline-read", started);
-        let rows = result
-            .map_err(|e| classify(e, false))?
-            .into_rows_result()
-            .map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}")))?;
-        let entries = rows
-            .rows::<(i64, i64)>()
-            .map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}")))?;
-        entries
-            .map(|r| r.map_err(|e| ServiceError::Unavailable(format!("Cassandra's answer: {e}"))))
-            .collect()
+        let rows = rows(result)?;
+        let entries = rows.rows::<(i64, i64)>().map_err(|e| answer(&e))?;
+        entries.map(|r| r.map_err(|e| answer(&e))).collect()
     }
 
     /// Adds `element` to the set `name` (again: no change).
@@ -279,13 +268,7 @@ impl Eventual {
         let started = Instant::now();
         let result = c.session.execute_unpaged(&c.set_read, (name,)).await;
         self.metrics.store("cassandra", "set-read", started);
-        let answer = |e: &dyn std::fmt::Display| {
-            ServiceError::Unavailable(format!("Cassandra's answer: {e}"))
-        };
-        let rows = result
-            .map_err(|e| classify(e, false))?
-            .into_rows_result()
-            .map_err(|e| answer(&e))?;
+        let rows = rows(result)?;
         let elements = rows.rows::<(i64,)>().map_err(|e| answer(&e))?;
         elements
             .map(|r| r.map(|(e,)| e).map_err(|e| answer(&e)))
@@ -311,14 +294,7 @@ impl Eventual {
         let started = Instant::now();
         let result = c.session.execute_unpaged(&c.counter_read, (name,)).await;
         self.metrics.store("cassandra", "counter-read", started);
-        let answer = |e: &dyn std::fmt::Display| {
-            ServiceError::Unavailable(format!("Cassandra's answer: {e}"))
-        };
-        let rows = result
-            .map_err(|e| classify(e, false))?
-            .into_rows_result()
-            .map_err(|e| answer(&e))?;
-        let row = rows
+        let row = rows(result)?
             .maybe_first_row::<(Option<scylla::value::Counter>,)>()
             .map_err(|e| answer(&e))?;
         Ok(row.and_then(|(c,)| c).map_or(0, |c| c.0))
@@ -352,6 +328,21 @@ impl Eventual {
     pub fn stamp(&self, policy: Policy) -> i64 {
         self.stamper.stamp(policy, None)
     }
+}
+
+/// A read's rows, or why there are none (a read changed nothing, so every failure is definite).
+fn rows(
+    result: Result<scylla::response::query_result::QueryResult, ExecutionError>,
+) -> Result<scylla::response::query_result::QueryRowsResult, ServiceError> {
+    result
+        .map_err(|e| classify(e, false))?
+        .into_rows_result()
+        .map_err(|e| answer(&e))
+}
+
+/// Cassandra answered something this store cannot read.
+fn answer(e: &dyn std::fmt::Display) -> ServiceError {
+    ServiceError::Unavailable(format!("Cassandra's answer: {e}"))
 }
 
 /// Whether a failed request may have taken effect: a request never sent, or refused by the

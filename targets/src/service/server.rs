@@ -26,8 +26,10 @@ pub struct Instance {
     pub stem: &'static str,
     /// The last octet of instance 1's address.
     pub first_address: u8,
-    /// How many run.
+    /// How many run by default (`checker cluster up system --replicas/--workers` changes it).
     pub count: usize,
+    /// How many may run: the addresses up to `first_address + max - 1` are this kind's.
+    pub max: usize,
     /// Whether it serves gRPC (on [`GRPC_PORT`]).
     pub grpc: bool,
 }
@@ -38,6 +40,7 @@ pub static API: Instance = Instance {
     stem: "api",
     first_address: 51,
     count: 3,
+    max: 9,
     grpc: true,
 };
 
@@ -47,6 +50,7 @@ pub static WORKER: Instance = Instance {
     stem: "wrk",
     first_address: 61,
     count: 2,
+    max: 9,
     grpc: false,
 };
 
@@ -197,6 +201,10 @@ impl Server for Instance {
 
     fn nodes(&self) -> usize {
         self.count
+    }
+
+    fn max_nodes(&self) -> usize {
+        self.max
     }
 
     fn check_installed(&self, _cluster: &Cluster) -> Result<(), ClusterError> {
