@@ -100,13 +100,16 @@ fn etcd_cluster_under_real_faults() {
         || agreed_leader(&lab).is_some(),
     );
 
-    // Linearizable reads stay linearizable under partitions, a crash and a
-    // pause.
+    // Linearizable reads stay linearizable under partitions and a crash. (Not
+    // asserted under pauses: etcd before 3.4.42 / the 2026 3.5 and 3.6 fixes
+    // can serve stale reads from a member resumed after SIGSTOP, etcd issue
+    // #20418, and Debian's 3.4.23 has it; the pause run below checks what
+    // must hold even so.)
     let nemesis: Arc<dyn Nemesis> = Arc::new(LocalNemesis::new(Arc::clone(cluster)));
     let faults = plan(&[
         (1.0, 4.0, isolate(0)),
         (5.0, 8.0, Fault::Kill { node: 1 }),
-        (9.0, 11.0, Fault::Pause { node: 2 }),
+        (9.0, 11.0, isolate(2)),
         (12.0, 15.0, Fault::IsolateLeader { nodes: 3 }),
     ]);
     let (history, judgement) = run_with_faults(
@@ -142,6 +145,38 @@ fn etcd_cluster_under_real_faults() {
         leader_cut,
         "the leader's isolation was recorded as the partition it became"
     );
+    servers::assert_healed(cluster);
+
+    // Pauses of a follower and of the leader: whatever a resumed member reads, no
+    // acknowledged write is lost and no read returns a value never written.
+    let leader = agreed_leader(&lab).expect("a leader");
+    let faults = plan(&[
+        (
+            1.0,
+            4.0,
+            Fault::Pause {
+                node: (leader + 1) % 3,
+            },
+        ),
+        (6.0, 10.0, Fault::Pause { node: leader }),
+    ]);
+    let (_, judgement) = run_with_faults(
+        target(&lab, false),
+        "register",
+        12,
+        16,
+        300.0,
+        Some((Arc::clone(&nemesis), faults)),
+    );
+    let stats = &judgement.results["register-stats"];
+    let count = |what: &str| stats[what].as_u64().expect("a count");
+    eprintln!(
+        "etcd under pauses: {} ({} stale reads)",
+        judgement.verdict,
+        count("stale-read-count")
+    );
+    assert_eq!(count("lost-write-count"), 0, "{:#?}", why(&judgement));
+    assert_eq!(count("unwritten-read-count"), 0, "{:#?}", why(&judgement));
     servers::assert_healed(cluster);
 
     // Serializable reads: an isolated member answers from its own, stale

@@ -452,9 +452,11 @@ fn coordination_under_partitions(lab: &SystemLab) {
 
     // After the heal the relay may be between terms: wait for its leader.
     let mut leader = 0;
-    time_until("a worker leading the relay", Duration::from_secs(30), || {
-        relay_leader(&workers).inspect(|&n| leader = n).is_some()
-    });
+    time_until(
+        "a worker leading the relay",
+        Duration::from_secs(30),
+        || relay_leader(&workers).inspect(|&n| leader = n).is_some(),
+    );
     let other = 1 - leader;
     let gone = workers.host(leader).address.to_string();
     // workers 0–1, etcd 2–4: the relay's leader alone, the other worker with etcd.
@@ -717,9 +719,11 @@ fn the_service_system_end_to_end_under_real_faults() {
     // still lands there exactly once, and nothing else does.
     let workers = lab.cluster("worker");
     let mut leader = 0;
-    time_until("a worker leading the relay", Duration::from_secs(30), || {
-        relay_leader(&workers).inspect(|&n| leader = n).is_some()
-    });
+    time_until(
+        "a worker leading the relay",
+        Duration::from_secs(30),
+        || relay_leader(&workers).inspect(|&n| leader = n).is_some(),
+    );
     let bank = target(&api, Data::Accounts, "strong", Via::Rest);
     let prefix = bank.prefix().to_string();
     let (history, judgement) = run_with_config(

@@ -1,7 +1,7 @@
 //! What a request can fail with, and how each protocol says it.
 //!
-//! The split matters to a tester: a definite failure (`Invalid`, `NotFound`, `Unavailable`) did not
-//! happen; an `Indeterminate` one may have (a commit whose answer was lost, a deadline passed after
+//! The split matters to a tester: a definite failure (`Invalid`, `NotFound`, `Unavailable`,
+//! `Overloaded`) did not happen; an `Indeterminate` one may have (a commit whose answer was lost, a deadline passed after
 //! the request left), and Jepsen records it as `:info`, never as `:fail`.
 
 use axum::http::StatusCode;
@@ -21,6 +21,9 @@ pub enum ServiceError {
     /// A store could not be reached before anything was sent: nothing happened.
     #[error("{0}")]
     Unavailable(String),
+    /// The instance's rate limit (a live setting) refused it before anything was attempted.
+    #[error("{0}")]
+    Overloaded(String),
     /// The store may or may not have applied it.
     #[error("{0}")]
     Indeterminate(String),
@@ -35,6 +38,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Indeterminate(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -46,6 +50,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => "not-found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::Unavailable(_) => "unavailable",
+            ServiceError::Overloaded(_) => "overloaded",
             ServiceError::Indeterminate(_) => "indeterminate",
         }
     }
@@ -60,6 +65,7 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::NotFound(_) => tonic::Status::not_found(message),
             ServiceError::Conflict(_) => tonic::Status::already_exists(message),
             ServiceError::Unavailable(_) => tonic::Status::unavailable(message),
+            ServiceError::Overloaded(_) => tonic::Status::resource_exhausted(message),
             // DEADLINE_EXCEEDED is gRPC's own word for "may have happened".
             ServiceError::Indeterminate(_) => tonic::Status::deadline_exceeded(message),
         };

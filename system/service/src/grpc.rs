@@ -22,7 +22,16 @@ impl Grpc {
         work: impl Future<Output = Result<T, ServiceError>>,
     ) -> Result<Response<T>, Status> {
         let started = Instant::now();
-        let result = work.await;
+        // The rate limit refuses before any work; listing the members is never refused.
+        let admitted = if method.starts_with("Cluster/") {
+            Ok(())
+        } else {
+            self.0.live.admit()
+        };
+        let result = match admitted {
+            Ok(()) => work.await,
+            Err(e) => Err(e),
+        };
         let status = match &result {
             Ok(_) => "ok",
             Err(e) => e.kind(),

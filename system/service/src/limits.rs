@@ -1,6 +1,8 @@
 //! The bounds every request is held to, checked before any store is touched.
 
 use crate::ServiceError;
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// The longest key, in characters.
 pub const MAX_KEY_CHARS: usize = 256;
@@ -72,9 +74,98 @@ pub fn amount(what: &str, amount: i64, positive: bool) -> Result<i64, ServiceErr
     }
 }
 
+/// The instance's request rate limit (the live setting `rate-limit`, requests per second; 0:
+/// none): a token bucket holding up to one second of requests, so a burst after a quiet spell is
+/// served and a sustained excess is refused with [`ServiceError::Overloaded`].
+#[derive(Debug)]
+pub struct RateLimit {
+    bucket: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    per_second: u32,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Default for RateLimit {
+    fn default() -> RateLimit {
+        RateLimit {
+            bucket: Mutex::new(Bucket {
+                per_second: 0,
+                tokens: 0.0,
+                refilled: Instant::now(),
+            }),
+        }
+    }
+}
+
+impl RateLimit {
+    /// Requests per second allowed from now on (0: no limit); the bucket starts full.
+    pub fn set(&self, per_second: u32) {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        *bucket = Bucket {
+            per_second,
+            tokens: f64::from(per_second),
+            refilled: Instant::now(),
+        };
+    }
+
+    /// The limit now (0: none).
+    pub fn per_second(&self) -> u32 {
+        self.bucket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .per_second
+    }
+
+    /// Takes one request's token, or refuses it.
+    pub fn admit(&self) -> Result<(), ServiceError> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        if bucket.per_second == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let rate = f64::from(bucket.per_second);
+        let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate);
+        bucket.refilled = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(ServiceError::Overloaded(format!(
+                "over this instance's rate limit of {} requests per second",
+                bucket.per_second
+            )))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rate_limit_admits_a_second_of_requests_then_refuses_and_none_when_off() {
+        let limit = RateLimit::default();
+        assert!(
+            (0..1000).all(|_| limit.admit().is_ok()),
+            "no limit by default"
+        );
+        limit.set(5);
+        let admitted = (0..20).filter(|_| limit.admit().is_ok()).count();
+        assert!(
+            (5..=6).contains(&admitted),
+            "{admitted} of 20 admitted at 5/s"
+        );
+        let refused = limit.admit().unwrap_err();
+        assert_eq!(refused.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.to_string().contains('5'), "{refused}");
+        limit.set(0);
+        assert!(limit.admit().is_ok());
+    }
 
     #[test]
     fn keys_accounts_and_amounts_out_of_bounds_are_refused_with_a_reason() {

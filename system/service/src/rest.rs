@@ -263,6 +263,8 @@ pub struct ClusterBody {
     pub default_consistency: Consistency,
     /// How it stamps eventual and async writes: wall or hlc.
     pub conflict_policy: String,
+    /// The requests per second it serves (0: no limit).
+    pub rate_limit: u32,
 }
 
 #[utoipa::path(get, path = "/kv/{key}", params(("key" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), ConsistencyQuery),
@@ -464,6 +466,7 @@ async fn cluster(State(app): State<Arc<App>>) -> Reply<ClusterBody> {
         config_revision: app.live.revision(),
         default_consistency: app.live.default_consistency(),
         conflict_policy: app.live.policy().name().into(),
+        rate_limit: app.live.rate_limit(),
     }))
 }
 
@@ -497,6 +500,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 /// The OpenAPI document of this API.
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&RateLimited),
     info(
         title = "lab service",
         description = "The service system under test: key-value requests, grow-only sets and counters in three consistencies, and a bank with a transactional outbox."
@@ -585,9 +589,67 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/bank/transfers", post(transfer).get(transfers))
         .route("/bank/timeline/{account}", get(timeline))
         .route("/bank/balances", get(balances))
+        // The operations above, not the ones below: a probe or a scrape is never refused.
+        .route_layer(middleware::from_fn_with_state(app.clone(), admit))
         .merge(operations());
     finish(routes, app)
 }
+
+/// Refuses a request over the instance's rate limit (429) before it reaches a store.
+async fn admit(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    match app.live.admit() {
+        Ok(()) => next.run(request).await,
+        Err(e) => Failure::from(e).into_response(),
+    }
+}
+
+/// Adds the rate limit's 429 to every operation of the document but the operational ones.
+struct RateLimited;
+
+impl utoipa::Modify for RateLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let refused = ResponseBuilder::new()
+            .description("over the instance's rate limit (the live setting rate-limit)")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if OPERATIONAL.contains(&path.as_str()) {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .insert("429".into(), refused.clone().into());
+            }
+        }
+    }
+}
+
+/// The routes no rate limit refuses.
+const OPERATIONAL: &[&str] = &[
+    "/cluster",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+];
 
 /// The routes every instance serves, workers too: `/cluster`, `/healthz`, `/readyz`,
 /// `/metrics`, `/openapi.json`.
@@ -637,6 +699,8 @@ mod tests {
         );
         let cas = &doc["paths"]["/kv/{key}/cas"]["post"]["parameters"][1]["schema"];
         assert!(cas.to_string().contains("CasConsistency"), "{cas}");
+        assert!(doc["paths"]["/sets/{name}"]["post"]["responses"]["429"].is_object());
+        assert!(doc["paths"]["/metrics"]["get"]["responses"]["429"].is_null());
     }
 
     #[test]

@@ -454,6 +454,69 @@ async fn the_api_serves_strong_requests_refuses_bad_input_and_leaves_etcd_when_s
         "the default is now eventual, whose store is down"
     );
 
+    // A rate limit set live (1 request a second): a burst beyond it is refused with 429 (REST) and RESOURCE_EXHAUSTED
+    // (gRPC) before any store is touched, while /cluster still answers; 0 lifts it.
+    etcd_client
+        .put("/lab/config/rate-limit", "1", None)
+        .await
+        .expect("put");
+    let started = Instant::now();
+    while send(http.get(url("/cluster"))).await.1["rate_limit"] != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the limit never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(send(http.get(url("/kv/a?consistency=strong"))).await.0);
+    }
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    // One request a second: of a burst of 20, the first and one per second it lasts get through.
+    assert!(
+        refused >= 15,
+        "most of a 20-request burst refused at 1/s: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 429),
+        "{statuses:?}"
+    );
+    let (status, body) = send(http.get(url("/kv/a?consistency=strong"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("overloaded")),
+        "{body}"
+    );
+    let limited = kv
+        .get(GetRequest {
+            key: "a".into(),
+            consistency: 1,
+        })
+        .await
+        .expect_err("over the limit");
+    assert_eq!(limited.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(
+        send(http.get(url("/cluster"))).await.0,
+        200,
+        "never refused"
+    );
+    etcd_client
+        .put("/lab/config/rate-limit", "0", None)
+        .await
+        .expect("put");
+    let started = Instant::now();
+    while send(http.get(url("/cluster"))).await.1["rate_limit"] != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the limit never lifted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..20 {
+        assert_eq!(send(http.get(url("/kv/a?consistency=strong"))).await.0, 200);
+    }
+
     // SIGTERM: it exits cleanly and its lease is revoked at once, not when it expires.
     assert_eq!(
         members(&etcd).await,

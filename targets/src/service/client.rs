@@ -223,7 +223,9 @@ impl Failure {
             | Code::FailedPrecondition => Failure::Definite(text),
             // The api's own "nothing happened"; the transport's UNAVAILABLE (a connection lost
             // mid-request) carries no such message and stays unknown.
-            Code::Unavailable if status.metadata().get("lab-error").is_some() => {
+            Code::Unavailable | Code::ResourceExhausted
+                if status.metadata().get("lab-error").is_some() =>
+            {
                 Failure::Definite(text)
             }
             _ => Failure::Maybe(text),
