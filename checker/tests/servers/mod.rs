@@ -11,7 +11,7 @@ use consistency::linearizable::Options;
 use history::History;
 use nemesis::{Fault, Nemesis, PartitionShape, Plan, Step};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workloads::Target;
@@ -205,10 +205,33 @@ pub fn run_with_config(
         .enable_all()
         .build()
         .expect("runtime");
+    // Every history is written as it is recorded, and kept when it is not valid, so that a rare
+    // anomaly on a real server can be read afterwards (the path is printed with the test's output).
+    let mut config = config.clone();
+    let kept = config.history_path.is_none().then(|| {
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("histories");
+        let _ = std::fs::create_dir_all(&dir);
+        dir.join(format!(
+            "{}-{}-{n}-{}.jsonl",
+            target.name().replace([' ', '(', ')', '/'], ""),
+            kind.name,
+            std::process::id()
+        ))
+    });
+    config.history_path = config.history_path.or_else(|| kept.clone());
     let recorded = rt
-        .block_on(run(target, workload, faults, config, Stop::default()))
+        .block_on(run(target, workload, faults, &config, Stop::default()))
         .expect("runs");
     let judgement = judge(&checks, &recorded.history, &Options::default());
+    if let Some(path) = kept {
+        if judgement.verdict == consistency::Verdict::Valid {
+            let _ = std::fs::remove_file(&path);
+        } else {
+            eprintln!("{} history kept: {}", judgement.verdict, path.display());
+        }
+    }
     (recorded.history, judgement)
 }
 
