@@ -195,7 +195,9 @@ fn restart_workers(workers: &cluster::Cluster, hold_ms: Option<u64>, fencing: bo
         workers.kill(n).expect("stop a worker");
         workers.restart(n).expect("start a worker");
     }
-    time_until("the workers ready again", Duration::from_secs(60), || {
+    // Both restarted: the group waits for the old members' sessions (6 s) and for any member
+    // busy applying (up to max.poll.interval.ms, 20 s) before it assigns partitions again.
+    time_until("the workers ready again", Duration::from_secs(90), || {
         workers.is_up()
     });
 }

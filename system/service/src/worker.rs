@@ -42,6 +42,9 @@ pub fn consumer(app: &App) -> Result<StreamConsumer<Lag>, ServiceError> {
         // Only what the producers committed to every in-sync replica.
         .set("isolation.level", "read_committed")
         .set("session.timeout.ms", "6000")
+        // A member that has not asked for messages this long (a write retried while its store
+        // is down) leaves the group, so that a rebalance waits for it 20 s, not librdkafka's 5 min.
+        .set("max.poll.interval.ms", "20000")
         .set("statistics.interval.ms", "2000")
         .create_with_context(Lag(app.metrics.clone()))
         .map_err(|e| ServiceError::Invalid(format!("the Kafka consumer: {e}")))?;
