@@ -93,11 +93,23 @@ fn stores(consistency: &str) -> &'static [&'static System] {
 }
 
 fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
+    // Every store up, each waited for once; the faults and the queue's drain use them below.
+    let mut stores_up = Vec::new();
     for needed in SYSTEM.needs {
         for server in needed.servers {
-            running(*server, setup)?;
+            stores_up.push(running(*server, setup)?);
         }
     }
+    let up = |server: &dyn cluster::Server| {
+        stores_up
+            .iter()
+            .find(|c| c.name() == server.name())
+            .cloned()
+            .ok_or_else(|| OpenError::NotUp {
+                system: SYSTEM.name,
+                state: setup.lab.state.display().to_string(),
+            })
+    };
     let cluster = running(&server::API, setup)?;
     let workers = running(&server::WORKER, setup)?;
     // Every client goes through the balancer, as a service's clients do; faults hit the
@@ -109,7 +121,7 @@ fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
     }
     for store in stores(consistency) {
         for server in store.servers {
-            parts.push(running(*server, setup)?);
+            parts.push(up(*server)?);
         }
     }
     let nemesis = Composite::new(parts);
@@ -134,7 +146,7 @@ fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
     let data = setup.workload.data;
     let mut target = ServiceTarget::new(endpoints, data, consistency, via, setup.op_timeout);
     if consistency == "async" {
-        let kafka = running(&kafka::server::Kafka, setup)?;
+        let kafka = up(&kafka::server::Kafka)?;
         target = target.draining(kafka::server::bootstrap_servers(&kafka));
     }
     Ok(Opened {
