@@ -414,3 +414,97 @@ fn a_panicking_client_ends_the_run_with_255_after_healing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A counter in memory (linearizable by its lock) whose target audits itself and finds a fault.
+struct AuditedCounter(std::sync::Arc<std::sync::Mutex<i64>>);
+
+#[async_trait::async_trait]
+impl workloads::Client for AuditedCounter {
+    async fn invoke(&self, op: &workloads::Invocation) -> workloads::Completion {
+        let mut sum = self.0.lock().expect("the counter's lock");
+        match op.f.as_str() {
+            "add" => {
+                *sum += op.value.as_int().unwrap_or(0);
+                workloads::Completion::ok(op.value.clone())
+            }
+            _ => workloads::Completion::ok(Value::Int(*sum)),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl workloads::Target for AuditedCounter {
+    fn name(&self) -> String {
+        "audited-counter".into()
+    }
+
+    fn nodes(&self) -> usize {
+        1
+    }
+
+    async fn open(
+        &self,
+        _node: usize,
+    ) -> Result<Box<dyn workloads::Client>, workloads::TargetError> {
+        Ok(Box::new(AuditedCounter(self.0.clone())))
+    }
+
+    async fn setup(&self, _initial: &[(Value, Value)]) -> Result<(), workloads::TargetError> {
+        Ok(())
+    }
+
+    async fn audit(&self, _limit: Duration) -> Vec<workloads::Audit> {
+        let sum = *self.0.lock().expect("the counter's lock");
+        vec![workloads::Audit {
+            name: "ledger".into(),
+            verdict: Verdict::Invalid,
+            summary: format!("the ledger disagrees with {sum}"),
+            details: serde_json::json!({"sum": sum}),
+        }]
+    }
+}
+
+/// A target's own checks come after the final reads, as a section and a results entry each,
+/// and their verdicts count in the run's.
+#[test]
+fn a_targets_audit_is_a_section_and_part_of_the_verdict() {
+    let target = std::sync::Arc::new(AuditedCounter(Default::default()));
+    let kind = workloads::workload::by_name("counter").expect("the counter workload");
+    let mut workload = (kind.build)(&workloads::Options::default());
+    let checks = std::mem::take(&mut workload.checks);
+    let mut config = spec("strong", 1, 0.5).run;
+    config.settle = Duration::from_millis(100);
+    let recorded = runtime()
+        .block_on(checker::run::run(
+            target,
+            workload,
+            None,
+            &config,
+            Stop::default(),
+        ))
+        .expect("runs");
+    let mut judgement = checker::run::judge::judge(
+        &checks,
+        &recorded.history,
+        &consistency::linearizable::Options::default(),
+    );
+    assert_eq!(
+        judgement.verdict,
+        Verdict::Valid,
+        "the counter itself is right"
+    );
+    judgement.audited(&recorded.audits);
+    assert_eq!(judgement.verdict, Verdict::Invalid);
+    let section = judgement
+        .sections
+        .iter()
+        .find(|s| s.title == "ledger")
+        .expect("the audit's section");
+    assert!(section.summary.starts_with("the ledger disagrees with "));
+    let sum = judgement.results["ledger"]["sum"]
+        .as_i64()
+        .expect("its details");
+    assert!(sum > 0, "audited after the run's adds");
+    assert_eq!(judgement.results["ledger"]["valid?"], false);
+    assert_eq!(judgement.results["valid?"], false);
+}

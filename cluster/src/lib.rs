@@ -346,7 +346,14 @@ impl Cluster {
     pub fn kill(&self, node: usize) -> Result<(), ClusterError> {
         if let Some(pid) = self.pid(node) {
             process::signal(pid, libc::SIGKILL)?;
-            process::wait_gone(pid, Duration::from_secs(10));
+            if !process::wait_gone(pid, Duration::from_secs(10)) {
+                // Restarting now would race it for its ports; say so instead.
+                return Err(ClusterError(format!(
+                    "{} node {} (pid {pid}) survived SIGKILL for 10 s",
+                    self.server.name(),
+                    node + 1
+                )));
+            }
         }
         Ok(())
     }

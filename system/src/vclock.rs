@@ -11,8 +11,29 @@ use crate::NodeId;
 
 /// A vector clock: for each node, how many of its writes this version has seen. Absent entries
 /// are zero (and zero entries are never stored, so equal clocks are equal maps).
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct VClock(BTreeMap<NodeId, u64>);
+///
+/// Nodes are the embedded store's [`NodeId`]s unless named otherwise: the service system's
+/// instances count by name (`VClock<String>`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VClock<N = NodeId>(BTreeMap<N, u64>);
+
+impl<N> Default for VClock<N> {
+    fn default() -> Self {
+        VClock(BTreeMap::new())
+    }
+}
+
+impl<N: Ord> FromIterator<(N, u64)> for VClock<N> {
+    /// The clock with these entries (zero entries dropped; a node given twice keeps the larger).
+    fn from_iter<I: IntoIterator<Item = (N, u64)>>(entries: I) -> Self {
+        let mut clock = BTreeMap::new();
+        for (node, count) in entries.into_iter().filter(|(_, count)| *count > 0) {
+            let entry = clock.entry(node).or_insert(0);
+            *entry = count.max(*entry);
+        }
+        VClock(clock)
+    }
+}
 
 /// How two vector clocks relate (the causal order, a partial order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,36 +48,41 @@ pub enum Causality {
     Concurrent,
 }
 
-impl VClock {
+impl<N: Ord + Clone> VClock<N> {
     /// The empty clock (before everything).
     pub fn new() -> Self {
         VClock::default()
     }
 
     /// This clock's entry for `node` (0 if absent).
-    pub fn get(&self, node: NodeId) -> u64 {
-        self.0.get(&node).copied().unwrap_or(0)
+    pub fn get(&self, node: &N) -> u64 {
+        self.0.get(node).copied().unwrap_or(0)
     }
 
     /// Counts one more write by `node`.
-    pub fn increment(&mut self, node: NodeId) {
+    pub fn increment(&mut self, node: N) {
         *self.0.entry(node).or_insert(0) += 1;
     }
 
     /// Takes the entry-wise maximum with `other`: the clock of a version that saw both.
-    pub fn merge(&mut self, other: &VClock) {
-        for (&node, &count) in &other.0 {
-            let entry = self.0.entry(node).or_insert(0);
+    pub fn merge(&mut self, other: &VClock<N>) {
+        for (node, &count) in &other.0 {
+            let entry = self.0.entry(node.clone()).or_insert(0);
             *entry = (*entry).max(count);
         }
     }
 
+    /// The non-zero entries, in node order.
+    pub fn entries(&self) -> impl Iterator<Item = (&N, u64)> {
+        self.0.iter().map(|(node, &count)| (node, count))
+    }
+
     /// How `self` relates to `other`.
-    pub fn compare(&self, other: &VClock) -> Causality {
+    pub fn compare(&self, other: &VClock<N>) -> Causality {
         let mut less = false;
         let mut greater = false;
         for node in self.0.keys().chain(other.0.keys()) {
-            let (mine, theirs) = (self.get(*node), other.get(*node));
+            let (mine, theirs) = (self.get(node), other.get(node));
             less |= mine < theirs;
             greater |= mine > theirs;
         }
@@ -69,7 +95,7 @@ impl VClock {
     }
 
     /// True if `self` saw everything `other` saw (after it, or equal).
-    pub fn descends(&self, other: &VClock) -> bool {
+    pub fn descends(&self, other: &VClock<N>) -> bool {
         matches!(self.compare(other), Causality::After | Causality::Equal)
     }
 }
@@ -81,11 +107,11 @@ impl VClock {
 ///
 /// Versions are kept sorted by clock, so equal sets have equal representations (and hashes).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Siblings<T> {
-    versions: Vec<(VClock, T)>,
+pub struct Siblings<T, N = NodeId> {
+    versions: Vec<(VClock<N>, T)>,
 }
 
-impl<T> Default for Siblings<T> {
+impl<T, N> Default for Siblings<T, N> {
     fn default() -> Self {
         Siblings {
             versions: Vec::new(),
@@ -93,9 +119,9 @@ impl<T> Default for Siblings<T> {
     }
 }
 
-impl<T: Clone> Siblings<T> {
+impl<T: Clone, N: Ord + Clone> Siblings<T, N> {
     /// A set holding one version.
-    pub fn single(clock: VClock, value: T) -> Self {
+    pub fn single(clock: VClock<N>, value: T) -> Self {
         Siblings {
             versions: vec![(clock, value)],
         }
@@ -103,7 +129,7 @@ impl<T: Clone> Siblings<T> {
 
     /// Adds a version. Returns whether the set changed: false if an existing version already saw
     /// `clock` (two versions with equal clocks are the same write, so the existing one is kept).
-    pub fn add(&mut self, clock: VClock, value: T) -> bool {
+    pub fn add(&mut self, clock: VClock<N>, value: T) -> bool {
         if self.versions.iter().any(|(c, _)| c.descends(&clock)) {
             return false;
         }
@@ -117,7 +143,7 @@ impl<T: Clone> Siblings<T> {
     }
 
     /// Adds every version of `other`. Returns whether `self` changed.
-    pub fn merge(&mut self, other: &Siblings<T>) -> bool {
+    pub fn merge(&mut self, other: &Siblings<T, N>) -> bool {
         let mut changed = false;
         for (clock, value) in &other.versions {
             changed |= self.add(clock.clone(), value.clone());
@@ -127,7 +153,7 @@ impl<T: Clone> Siblings<T> {
 
     /// The clock of a version that saw all of these: the merge of their clocks. A write that
     /// follows a read of this set increments it, so it supersedes every sibling.
-    pub fn clock(&self) -> VClock {
+    pub fn clock(&self) -> VClock<N> {
         let mut clock = VClock::new();
         for (c, _) in &self.versions {
             clock.merge(c);
@@ -141,7 +167,7 @@ impl<T: Clone> Siblings<T> {
     }
 
     /// The versions, in clock order.
-    pub fn versions(&self) -> &[(VClock, T)] {
+    pub fn versions(&self) -> &[(VClock<N>, T)] {
         &self.versions
     }
 
@@ -181,7 +207,10 @@ mod tests {
         assert_eq!(a.compare(&c), Causality::Concurrent);
         assert_eq!(c.compare(&a), Causality::Concurrent);
         assert_eq!(VClock::new().compare(&a), Causality::Before);
-        assert_eq!(VClock::new().compare(&VClock::new()), Causality::Equal);
+        assert_eq!(
+            VClock::<NodeId>::new().compare(&VClock::new()),
+            Causality::Equal
+        );
     }
 
     #[test]
@@ -190,7 +219,7 @@ mod tests {
         let b = clock(&[(1, 2), (2, 5)]);
         let mut m = a.clone();
         m.merge(&b);
-        assert_eq!((m.get(0), m.get(1), m.get(2), m.get(9)), (3, 2, 5, 0));
+        assert_eq!((m.get(&0), m.get(&1), m.get(&2), m.get(&9)), (3, 2, 5, 0));
         assert!(m.descends(&a) && m.descends(&b));
         let mut other_way = b.clone();
         other_way.merge(&a);
@@ -215,6 +244,20 @@ mod tests {
         assert!(s.add(both.clone(), "c"));
         assert_eq!(s.values().copied().collect::<Vec<_>>(), vec!["c"]);
         assert_eq!(s.clock(), both);
+    }
+
+    #[test]
+    fn clocks_count_named_nodes_too() {
+        let a: VClock<String> = [("api1".to_string(), 2), ("api2".into(), 0)]
+            .into_iter()
+            .collect();
+        let mut b = a.clone();
+        b.increment("api2".into());
+        assert_eq!(a.entries().count(), 1, "zero entries are not kept");
+        assert_eq!(b.compare(&a), Causality::After);
+        assert_eq!(b.get(&"api2".to_string()), 1);
+        let rebuilt: VClock<String> = b.entries().map(|(n, c)| (n.clone(), c)).collect();
+        assert_eq!(rebuilt, b);
     }
 
     #[test]

@@ -57,6 +57,21 @@ pub trait Client: Send + Sync {
     async fn invoke(&self, op: &Invocation) -> Completion;
 }
 
+/// A target's own check of a run, beside the workload's checkers (the service system's bank
+/// workflow: every committed transfer in the activity timelines once): its verdict is part of
+/// the run's, and it has a section of the report and an entry of `results.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audit {
+    /// Its name: the section's title and the results' key (`workflow`).
+    pub name: String,
+    /// What it found.
+    pub verdict: consistency::Verdict,
+    /// One line of plain text.
+    pub summary: String,
+    /// The details, as `results.json` holds them.
+    pub details: serde_json::Value,
+}
+
 /// Why a target cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -82,5 +97,11 @@ pub trait Target: Send + Sync {
     async fn quiesce(&self, limit: std::time::Duration) -> Result<(), TargetError> {
         let _ = limit;
         Ok(())
+    }
+    /// The target's own checks, made after the final reads, each waiting at most `limit` for
+    /// the target to settle: none by default.
+    async fn audit(&self, limit: std::time::Duration) -> Vec<Audit> {
+        let _ = limit;
+        Vec::new()
     }
 }

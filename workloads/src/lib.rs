@@ -15,7 +15,7 @@ pub mod register;
 pub mod set;
 pub mod workload;
 
-pub use client::{Client, Completion, Target, TargetError};
+pub use client::{Audit, Client, Completion, Target, TargetError};
 pub use generator::{BoxGen, Context, Generator, Invocation, Next};
 pub use rng::Rng;
 pub use workload::{by_name, Data, Options, Workload, WorkloadKind, WORKLOADS};

@@ -41,6 +41,33 @@ impl Judgement {
             );
         }
     }
+
+    /// Adds the target's own checks: a section each, an entry of the results, and their
+    /// verdicts in the run's.
+    pub fn audited(&mut self, audits: &[workloads::Audit]) {
+        for audit in audits {
+            self.verdict = self.verdict.clone().and(audit.verdict.clone());
+            let mut details = abridge(&audit.details);
+            if let Json::Object(map) = &mut details {
+                map.insert("valid?".into(), audit.verdict.json());
+            }
+            self.sections.push(Section {
+                title: audit.name.clone(),
+                verdict: audit.verdict.clone(),
+                summary: audit.summary.clone(),
+                body_html: format!(
+                    "<pre>{}</pre>",
+                    crate::report::html::escape(
+                        &serde_json::to_string_pretty(&details).unwrap_or_default()
+                    )
+                ),
+            });
+            if let Json::Object(results) = &mut self.results {
+                results.insert(audit.name.clone(), details);
+                results.insert("valid?".into(), self.verdict.json());
+            }
+        }
+    }
 }
 
 /// The key of a report in `results.json`, and its section's title.

@@ -104,6 +104,8 @@ pub struct Recorded {
     /// The tasks that panicked (a client's, a worker's, the nemesis'): the
     /// run ended early, after healing, and is not to be trusted.
     pub crashed: Vec<Crash>,
+    /// The target's own checks ([`Target::audit`]), made after the final reads.
+    pub audits: Vec<workloads::Audit>,
 }
 
 /// A task of the run that panicked.
@@ -273,12 +275,18 @@ pub async fn run(
         }
         final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
     }
+    let audits = if crashed.is_empty() && !interrupted {
+        target.audit(config.settle).await
+    } else {
+        Vec::new()
+    };
     bar.finish();
     let history = recorder.finish()?;
     Ok(Recorded {
         history,
         interrupted,
         crashed,
+        audits,
     })
 }
 

@@ -305,6 +305,7 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         ..Options::default()
     };
     let mut judgement = judge(&checks, &recorded.history, &options);
+    judgement.audited(&recorded.audits);
     judgement.crashed(&recorded.crashed);
     let info = RunInfo {
         title: format!(

@@ -224,7 +224,8 @@ pub fn run_with_config(
     let recorded = rt
         .block_on(run(target, workload, faults, &config, Stop::default()))
         .expect("runs");
-    let judgement = judge(&checks, &recorded.history, &Options::default());
+    let mut judgement = judge(&checks, &recorded.history, &Options::default());
+    judgement.audited(&recorded.audits);
     if let Some(path) = kept {
         if judgement.verdict == consistency::Verdict::Valid {
             let _ = std::fs::remove_file(&path);

@@ -72,6 +72,7 @@ impl App {
             settings.cassandra_replication,
             deadline,
             metrics.clone(),
+            &settings.name,
         );
         let queue = Queue::new(&settings.kafka, deadline, metrics.clone())?;
         let live = Arc::new(Live::new(

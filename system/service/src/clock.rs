@@ -36,7 +36,8 @@ impl Stamper {
     pub fn stamp(&self, policy: Policy, seen: Option<i64>) -> i64 {
         match policy {
             Policy::Wall => wall_micros(),
-            Policy::Hlc => {
+            // A queued write under vector clocks carries its clock; its stamp orders nothing.
+            Policy::Hlc | Policy::Vector => {
                 self.observe(seen);
                 // A poisoned lock still holds a valid clock: the counter only moves forward.
                 let mut hlc = self.hlc.lock().unwrap_or_else(|e| e.into_inner());

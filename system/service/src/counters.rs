@@ -37,6 +37,7 @@ impl App {
                         key: name.into(),
                         value: delta,
                         stamp: self.eventual.stamp(self.live.policy()),
+                        clock: None,
                     })
                     .await?;
                 Ok(Outcome::Accepted)

@@ -4,6 +4,10 @@
 //! A compare-and-set here is a read followed by a write, not a lightweight transaction: this is
 //! the store a service picks for availability, and the lab shows what that costs.
 //!
+//! Under [`Policy::Vector`] a key's values live in another table, one row per concurrent
+//! version ([`crate::versions`]); switching the policy live between last-write-wins and vector
+//! clocks therefore starts the keys afresh from the other table.
+//!
 //! Sets are one row per element (adding is idempotent and commutes, so replicas agree once they
 //! have the same rows); counters are Cassandra's own `counter` columns, whose increments are not
 //! idempotent: one that timed out may have been applied, and one applied twice counts twice.
@@ -12,6 +16,7 @@ use crate::clock::Stamper;
 use crate::kv::Swap;
 use crate::metrics::Metrics;
 use crate::settings::{Level, Policy};
+use crate::versions::{self, Clock, Read, Versions};
 use crate::ServiceError;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -33,6 +38,7 @@ pub struct Eventual {
     deadline: Duration,
     metrics: Metrics,
     stamper: Stamper,
+    writer: String,
     connected: OnceCell<Connected>,
 }
 
@@ -46,16 +52,21 @@ struct Connected {
     set_read: PreparedStatement,
     counter_add: PreparedStatement,
     counter_read: PreparedStatement,
+    versions: PreparedStatement,
+    version_add: PreparedStatement,
+    version_drop: PreparedStatement,
 }
 
 impl Eventual {
-    /// The store on `nodes`, at `level`, its keyspace replicated `replication` times.
+    /// The store on `nodes`, at `level`, its keyspace replicated `replication` times; `writer`
+    /// names this instance in vector clocks.
     pub fn new(
         nodes: Vec<SocketAddr>,
         level: Level,
         replication: u32,
         deadline: Duration,
         metrics: Metrics,
+        writer: &str,
     ) -> Eventual {
         Eventual {
             nodes,
@@ -64,6 +75,7 @@ impl Eventual {
             deadline,
             metrics,
             stamper: Stamper::default(),
+            writer: writer.to_string(),
             connected: OnceCell::new(),
         }
     }
@@ -110,6 +122,10 @@ impl Eventual {
             format!(
                 "CREATE TABLE IF NOT EXISTS {KEYSPACE}.counters (name text PRIMARY KEY, value counter)"
             ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {KEYSPACE}.versions (key text, clock text, \
+                 value bigint, PRIMARY KEY (key, clock))"
+            ),
         ];
         for statement in schema {
             session
@@ -154,6 +170,18 @@ impl Eventual {
             "SELECT value FROM {KEYSPACE}.counters WHERE name = ?"
         ))
         .await?;
+        let versions = prepare(format!(
+            "SELECT clock, value FROM {KEYSPACE}.versions WHERE key = ?"
+        ))
+        .await?;
+        let version_add = prepare(format!(
+            "INSERT INTO {KEYSPACE}.versions (key, clock, value) VALUES (?, ?, ?)"
+        ))
+        .await?;
+        let version_drop = prepare(format!(
+            "DELETE FROM {KEYSPACE}.versions WHERE key = ? AND clock = ?"
+        ))
+        .await?;
         Ok(Connected {
             session: Arc::new(session),
             select,
@@ -163,6 +191,9 @@ impl Eventual {
             set_read,
             counter_add,
             counter_read,
+            versions,
+            version_add,
+            version_drop,
         })
     }
 
@@ -192,19 +223,98 @@ impl Eventual {
         Ok(found)
     }
 
-    /// A key's value.
-    pub async fn get(&self, key: &str) -> Result<Option<i64>, ServiceError> {
-        Ok(self.read(key).await?.map(|(value, _)| value))
+    /// A key's value under `policy`: the last write's, or under vector clocks the siblings'.
+    pub async fn get(&self, key: &str, policy: Policy) -> Result<Read, ServiceError> {
+        match policy {
+            Policy::Vector => Ok(Read::of(&self.versions(key).await?)),
+            Policy::Wall | Policy::Hlc => {
+                Ok(Read::single(self.read(key).await?.map(|(value, _)| value)))
+            }
+        }
     }
 
-    /// Sets a key, stamped under `policy` (which reads the key's timestamp first).
+    /// Sets a key under `policy`: stamped (HLC reads the key's timestamp first), or under vector
+    /// clocks a version that supersedes the ones read first.
     pub async fn put(&self, key: &str, value: i64, policy: Policy) -> Result<(), ServiceError> {
         let seen = match policy {
             Policy::Hlc => self.read(key).await?.map(|(_, at)| at),
             Policy::Wall => None,
+            Policy::Vector => {
+                let current = self.versions(key).await?;
+                let clock = versions::next(&current, &self.writer);
+                return self.add_version(key, &clock, value, &current).await;
+            }
         };
         self.write(key, value, self.stamper.stamp(policy, seen))
             .await
+    }
+
+    /// A key's current versions (superseded rows left out).
+    pub async fn versions(&self, key: &str) -> Result<Versions, ServiceError> {
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let result = c.session.execute_unpaged(&c.versions, (key,)).await;
+        self.metrics.store("cassandra", "versions", started);
+        let rows = rows(result)?;
+        let rows = rows.rows::<(String, i64)>().map_err(|e| answer(&e))?;
+        let mut decoded = Vec::new();
+        for row in rows {
+            let (clock, value) = row.map_err(|e| answer(&e))?;
+            decoded.push((versions::decode(&clock)?, value));
+        }
+        Ok(versions::resolve(decoded))
+    }
+
+    /// The clock a write by this instance gets when it has read `current`: what an async write
+    /// carries to the worker.
+    pub fn next_clock(&self, current: &Versions) -> Clock {
+        versions::next(current, &self.writer)
+    }
+
+    /// Writes the version `clock` of a key (a worker applying a queued write): nothing if a
+    /// current version already saw it.
+    pub async fn write_version(
+        &self,
+        key: &str,
+        clock: &Clock,
+        value: i64,
+    ) -> Result<(), ServiceError> {
+        let current = self.versions(key).await?;
+        self.add_version(key, clock, value, &current).await
+    }
+
+    /// Writes a version over `current` (as read just before), then deletes the rows it
+    /// supersedes; a failed delete leaves a row that every read skips.
+    async fn add_version(
+        &self,
+        key: &str,
+        clock: &Clock,
+        value: i64,
+        current: &Versions,
+    ) -> Result<(), ServiceError> {
+        let Some(superseded) = versions::superseded(current, clock) else {
+            return Ok(());
+        };
+        let c = self.connected().await?;
+        let started = Instant::now();
+        let result = c
+            .session
+            .execute_unpaged(&c.version_add, (key, versions::encode(clock), value))
+            .await;
+        self.metrics.store("cassandra", "version-add", started);
+        result.map_err(|e| classify(e, true))?;
+        for old in superseded {
+            let started = Instant::now();
+            let dropped = c
+                .session
+                .execute_unpaged(&c.version_drop, (key, versions::encode(old)))
+                .await;
+            self.metrics.store("cassandra", "version-drop", started);
+            if dropped.is_err() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Sets a key with an explicit timestamp (a worker applying a queued write).
@@ -308,6 +418,22 @@ impl Eventual {
         new: i64,
         policy: Policy,
     ) -> Result<Swap, ServiceError> {
+        if policy == Policy::Vector {
+            let current = self.versions(key).await?;
+            let value = Read::of(&current).value;
+            if value != expected {
+                return Ok(Swap {
+                    swapped: false,
+                    current: value,
+                });
+            }
+            let clock = self.next_clock(&current);
+            self.add_version(key, &clock, new, &current).await?;
+            return Ok(Swap {
+                swapped: true,
+                current: None,
+            });
+        }
         let found = self.read(key).await?;
         let current = found.map(|(value, _)| value);
         if current != expected {

@@ -70,11 +70,14 @@ impl kv_server::Kv for Grpc {
     ) -> Result<Response<proto::GetReply>, Status> {
         let r = r.into_inner();
         self.serve("Kv/Get", async {
-            let value = self
+            let read = self
                 .0
                 .get(&r.key, Consistency::from_proto(r.consistency)?)
                 .await?;
-            Ok(proto::GetReply { value })
+            Ok(proto::GetReply {
+                value: read.value,
+                siblings: read.siblings,
+            })
         })
         .await
     }

@@ -3,7 +3,9 @@
 use crate::app::App;
 use crate::limits;
 use crate::queue::{QueuedWrite, WriteKind};
+use crate::settings::Policy;
 use crate::strong::{Reply, Request};
+use crate::versions::Read;
 use crate::ServiceError;
 use serde::{Deserialize, Serialize};
 use system::proto;
@@ -90,19 +92,18 @@ impl App {
         asked.unwrap_or_else(|| self.live.default_consistency())
     }
 
-    /// A key's value. Async reads are eventual reads: they see what the workers applied.
-    pub async fn get(
-        &self,
-        key: &str,
-        asked: Option<Consistency>,
-    ) -> Result<Option<i64>, ServiceError> {
+    /// A key's value (and its siblings, under vector clocks). Async reads are eventual reads:
+    /// they see what the workers applied.
+    pub async fn get(&self, key: &str, asked: Option<Consistency>) -> Result<Read, ServiceError> {
         let key = limits::key(key)?;
         match self.consistency(asked) {
             Consistency::Strong => match self.strong.call(Request::Get(key.into())).await? {
-                Reply::Value(v) => Ok(v),
+                Reply::Value(v) => Ok(Read::single(v)),
                 other => Err(unexpected(other)),
             },
-            Consistency::Eventual | Consistency::Async => self.eventual.get(key).await,
+            Consistency::Eventual | Consistency::Async => {
+                self.eventual.get(key, self.live.policy()).await
+            }
         }
     }
 
@@ -124,11 +125,22 @@ impl App {
                 Ok(Outcome::Applied)
             }
             Consistency::Async => {
+                let policy = self.live.policy();
+                // Under vector clocks the write supersedes what this instance reads now.
+                let clock = match policy {
+                    Policy::Vector => {
+                        let current = self.eventual.versions(key).await?;
+                        let clock = self.eventual.next_clock(&current);
+                        Some(clock.entries().map(|(n, c)| (n.clone(), c)).collect())
+                    }
+                    Policy::Wall | Policy::Hlc => None,
+                };
                 let write = QueuedWrite {
                     kind: WriteKind::Put,
                     key: key.into(),
                     value,
-                    stamp: self.eventual.stamp(self.live.policy()),
+                    stamp: self.eventual.stamp(policy),
+                    clock,
                 };
                 self.queue.publish(&write).await?;
                 Ok(Outcome::Accepted)

@@ -7,7 +7,7 @@
 //! | consistency | store | what a reply means |
 //! |---|---|---|
 //! | `strong` | PostgreSQL ([`strong`]), one SERIALIZABLE transaction, retried on 40001 | the write is committed |
-//! | `eventual` | Cassandra ([`eventual`]) at a configured level, last-write-wins on [`clock`]'s stamps | the level's replicas hold it |
+//! | `eventual` | Cassandra ([`eventual`]) at a configured level, last-write-wins on [`clock`]'s stamps, or vector-clock siblings ([`versions`]) | the level's replicas hold it |
 //! | `async` | Kafka ([`queue`], acks=all), applied to Cassandra later by a worker | the write is durable in Kafka |
 //!
 //! Grow-only sets ([`sets`]) and counters ([`counters`]) are offered in the same three
@@ -18,13 +18,15 @@
 //!
 //! Every instance registers in etcd under a lease ([`discovery`]), applies live settings from etcd
 //! ([`live`]), serves Prometheus metrics ([`metrics`]), `/healthz` and `/readyz`, bounds every
-//! request ([`limits`]) and stops gracefully ([`lifecycle`]).
+//! request ([`limits`]) and stops gracefully ([`lifecycle`]). The `balancer` binary runs NGINX in
+//! front of the api replicas, its upstreams following discovery ([`balancer`]).
 //!
 //! [`Consistency`]: kv::Consistency
 
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod balancer;
 pub mod bank;
 pub mod clock;
 pub mod counters;
@@ -43,6 +45,7 @@ pub mod rest;
 pub mod sets;
 pub mod settings;
 pub mod strong;
+pub mod versions;
 pub mod worker;
 
 pub use app::App;

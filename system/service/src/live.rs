@@ -56,7 +56,7 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "conflict-policy",
-        takes: "wall or hlc",
+        takes: "wall, hlc or vector",
         apply: |live, value| {
             let p = Policy::parse(value).ok_or_else(|| format!("unknown policy {value:?}"))?;
             *live.policy.write().unwrap_or_else(|e| e.into_inner()) = p;

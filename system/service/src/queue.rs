@@ -10,6 +10,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -32,6 +33,10 @@ pub struct QueuedWrite {
     pub value: i64,
     /// Its last-write-wins timestamp, taken when it was accepted.
     pub stamp: i64,
+    /// Under vector clocks, a put's clock (instance name → count): the worker writes it as a
+    /// version ([`crate::versions`]) instead of last-write-wins by `stamp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<BTreeMap<String, u64>>,
 }
 
 /// What a queued write does once a worker applies it.

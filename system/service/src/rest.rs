@@ -157,8 +157,12 @@ impl ConsistencyQuery {
 pub struct ValueBody {
     /// The key.
     pub key: String,
-    /// Its value, or null when it has none.
+    /// Its value, or null when it has none (under vector clocks, the largest sibling).
     pub value: Option<i64>,
+    /// Under vector clocks, every concurrent version's value when writes to the key conflicted
+    /// (two or more); absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<i64>,
 }
 
 /// A write.
@@ -261,7 +265,7 @@ pub struct ClusterBody {
     pub config_revision: i64,
     /// The live settings it applies.
     pub default_consistency: Consistency,
-    /// How it stamps eventual and async writes: wall or hlc.
+    /// How it resolves eventual and async writes to one key: wall, hlc or vector.
     pub conflict_policy: String,
     /// The requests per second it serves (0: no limit).
     pub rate_limit: u32,
@@ -274,8 +278,12 @@ async fn get_key(
     Path(key): Path<String>,
     query: Result<Query<ConsistencyQuery>, QueryRejection>,
 ) -> Reply<ValueBody> {
-    let value = app.get(&key, ConsistencyQuery::parse(query)?).await?;
-    Ok(Json(ValueBody { key, value }))
+    let read = app.get(&key, ConsistencyQuery::parse(query)?).await?;
+    Ok(Json(ValueBody {
+        key,
+        value: read.value,
+        siblings: read.siblings,
+    }))
 }
 
 #[utoipa::path(put, path = "/kv/{key}", params(("key" = String, Path, description = "1 to 256 characters, no control characters", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,256}$"), ConsistencyQuery),

@@ -35,6 +35,7 @@ impl App {
                         key: name.into(),
                         value: element,
                         stamp: self.eventual.stamp(self.live.policy()),
+                        clock: None,
                     })
                     .await?;
                 Ok(Outcome::Accepted)

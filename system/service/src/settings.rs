@@ -120,6 +120,10 @@ pub enum Policy {
     /// A hybrid logical clock that also moves past every timestamp the instance has seen for
     /// the key (read before the write), so a later write always wins.
     Hlc,
+    /// Vector clocks over the instances' names: a write supersedes the versions it read first,
+    /// and concurrent writes are all kept as siblings ([`crate::versions`]); a read returns the
+    /// largest sibling and lists them all.
+    Vector,
 }
 
 impl Policy {
@@ -128,6 +132,7 @@ impl Policy {
         match self {
             Policy::Wall => "wall",
             Policy::Hlc => "hlc",
+            Policy::Vector => "vector",
         }
     }
 

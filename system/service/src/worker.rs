@@ -139,7 +139,13 @@ pub async fn apply(app: Arc<App>, consumer: StreamConsumer<Lag>, mut stop: watch
 async fn apply_write(app: &App, write: &QueuedWrite) -> Result<(), ServiceError> {
     let (key, value) = (&write.key, write.value);
     match write.kind {
-        WriteKind::Put => app.eventual.write(key, value, write.stamp).await,
+        WriteKind::Put => match &write.clock {
+            Some(clock) => {
+                let clock = clock.iter().map(|(n, c)| (n.clone(), *c)).collect();
+                app.eventual.write_version(key, &clock, value).await
+            }
+            None => app.eventual.write(key, value, write.stamp).await,
+        },
         WriteKind::SetAdd => app.eventual.set_add(key, value).await,
         WriteKind::CounterAdd => app.eventual.counter_add(key, value).await,
     }

@@ -186,6 +186,16 @@ impl Target for ServiceTarget {
             .map_err(|e| TargetError::Setup(format!("waiting for the queue: {e}")))?
             .map_err(TargetError::Setup)
     }
+
+    /// The bank's workflow on the strong store: every committed transfer in both activity
+    /// timelines once, nothing else there ([`super::workflow`]).
+    async fn audit(&self, limit: Duration) -> Vec<workloads::Audit> {
+        if self.data != Data::Accounts || self.consistency != "strong" {
+            return Vec::new();
+        }
+        let bases: Vec<String> = self.endpoints.iter().map(|e| e.http.clone()).collect();
+        vec![super::workflow::audit(&bases, &self.prefix, limit).await]
+    }
 }
 
 /// A failed request: whether it may have been applied.

@@ -48,16 +48,28 @@ pub static SYSTEM: System = System {
             open: |setup| open_with_policy(setup, "eventual", "wall"),
         },
         TargetKind {
+            name: "system-eventual-vector",
+            about: "eventual requests, vector clocks: concurrent writes kept as siblings, a read returns the largest",
+            workloads: &[&REGISTER],
+            open: |setup| open_with_policy(setup, "eventual", "vector"),
+        },
+        TargetKind {
             name: "system-async",
             about: "async writes: Kafka now, Cassandra later (a worker applies them); no cas",
             workloads: &[&REGISTER, &SET, &COUNTER],
             open: |setup| open_with_policy(setup, "async", "hlc"),
         },
+        TargetKind {
+            name: "system-async-vector",
+            about: "async writes applied by the workers as vector-clock versions (siblings kept)",
+            workloads: &[&REGISTER],
+            open: |setup| open_with_policy(setup, "async", "vector"),
+        },
     ],
 };
 
-/// Opens the target after making every api replica stamp writes under `policy` (a live
-/// setting in etcd, `/lab/config/conflict-policy`).
+/// Opens the target after making every api replica resolve writes to one key under `policy`
+/// (`wall`, `hlc` or `vector`; a live setting in etcd, `/lab/config/conflict-policy`).
 fn open_with_policy(
     setup: &Setup,
     consistency: &'static str,
