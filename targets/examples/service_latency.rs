@@ -124,6 +124,15 @@ async fn main() {
     // `--api http://host:port`: another api instance instead of api1 (to compare how one runs).
     let rest = text_arg("--api").unwrap_or_else(|| targets::service::server::http_url(&api, 0));
     let grpc = targets::service::server::grpc_url(&api, 0);
+    // The direct query is the last-write-wins table's: the api must read that one too (a run of
+    // the `system-*-vector` targets leaves the replicas on vector clocks).
+    targets::service::live::set(
+        &lab(&targets::etcd::server::Etcd),
+        &api,
+        "conflict-policy",
+        "hlc",
+    )
+    .expect("the replicas take the conflict policy hlc");
     let http = reqwest::Client::new();
     for consistency in ["strong", "eventual"] {
         http.put(format!("{rest}/kv/bench?consistency={consistency}"))

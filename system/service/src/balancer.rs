@@ -148,27 +148,35 @@ pub async fn follow(
             let mut client = Client::connect(endpoints, Some(options))
                 .await
                 .map_err(|e| ServiceError::Unavailable(format!("etcd {endpoints:?}: {e}")))?;
-            let (mut upstreams, mut revision) = registered(&mut client).await?;
+            let (mut upstreams, revision) = registered(&mut client).await?;
+            let options = WatchOptions::new()
+                .with_prefix()
+                .with_start_revision(revision + 1);
+            let mut events = client
+                .watch(INSTANCES, Some(options))
+                .await
+                .map_err(|e| ServiceError::Unavailable(format!("etcd watch: {e}")))?;
             loop {
                 if upstreams != current && !upstreams.is_empty() {
                     changed(&upstreams);
                     current = upstreams;
                 }
-                let options = WatchOptions::new()
-                    .with_prefix()
-                    .with_start_revision(revision + 1);
-                let mut events = client
-                    .watch(INSTANCES, Some(options))
-                    .await
-                    .map_err(|e| ServiceError::Unavailable(format!("etcd watch: {e}")))?;
-                // Any event under the prefix: read the whole membership again (a lease that
-                // expires deletes a key; a restart puts one).
-                match events.message().await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => return Err(ServiceError::Unavailable("the watch ended".into())),
-                    Err(e) => return Err(ServiceError::Unavailable(format!("etcd watch: {e}"))),
+                // Wait for a change under the prefix (the watch's first answer, that it was
+                // created, carries none), then read the whole membership again: a lease that
+                // expires deletes a key, a restart puts one.
+                loop {
+                    match events.message().await {
+                        Ok(Some(answer)) if !answer.events().is_empty() => break,
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            return Err(ServiceError::Unavailable("the watch ended".into()))
+                        }
+                        Err(e) => {
+                            return Err(ServiceError::Unavailable(format!("etcd watch: {e}")))
+                        }
+                    }
                 }
-                (upstreams, revision) = registered(&mut client).await?;
+                upstreams = registered(&mut client).await?.0;
             }
         };
         let result: Result<std::convert::Infallible, ServiceError> = session.await;

@@ -241,7 +241,7 @@ impl Eventual {
             Policy::Wall => None,
             Policy::Vector => {
                 let current = self.versions(key).await?;
-                let clock = versions::next(&current, &self.writer);
+                let clock = self.next_clock(&current);
                 return self.add_version(key, &clock, value, &current).await;
             }
         };
@@ -268,7 +268,9 @@ impl Eventual {
     /// The clock a write by this instance gets when it has read `current`: what an async write
     /// carries to the worker.
     pub fn next_clock(&self, current: &Versions) -> Clock {
-        versions::next(current, &self.writer)
+        // The hybrid logical clock only moves forward: this instance's count.
+        let counter = u64::try_from(self.stamper.stamp(Policy::Hlc, None)).unwrap_or(0);
+        versions::next(current, &self.writer, counter)
     }
 
     /// Writes the version `clock` of a key (a worker applying a queued write): nothing if a

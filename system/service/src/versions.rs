@@ -5,7 +5,8 @@
 //! In Cassandra a key's versions are rows `(key, clock) → value` of the `versions` table, the
 //! clock written as JSON (`{"api1":3,"api2":1}`: sorted, so one clock has one spelling). A write
 //! first reads the key's versions, then writes a row whose clock is their merge with its own
-//! instance's entry counted once more, so it supersedes exactly what it saw; a write that did not
+//! instance's entry moved past every write it made before ([`next`]), so it supersedes what it
+//! saw and what its instance wrote earlier; a write that did not
 //! see another (a replica that had not yet received it, or a write racing it) is concurrent with
 //! it, and both rows stay. A reader applies the sibling rules to the rows it finds, so a row
 //! already superseded is never returned, even before the writer that superseded it deleted it
@@ -60,10 +61,15 @@ impl Read {
     }
 }
 
-/// The clock of a write by `writer` that saw `versions`: it supersedes each of them.
-pub fn next(versions: &Versions, writer: &str) -> Clock {
+/// The clock of a write by `writer` that saw `versions`: it supersedes each of them, and every
+/// earlier write of `writer` too, seen or not. `counter` is the writer's own monotonic count
+/// (its hybrid logical clock): an async write is accepted before the writer's previous one is
+/// applied, so the versions read need not hold it, and counting up from them alone would give
+/// the two writes one clock, and the second would be taken for the first and dropped.
+pub fn next(versions: &Versions, writer: &str, counter: u64) -> Clock {
     let mut clock = versions.clock();
-    clock.increment(writer.to_string());
+    let entry = (clock.get(&writer.to_string()) + 1).max(counter);
+    clock.merge(&[(writer.to_string(), entry)].into_iter().collect());
     clock
 }
 
@@ -114,9 +120,9 @@ mod tests {
     #[test]
     fn a_write_supersedes_what_it_read_and_keeps_what_it_did_not() {
         let none = Versions::default();
-        let a = next(&none, "api1");
+        let a = next(&none, "api1", 10);
         // api2 wrote without seeing api1's write: concurrent.
-        let b = next(&none, "api2");
+        let b = next(&none, "api2", 7);
         let both = resolve([(a.clone(), 5), (b.clone(), 3)]);
         assert_eq!(
             Read::of(&both),
@@ -126,13 +132,28 @@ mod tests {
             }
         );
         // A write after reading both supersedes both.
-        let c = next(&both, "api2");
+        let c = next(&both, "api2", 1);
         assert_eq!(superseded(&both, &c).map(|s| s.len()), Some(2));
         let after = resolve([(a.clone(), 5), (b, 3), (c.clone(), 1)]);
         assert_eq!(Read::of(&after), Read::single(Some(1)));
         // Applying a write again, or one superseded already, changes nothing.
         assert_eq!(superseded(&after, &c), None);
         assert_eq!(superseded(&after, &a), None);
+    }
+
+    #[test]
+    fn a_writers_next_write_supersedes_its_last_even_unseen() {
+        let none = Versions::default();
+        // Two async writes accepted before either was applied: neither read the other.
+        let first = next(&none, "api1", 100);
+        let second = next(&none, "api1", 101);
+        assert_ne!(first, second);
+        assert!(second.descends(&first));
+        let current = resolve([(first.clone(), 5)]);
+        assert_eq!(superseded(&current, &second).map(|s| s.len()), Some(1));
+        // The count never goes back, even when the writer's counter does (a restart).
+        let after = next(&current, "api1", 3);
+        assert!(after.descends(&first) && after != first);
     }
 
     #[test]
