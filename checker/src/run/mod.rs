@@ -275,7 +275,9 @@ pub async fn run(
         }
         final_reads(&*target, &workload.final_reads, &recorder, config, healed).await?;
     }
-    let audits = if crashed.is_empty() && !interrupted {
+    // Like the final reads: after Ctrl-C too (the run is judged on what it did), not after a
+    // crash.
+    let audits = if crashed.is_empty() {
         target.audit(config.settle).await
     } else {
         Vec::new()
