@@ -147,8 +147,9 @@ impl Workflow {
     }
 }
 
-/// How long the audit waits without a new timeline entry at least: on a lab just started, the
-/// first events wait 10–25 s for Kafka's first transactions (measured here), then flow at once.
+/// How long the audit waits without a new timeline entry at least, whatever `--settle` says: the
+/// timelines pause while PostgreSQL restarts after a kill, or while a new relay leader is elected
+/// (its lease runs out after 3 s) and opens its Kafka transactions.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The check as a run's audit (a section of its report): through the first of `bases` that
