@@ -862,8 +862,12 @@ fn the_service_system_end_to_end_under_real_faults() {
         lost_writes(&hlc),
         count(&hlc, "stale-read-count"),
     );
-    assert!(lost_writes(&wall) > 0, "{:?}", why(&wall));
-    assert_eq!(lost_writes(&hlc), 0, "{:?}", why(&hlc));
+    // A newer write losing to an older one shows as stale reads of the older value; it counts
+    // as lost only if no later write to the key came before the run ended (one run in ~6 had
+    // 137 stale reads and no lost write). HLC has neither.
+    let stale = |judgement: &checker::run::judge::Judgement| count(judgement, "stale-read-count");
+    assert!(lost_writes(&wall) + stale(&wall) > 0, "{:?}", why(&wall));
+    assert_eq!((lost_writes(&hlc), stale(&hlc)), (0, 0), "{:?}", why(&hlc));
     assert_healed(&api);
 
     vector_clocks_keep_concurrent_writes(&lab);
