@@ -209,9 +209,23 @@ fn restart_workers(workers: &cluster::Cluster, hold_ms: Option<u64>, fencing: bo
     }
     // Both restarted: the group waits for the old members' sessions (6 s) and for any member
     // busy applying (up to max.poll.interval.ms, 20 s) before it assigns partitions again.
-    time_until("the workers ready again", Duration::from_secs(90), || {
-        workers.is_up()
-    });
+    let started = Instant::now();
+    while !workers.is_up() {
+        if started.elapsed() > Duration::from_secs(90) {
+            let state: Vec<String> = (0..workers.nodes())
+                .map(|n| {
+                    format!(
+                        "worker{}: pid {:?}, last lines of its log:\n{}",
+                        n + 1,
+                        workers.pid(n),
+                        cluster::process::tail(&workers.log(n), 10)
+                    )
+                })
+                .collect();
+            panic!("the workers were not ready again within 90 s\n{}", state.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Events in the transfers topic (committed reads) whose publisher's token is older than one

@@ -40,28 +40,32 @@ pub fn read_pid(pid_file: &Path) -> Option<u32> {
     fs::read_to_string(pid_file).ok()?.trim().parse().ok()
 }
 
-/// Whether `pid` is a live process (not gone, not a zombie).
+/// Whether `pid` is a live process: some thread of it is neither a zombie nor dead.
+///
+/// Every thread, not the main one's state alone: killed, a multithreaded server's main thread can
+/// be a zombie while its other threads are still exiting, and until the last one has, the process
+/// holds its sockets; a server restarted in that window cannot bind its ports.
 pub fn alive(pid: u32) -> bool {
     reap(pid);
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X'),
-        Err(_) => false,
-    }
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        state(&task.path().join("stat")).is_some_and(|state| state != 'Z' && state != 'X')
+    })
 }
 
 /// Whether `pid` is stopped (SIGSTOP).
 pub fn stopped(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-        })
-        .is_some_and(|state| state == 'T')
+    state(Path::new(&format!("/proc/{pid}/stat"))).is_some_and(|state| state == 'T')
+}
+
+/// The state letter of a process or thread (`R`, `S`, `T`, `Z`, …) from its `stat` file.
+fn state(stat: &Path) -> Option<char> {
+    let stat = fs::read_to_string(stat).ok()?;
+    // The state follows the parenthesised command name, which may itself hold parentheses.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
 }
 
 /// Sends `signal` to `pid`; a process that is already gone is not an error.
@@ -121,4 +125,46 @@ pub fn tail(log: &Path, lines: usize) -> String {
     let text = fs::read_to_string(log).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process whose main thread has exited while another thread runs: its main thread is a
+    /// zombie, yet the process lives (and holds whatever it opened) until it is killed.
+    #[test]
+    fn a_process_lives_while_any_thread_does() {
+        let dir = std::env::temp_dir().join(format!("leader-exits-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("a temporary directory");
+        let (source, program) = (dir.join("leader_exits.c"), dir.join("leader_exits"));
+        fs::write(
+            &source,
+            "#include <pthread.h>\n#include <unistd.h>\n\
+             static void *sleeper(void *arg) { (void)arg; sleep(60); return 0; }\n\
+             int main(void) { pthread_t t; pthread_create(&t, 0, sleeper, 0); pthread_exit(0); }\n",
+        )
+        .expect("write the program");
+        let built = Command::new("cc")
+            .arg(&source)
+            .arg("-o")
+            .arg(&program)
+            .arg("-pthread")
+            .status()
+            .expect("run cc");
+        assert!(built.success(), "cc failed");
+        let mut child = Command::new(&program).spawn().expect("start the program");
+        let pid = child.id();
+        let leader = Path::new(&format!("/proc/{pid}/stat")).to_path_buf();
+        let started = Instant::now();
+        while state(&leader) != Some('Z') {
+            assert!(started.elapsed() < Duration::from_secs(30), "the main thread never exited");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(alive(pid), "a process with a running thread is alive");
+        signal(pid, libc::SIGKILL).expect("kill it");
+        assert!(wait_gone(pid, Duration::from_secs(10)), "gone once killed");
+        let _ = child.wait();
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
