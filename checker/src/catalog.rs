@@ -17,12 +17,16 @@ pub fn checker_names(family: Family) -> String {
         .join(", ")
 }
 
-/// The two families, with their headings.
-const FAMILIES: [(Family, &str); 2] = [
+/// The families, with their headings.
+const FAMILIES: [(Family, &str); 3] = [
     (Family::Linearizability, "Linearizability models"),
     (
         Family::Workload,
         "Jepsen's workload checkers (one pass, Jepsen's output fields)",
+    ),
+    (
+        Family::Transactional,
+        "Transactional isolation (Elle's dependency cycles and models)",
     ),
 ];
 
@@ -80,6 +84,7 @@ pub fn markdown() -> String {
         let kind = match family {
             Family::Linearizability => "linearizability",
             Family::Workload => "workload checker",
+            Family::Transactional => "transactional (Elle)",
         };
         for c in CHECKERS.iter().filter(|c| c.family() == family) {
             let _ = writeln!(md, "| `{}` | {kind} | {} |", c.name(), c.about());

@@ -1,4 +1,4 @@
-//! `checker check --model set-full|set|counter|bank|convergence|register-stats`.
+//! `checker check --model set-full|set|counter|bank|convergence|register-stats|list-append`.
 
 use std::path::PathBuf;
 
@@ -173,6 +173,7 @@ fn listed_names(help: &str) -> Vec<String> {
     for line in help.lines() {
         if line.starts_with("Linearizability models:")
             || line.starts_with("Jepsen's workload checkers")
+            || line.starts_with("Transactional isolation")
         {
             in_list = true;
         } else if line.trim().is_empty() {
@@ -240,6 +241,12 @@ fn small_history(name: &str) -> Option<&'static str> {
 {:process 1000001, :type :invoke, :f :final-read, :value nil, :node \"n2\"}
 {:process 1000001, :type :ok, :f :final-read, :value #{1}, :node \"n2\"}"
         }
+        "list-append" => {
+            "{:process 0, :type :invoke, :f :txn, :value [[:append 1 1]]}
+{:process 0, :type :ok, :f :txn, :value [[:append 1 1]]}
+{:process 1, :type :invoke, :f :txn, :value [[:r 1 nil]]}
+{:process 1, :type :ok, :f :txn, :value [[:r 1 [1]]]}"
+        }
         _ => return None,
     })
 }
@@ -277,4 +284,78 @@ fn every_listed_model_and_checker_checks_a_small_history() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Write skew: each transaction read the key the other appended to, before it did.
+const WRITE_SKEW: &str = r#"{:type :invoke, :f :txn, :value [[:r 1 nil] [:append 2 1]], :process 0, :index 0}
+{:type :invoke, :f :txn, :value [[:r 2 nil] [:append 1 1]], :process 1, :index 1}
+{:type :ok, :f :txn, :value [[:r 1 []] [:append 2 1]], :process 0, :index 2}
+{:type :ok, :f :txn, :value [[:r 2 []] [:append 1 1]], :process 1, :index 3}
+{:type :invoke, :f :txn, :value [[:r 1 nil] [:r 2 nil]], :process 0, :index 4}
+{:type :ok, :f :txn, :value [[:r 1 [1]] [:r 2 [1]]], :process 0, :index 5}
+"#;
+
+#[test]
+fn list_append_takes_elle_clis_options_and_exit_codes() {
+    let dir = temp_dir("list-append");
+    let file = dir.join("skew.edn");
+    std::fs::write(&file, WRITE_SKEW).expect("write");
+    let file = file.to_string_lossy().into_owned();
+    let out = dir.join("out");
+    let o = checker(&[
+        "check",
+        "--model",
+        "list-append",
+        "--consistency-models",
+        "serializable",
+        "--directory",
+        &out.to_string_lossy(),
+        &file,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("\tfalse"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("G2-item"), "{}", stdout(&o));
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("results.json")).expect("results.json"),
+    )
+    .expect("JSON");
+    assert_eq!(results["valid?"], false);
+    assert_eq!(results["anomaly-types"], serde_json::json!(["G2-item"]));
+    assert_eq!(results["not"], serde_json::json!(["repeatable-read"]));
+    let explained =
+        std::fs::read_to_string(out.join("elle/G2-item.txt")).expect("elle/G2-item.txt");
+    assert!(explained.contains("a contradiction!"), "{explained}");
+
+    // Read committed allows write skew.
+    let o = checker(&[
+        "check",
+        "--model",
+        "list-append",
+        "--consistency-models",
+        "read-committed",
+        &file,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
+    let o = checker(&[
+        "check",
+        "--model",
+        "list-append",
+        "--consistency-models",
+        "serialisable",
+        &file,
+    ]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(stderr(&o).contains("serialisable"), "{}", stderr(&o));
+
+    let bad = dir.join("bad.edn");
+    std::fs::write(
+        &bad,
+        "{:type :invoke, :f :txn, :value [[:append 1]], :process 0}\n",
+    )
+    .expect("write");
+    let o = checker(&["check", "--model", "list-append", &bad.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[:append 1]"), "{}", stderr(&o));
 }

@@ -222,7 +222,10 @@ fn restart_workers(workers: &cluster::Cluster, hold_ms: Option<u64>, fencing: bo
                     )
                 })
                 .collect();
-            panic!("the workers were not ready again within 90 s\n{}", state.join("\n"));
+            panic!(
+                "the workers were not ready again within 90 s\n{}",
+                state.join("\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -158,7 +158,10 @@ mod tests {
         let leader = Path::new(&format!("/proc/{pid}/stat")).to_path_buf();
         let started = Instant::now();
         while state(&leader) != Some('Z') {
-            assert!(started.elapsed() < Duration::from_secs(30), "the main thread never exited");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the main thread never exited"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(alive(pid), "a process with a running thread is alive");

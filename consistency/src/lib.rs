@@ -9,6 +9,8 @@
 //!   `bank`) and the checks for eventually consistent stores
 //!   (`convergence`, `register-stats`).
 //! - [`verdict`]: valid / invalid / unknown, with Jepsen's exit codes.
+//! - [`txn`]: transactional isolation, as Elle checks it (list-append):
+//!   dependency cycles named by Adya's taxonomy, and the models they rule out.
 //! - [`results`]: results as `results.json` and Jepsen's `results.edn`.
 //!
 //! It depends on the [`history`] crate (events and formats) and on nothing
@@ -21,6 +23,7 @@ pub mod checker;
 pub mod linearizable;
 pub mod model;
 pub mod results;
+pub mod txn;
 pub mod verdict;
 
 pub use verdict::{Unknown, Verdict};

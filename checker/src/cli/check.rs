@@ -34,9 +34,26 @@ pub struct Args {
     #[arg(long, default_value = "0")]
     threads: usize,
     /// Write results.json, results.edn and linearizability.html here
-    /// (in a subfolder per file when several files are given).
-    #[arg(long, value_name = "DIR")]
+    /// (in a subfolder per file when several files are given); for
+    /// list-append also elle/<anomaly>.txt, each cycle explained.
+    #[arg(long, value_name = "DIR", visible_alias = "directory")]
     out: Option<PathBuf>,
+    /// list-append: the consistency models the history should obey, comma-separated
+    /// (elle-cli's option and default).
+    #[arg(
+        long,
+        value_name = "MODELS",
+        value_delimiter = ',',
+        default_value = "strict-serializable"
+    )]
+    consistency_models: Vec<String>,
+    /// list-append: specific anomalies to look for as well, comma-separated (G2-item,lost-update).
+    #[arg(long, value_name = "ANOMALIES", value_delimiter = ',')]
+    anomalies: Vec<String>,
+    /// list-append: how many milliseconds to search one strongly connected component for
+    /// cycles before reporting `cycle-search-timeout` (verdict unknown, never a guess).
+    #[arg(long, value_name = "MS", default_value = "1000")]
+    cycle_search_timeout: u64,
     /// Print only the verdict lines.
     #[arg(long, short)]
     quiet: bool,
@@ -55,6 +72,7 @@ fn after_help() -> String {
   checker check a.edn b.json --format auto --timeout 60
   checker check bank.edn --model bank              # Jepsen's bank checker, not linearizability
   checker check set.json --model set-full --out out/   # writes results.json, results.edn
+  checker check append.edn --model list-append --consistency-models serializable --directory out/
 
 Prints one line per file, `FILE<TAB>true|false|unknown`, then a summary,
 and for a failure the operation that cannot be linearized.
@@ -127,6 +145,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     setup.options.grace = Duration::from_secs_f64(args.grace);
     setup.options.threads = args.threads;
+    let models: Vec<&str> = args.consistency_models.iter().map(String::as_str).collect();
+    let anomalies: Vec<&str> = args.anomalies.iter().map(String::as_str).collect();
+    if let Err(e) = consistency::txn::model::prohibited(&models, &anomalies) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_BAD_INPUT);
+    }
+    setup.options.transactions = consistency::txn::Options {
+        consistency_models: args.consistency_models.clone(),
+        anomalies: args.anomalies.clone(),
+        cycle_search_timeout: Duration::from_millis(args.cycle_search_timeout),
+    };
     let verbose = args.verbose;
     each_file(&args, &setup, |path, history| {
         let report = setup
@@ -147,6 +176,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     write: Box::new(move |dir| {
                         write_outputs(dir, &source, &analysis)
                             .map(|()| dir.join("linearizability.html"))
+                    }),
+                }
+            }
+            Details::Txn(ref analysis) => {
+                let mut text = format!("  {}: {}\n", report.checker, report.summary);
+                for (anomaly, explanation) in analysis.explanations.iter().take(3) {
+                    text.push_str(&format!("\n  {anomaly}:\n"));
+                    for line in explanation.lines() {
+                        text.push_str(&format!("    {line}\n"));
+                    }
+                }
+                Checked {
+                    verdict,
+                    text,
+                    write: Box::new(move |dir| {
+                        write_report(dir, &report)?;
+                        write_explanations(dir, &report)?;
+                        Ok(dir.join("results.edn"))
                     }),
                 }
             }
@@ -221,6 +268,30 @@ fn each_file(
         return Ok(EXIT_BAD_INPUT);
     }
     Ok(overall.map_or(0, |v| v.exit_code()))
+}
+
+/// elle-cli's `elle/<anomaly>.txt`: every cycle of each anomaly, explained.
+fn write_explanations(dir: &Path, report: &Report) -> anyhow::Result<()> {
+    let Details::Txn(analysis) = &report.details else {
+        return Ok(());
+    };
+    let mut by_anomaly: std::collections::BTreeMap<&str, String> = Default::default();
+    for (anomaly, explanation) in &analysis.explanations {
+        let text = by_anomaly.entry(anomaly).or_default();
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(explanation);
+    }
+    if by_anomaly.is_empty() {
+        return Ok(());
+    }
+    let elle = dir.join("elle");
+    std::fs::create_dir_all(&elle)?;
+    for (anomaly, text) in by_anomaly {
+        std::fs::write(elle.join(format!("{anomaly}.txt")), text)?;
+    }
+    Ok(())
 }
 
 fn write_report(dir: &Path, report: &Report) -> anyhow::Result<()> {

@@ -34,7 +34,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check history files for linearizability against a model.
+    /// Check history files: linearizability against a model, Jepsen's checkers, or Elle's transactional isolation.
     Check(check::Args),
     /// Run a workload against a target with faults, record, check and report.
     Run(run::Args),

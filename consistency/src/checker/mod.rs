@@ -91,6 +91,8 @@ pub enum Family {
     /// One of Jepsen's workload checkers or a check of eventual
     /// consistency (one or two passes over the history).
     Workload,
+    /// Transactional isolation: Elle's dependency-cycle analyses ([`crate::txn`]).
+    Transactional,
 }
 
 /// Every checker `checker check --model` knows, by name: the
@@ -109,6 +111,7 @@ pub static CHECKERS: &[&dyn Checker] = &[
     &bank::Bank::DEFAULT,
     &convergence::Convergence,
     &register_stats::RegisterStats,
+    &crate::txn::ListAppend,
 ];
 
 /// The checker named `name` in [`CHECKERS`].
@@ -163,6 +166,9 @@ pub enum Details {
     /// `register-stats` ([`register_stats::check`]): stale reads, lost
     /// writes and unwritten reads.
     RegisterStats(register_stats::Stats),
+    /// `list-append` ([`crate::txn::check`]): Elle's anomalies, cycles and the
+    /// models they rule out.
+    Txn(Box<crate::txn::Analysis>),
 }
 
 impl Report {
@@ -171,6 +177,7 @@ impl Report {
     pub fn to_json(&self) -> Json {
         let fields = match &self.details {
             Details::Linearizable(analysis) => return crate::results::to_json(analysis),
+            Details::Txn(analysis) => return analysis.to_json(),
             Details::SetFull(d) => serde_json::to_value(d),
             Details::Set(d) => serde_json::to_value(d),
             Details::Counter(d) => serde_json::to_value(d),

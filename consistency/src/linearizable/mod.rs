@@ -58,6 +58,9 @@ pub struct Options {
     /// Build an [`Explanation`] for each failing partition (replaying its
     /// prefix through the model). Off only to time the verdict alone.
     pub explain: bool,
+    /// What the transactional checkers look for (consistency models,
+    /// anomalies, the cycle search's time per component).
+    pub transactions: crate::txn::Options,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             threads: 0,
             grace: Duration::ZERO,
             explain: true,
+            transactions: crate::txn::Options::default(),
         }
     }
 }

@@ -1,0 +1,395 @@
+//! Transactional isolation checking, as Elle does it: from a history of
+//! transactions over lists (list-append), infer write-write, write-read and
+//! read-write dependencies, search the dependency graph for cycles, name them by
+//! Adya's taxonomy, and say which consistency models they rule out.
+//!
+//! - [`transactions`]: a history's transactions and their micro-operations.
+//! - [`list_append`]: version orders from reads, the dependency edges, and the
+//!   anomalies that are not cycles (G1a, G1b, internal, …).
+//! - [`order`]: process and real-time order, for the strong models.
+//! - [`graph`]: the dependency graph and its strongly connected components.
+//! - [`cycles`]: the cycle search and Elle's anomaly names.
+//! - [`explain`]: each cycle as data and as text.
+//! - [`model`]: Elle's consistency models and what each proscribes.
+//!
+//! ```
+//! use consistency::txn::{check, Options, Workload};
+//! use history::{History, Op, OpType, Process, Value};
+//!
+//! // Two transactions that each read the other's key before the other appended to it:
+//! // write skew, a G2-item cycle that serializability forbids.
+//! let txn = |mops: Vec<Value>| Value::Vector(mops);
+//! let mop = |f: &str, k: i64, v: Value| Value::Vector(vec![Value::Keyword(f.into()), Value::Int(k), v]);
+//! let mut ops = Vec::new();
+//! for (p, read, append) in [(0, 1, 2), (1, 2, 1)] {
+//!     let invoke = txn(vec![mop("r", read, Value::Nil), mop("append", append, Value::Int(p + 1))]);
+//!     let ok = txn(vec![mop("r", read, Value::Vector(vec![])), mop("append", append, Value::Int(p + 1))]);
+//!     ops.push(Op::new(Process::Client(p as u64), OpType::Invoke, "txn", invoke));
+//!     ops.push(Op::new(Process::Client(p as u64), OpType::Ok, "txn", ok));
+//! }
+//! // Both reads of 1 and 2 come back empty, yet each key got its append.
+//! let history = History::from_ops([ops[0].clone(), ops[2].clone(), ops[1].clone(), ops[3].clone()]);
+//! let options = Options { consistency_models: vec!["serializable".into()], ..Options::default() };
+//! let analysis = check(&history, Workload::ListAppend, &options).unwrap();
+//! assert_eq!(analysis.anomaly_types, ["G2-item"]);
+//! assert_eq!(analysis.not, ["repeatable-read"]);
+//! ```
+
+pub mod cycles;
+pub mod explain;
+pub mod graph;
+pub mod list_append;
+pub mod model;
+pub mod order;
+pub mod transactions;
+
+use crate::checker::{CheckError, Checker, Details, Family, Report};
+use crate::{Unknown, Verdict};
+use explain::Step;
+use graph::{Builder, Rels};
+use history::History;
+use serde_json::{Map, Value as Json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::{Duration, Instant};
+use transactions::Transactions;
+
+/// The kinds of transactional histories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// `[:append k v]` and `[:r k [v …]]` over lists.
+    ListAppend,
+    /// `[:w k v]` and `[:r k v]` over registers.
+    RwRegister,
+}
+
+impl Workload {
+    /// Its micro-op functions, for messages.
+    pub fn functions(self) -> &'static str {
+        match self {
+            Workload::ListAppend => ":append and :r",
+            Workload::RwRegister => ":w and :r",
+        }
+    }
+
+    /// What its writes do, for messages.
+    pub fn writes(self) -> &'static str {
+        match self {
+            Workload::ListAppend => "appends",
+            Workload::RwRegister => "writes",
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Workload::ListAppend => "list-append",
+            Workload::RwRegister => "rw-register",
+        })
+    }
+}
+
+/// What to look for, with elle-cli's names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The models the history should obey (`--consistency-models`); default
+    /// `strict-serializable`.
+    pub consistency_models: Vec<String>,
+    /// Specific anomalies to look for besides (`--anomalies`).
+    pub anomalies: Vec<String>,
+    /// How long to search one strongly connected component (`--cycle-search-timeout`,
+    /// 1000 ms).
+    pub cycle_search_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            consistency_models: vec!["strict-serializable".into()],
+            anomalies: Vec::new(),
+            cycle_search_timeout: Duration::from_millis(1000),
+        }
+    }
+}
+
+/// Explains a data edge (ww, wr, rw) between two transactions, as its workload infers them.
+type ExplainData<'a> = Box<dyn Fn(u32, u32, Rels) -> Option<Step> + 'a>;
+
+/// Anomalies that make the verdict unknown rather than invalid.
+const UNKNOWN_TYPES: [&str; 2] = ["cycle-search-timeout", "empty-transaction-graph"];
+
+/// Anomalies found so far: each name with its cases, as Elle's maps.
+#[derive(Debug, Default)]
+pub struct Found {
+    cases: BTreeMap<String, Vec<Json>>,
+}
+
+impl Found {
+    /// Records a case of `anomaly`.
+    pub fn add(&mut self, anomaly: &str, case: Json) {
+        self.cases
+            .entry(anomaly.to_string())
+            .or_default()
+            .push(case);
+    }
+
+    /// The anomalies' names.
+    pub fn names(&self) -> Vec<&str> {
+        self.cases.keys().map(String::as_str).collect()
+    }
+}
+
+/// What the check found, as Elle reports it.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Invalid if an anomaly the models prohibit was found; unknown if only a timeout or an
+    /// empty graph stands in the way; else valid.
+    pub verdict: Verdict,
+    /// The reportable anomalies found (prohibited, or making the verdict unknown), sorted.
+    pub anomaly_types: Vec<String>,
+    /// Their cases.
+    pub anomalies: BTreeMap<String, Vec<Json>>,
+    /// The weakest models the anomalies found rule out (friendly names).
+    pub not: Vec<&'static str>,
+    /// Every other model they rule out.
+    pub also_not: Vec<&'static str>,
+    /// Each cycle found, explained in words, with its anomaly's name.
+    pub explanations: Vec<(String, String)>,
+    /// How many transactions the history has.
+    pub transactions: usize,
+    /// How many edges the dependency graph has.
+    pub edges: usize,
+    /// How many strongly connected components (cycles of transactions) it has.
+    pub components: usize,
+}
+
+impl Analysis {
+    /// Elle's result map: `valid?`, and when something was found `anomaly-types`,
+    /// `anomalies`, `not` and `also-not`.
+    pub fn to_json(&self) -> Json {
+        let mut map = Map::new();
+        map.insert("valid?".into(), self.verdict.json());
+        if !self.anomaly_types.is_empty() {
+            map.insert(
+                "anomaly-types".into(),
+                serde_json::json!(self.anomaly_types),
+            );
+            map.insert("anomalies".into(), serde_json::json!(self.anomalies));
+            map.insert("not".into(), serde_json::json!(self.not));
+            map.insert("also-not".into(), serde_json::json!(self.also_not));
+        }
+        Json::Object(map)
+    }
+
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        let found = if self.anomaly_types.is_empty() {
+            "no anomaly".to_string()
+        } else {
+            self.anomaly_types.join(", ")
+        };
+        let mut line = format!(
+            "{} transactions, {} dependency edges, {} cycle components: {found}",
+            self.transactions, self.edges, self.components
+        );
+        if !self.not.is_empty() {
+            line.push_str(&format!(" (not {})", self.not.join(", ")));
+        }
+        line
+    }
+}
+
+/// Elle's list-append checker, as a [`Checker`] of [`crate::checker::CHECKERS`]: its
+/// models and anomalies come from [`crate::linearizable::Options::transactions`].
+#[derive(Debug, Clone, Copy)]
+pub struct ListAppend;
+
+impl Checker for ListAppend {
+    fn name(&self) -> &'static str {
+        "list-append"
+    }
+
+    fn about(&self) -> &'static str {
+        "Elle's list-append: dependency cycles (G0 … G2-item), G1a/b, internal, lost updates; --consistency-models"
+    }
+
+    fn family(&self) -> Family {
+        Family::Transactional
+    }
+
+    fn check(
+        &self,
+        history: &History,
+        options: &crate::linearizable::Options,
+    ) -> Result<Report, CheckError> {
+        let analysis = check(history, Workload::ListAppend, &options.transactions)?;
+        Ok(Report {
+            checker: self.name(),
+            verdict: analysis.verdict.clone(),
+            summary: analysis.summary(),
+            details: Details::Txn(Box::new(analysis)),
+        })
+    }
+}
+
+/// Checks a history of `workload` transactions against `options`' models.
+pub fn check(
+    history: &History,
+    workload: Workload,
+    options: &Options,
+) -> Result<Analysis, CheckError> {
+    let models: Vec<&str> = options
+        .consistency_models
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let asked: Vec<&str> = options.anomalies.iter().map(String::as_str).collect();
+    let prohibited = model::prohibited(&models, &asked).map_err(|e| CheckError::Unknown {
+        what: e.what,
+        name: e.name,
+        choices: e.choices,
+    })?;
+    let txns = Transactions::read(history, workload)?;
+    let mut found = Found::default();
+    let (graph, present, explain_data): (graph::Graph, Rels, ExplainData<'_>) = match workload {
+        Workload::ListAppend => {
+            let orders = list_append::Orders::infer(&txns, &mut found);
+            orders.anomalies(&txns, &mut found);
+            let mut builder = Builder::new(txns.len());
+            orders.link(&txns, &mut builder);
+            let present = extra_orders(&prohibited, &txns, &mut builder);
+            let txns = &txns;
+            let explain = move |a, b, rel| orders.explain(txns, a, b, rel);
+            (builder.build(), present, Box::new(explain))
+        }
+        Workload::RwRegister => {
+            return Err(CheckError::Unknown {
+                what: "checker",
+                name: "rw-register".into(),
+                choices: "list-append (rw-register is not built yet)".into(),
+            })
+        }
+    };
+    if graph.edges() == 0 {
+        found.add("empty-transaction-graph", Json::Bool(true));
+    }
+    let explain = |a: u32, b: u32, rel: Rels| match rel {
+        Rels::PROCESS => Step::Process {
+            process: txns.txns[a as usize].process,
+        },
+        Rels::REALTIME => Step::Realtime,
+        _ => explain_data(a, b, rel).unwrap_or(Step::Realtime),
+    };
+    let possible = |t: u32| txns.txns[t as usize].possible();
+    let components = graph.cycles_components(
+        Rels::WW.union(Rels::WR).union(Rels::RW).union(present),
+        &possible,
+    );
+    let mut explanations = Vec::new();
+    for component in &components {
+        let deadline = Instant::now() + options.cycle_search_timeout;
+        let search = cycles::search(
+            &graph,
+            component,
+            present,
+            &model::implied,
+            deadline,
+            &explain,
+        );
+        for cycle in &search.cycles {
+            found.add(cycle.anomaly, cycle.to_json(&txns));
+            explanations.push((cycle.anomaly.to_string(), cycle.explain(&txns)));
+        }
+        if let Some((shape, before)) = search.timed_out {
+            let missing: Vec<&str> = before
+                .into_iter()
+                .filter(|s| !search.cycles.iter().any(|c| c.anomaly == *s))
+                .collect();
+            found.add(
+                "cycle-search-timeout",
+                serde_json::json!({
+                    "anomaly-spec-type": shape,
+                    "does-not-contain": missing,
+                    "scc-size": component.len(),
+                }),
+            );
+        }
+    }
+    Ok(result(
+        found,
+        &prohibited,
+        explanations,
+        txns.len(),
+        graph.edges(),
+        components.len(),
+    ))
+}
+
+/// Adds real-time order if a prohibited anomaly needs it, else process order if one needs
+/// that; returns the relationships the graph then has beyond data dependencies.
+fn extra_orders(
+    prohibited: &BTreeSet<&'static str>,
+    txns: &Transactions<'_>,
+    builder: &mut Builder,
+) -> Rels {
+    let wants = |suffix: &str| prohibited.iter().any(|a| a.ends_with(suffix));
+    if wants("-realtime") {
+        order::realtime(txns, builder);
+        // Real-time order covers each process's order.
+        Rels::REALTIME
+    } else if wants("-process") {
+        order::process(txns, builder);
+        Rels::PROCESS
+    } else {
+        Rels::NONE
+    }
+}
+
+fn result(
+    found: Found,
+    prohibited: &BTreeSet<&'static str>,
+    explanations: Vec<(String, String)>,
+    transactions: usize,
+    edges: usize,
+    components: usize,
+) -> Analysis {
+    let names: Vec<&str> = found.names();
+    let (not, also_not) = model::ruled_out(&names);
+    let bad = names.iter().any(|n| prohibited.contains(n));
+    let reportable: BTreeMap<String, Vec<Json>> = found
+        .cases
+        .into_iter()
+        .filter(|(name, _)| {
+            prohibited.contains(name.as_str()) || UNKNOWN_TYPES.contains(&name.as_str())
+        })
+        .collect();
+    let verdict = if bad {
+        Verdict::Invalid
+    } else if reportable.contains_key("cycle-search-timeout") {
+        Verdict::Unknown(Unknown::Timeout)
+    } else if !reportable.is_empty() {
+        Verdict::Unknown(Unknown::Error)
+    } else {
+        Verdict::Valid
+    };
+    let (not, also_not) = if reportable.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        (not, also_not)
+    };
+    Analysis {
+        verdict,
+        anomaly_types: reportable.keys().cloned().collect(),
+        anomalies: reportable,
+        not,
+        also_not,
+        explanations: explanations
+            .into_iter()
+            .filter(|(name, _)| prohibited.contains(name.as_str()))
+            .collect(),
+        transactions,
+        edges,
+        components,
+    }
+}
