@@ -284,101 +284,19 @@ fn a_stale_read_is_a_realtime_cycle() {
     assert!(text.contains("before the invocation of"), "{text}");
 }
 
-/// A transaction in flight: its micro-ops as invoked and, once applied, as completed.
-type InFlight = (Vec<Value>, Option<Vec<Value>>);
-
-/// A serializable execution: random transactions over a rotating key set, each applied
-/// atomically at a random moment between its invocation and completion, some failing or
-/// crashing. Strict serializable by construction.
+/// A serializable execution of the Elle paper's shape, small: few keys, so that
+/// transactions contend.
 fn serializable(seed: u64, processes: u64, count: usize) -> History {
-    let mut rng = rng::Rng::new(seed, 7);
-    let mut lists: std::collections::HashMap<i64, Vec<i64>> = Default::default();
-    let mut next_value: std::collections::HashMap<i64, i64> = Default::default();
-    // Each process: the transaction in flight (its micro-ops as invoked and, once applied, as
-    // completed) or nothing.
-    let mut flight: Vec<Option<InFlight>> = vec![None; processes as usize];
-    let mut ops = Vec::new();
-    let mut started = 0;
-    let mut first_key = 0i64;
-    while started < count || flight.iter().any(Option::is_some) {
-        let p = rng.below(processes) as usize;
-        let process = Process::Client(p as u64);
-        match flight[p].take() {
-            None if started < count => {
-                started += 1;
-                if rng.chance(0.02) {
-                    first_key += 1;
-                }
-                let mops: Vec<Value> = (0..rng.between(1, 5))
-                    .map(|_| {
-                        let key = first_key + rng.below(4) as i64;
-                        if rng.chance(0.5) {
-                            let v = next_value.entry(key).or_insert(0);
-                            *v += 1;
-                            mop("append", key, &[*v])
-                        } else {
-                            Value::Vector(vec![
-                                Value::Keyword("r".into()),
-                                Value::Int(key),
-                                Value::Nil,
-                            ])
-                        }
-                    })
-                    .collect();
-                ops.push(Op::new(
-                    process,
-                    OpType::Invoke,
-                    "txn",
-                    Value::Vector(mops.clone()),
-                ));
-                flight[p] = Some((mops, None));
-            }
-            None => {}
-            Some((invoked, None)) => {
-                if rng.chance(0.05) {
-                    // Fails without taking effect.
-                    ops.push(Op::new(
-                        process,
-                        OpType::Fail,
-                        "txn",
-                        Value::Vector(invoked),
-                    ));
-                    continue;
-                }
-                // Applied now, atomically.
-                let applied = invoked
-                    .iter()
-                    .map(|m| {
-                        let [f, k, v] = m.as_seq().unwrap() else {
-                            unreachable!()
-                        };
-                        let key = k.as_int().unwrap();
-                        let list = lists.entry(key).or_default();
-                        if f.as_text() == Some("append") {
-                            list.push(v.as_int().unwrap());
-                            m.clone()
-                        } else {
-                            mop("r", key, list)
-                        }
-                    })
-                    .collect();
-                flight[p] = Some((invoked, Some(applied)));
-            }
-            Some((invoked, Some(applied))) => {
-                if rng.chance(0.05) {
-                    ops.push(Op::new(
-                        process,
-                        OpType::Info,
-                        "txn",
-                        Value::Vector(invoked),
-                    ));
-                } else {
-                    ops.push(Op::new(process, OpType::Ok, "txn", Value::Vector(applied)));
-                }
-            }
-        }
-    }
-    History::from_ops(ops)
+    consistency::txn::generate::serializable(&consistency::txn::generate::Shape {
+        transactions: count,
+        processes,
+        keys: 4,
+        appends_per_key: 8,
+        fail: 0.05,
+        crash: 0.05,
+        seed,
+        ..Default::default()
+    })
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! - [`generator`]: operations, composed like Jepsen's generators.
 //! - [`client`]: the [`client::Target`] and [`client::Client`] seams.
 //! - [`workload`]: a workload = generator + initial data + final reads + checks;
-//!   [`register`], [`set`], [`counter`], [`bank`].
+//!   [`register`], [`set`], [`counter`], [`bank`], [`list_append`].
 //!
 //! The systems themselves, and their clients, are the `targets` crate's.
 
@@ -11,6 +11,7 @@ pub mod bank;
 pub mod client;
 pub mod counter;
 pub mod generator;
+pub mod list_append;
 pub mod register;
 pub mod set;
 pub mod workload;

@@ -93,6 +93,8 @@ pub enum Data {
     Counter,
     /// Accounts `0..n` with balances: transfer / read of every balance.
     Accounts,
+    /// Lists of integers, one per key: transactions of appends and reads.
+    Lists,
 }
 
 /// A workload the lab can run: a row of [`WORKLOADS`].
@@ -126,6 +128,7 @@ pub static WORKLOADS: &[&WorkloadKind] = &[
     &crate::set::SET,
     &crate::counter::COUNTER,
     &crate::bank::BANK,
+    &crate::list_append::LIST_APPEND,
 ];
 
 /// The workload named `name` in [`WORKLOADS`].

@@ -1,12 +1,12 @@
 //! `checker bench`: in-process timings of checks, for side-by-side comparisons.
 //!
-//! Prints a TSV table `file verdict ops min_ms median_ms`; parsing is not
-//! timed, only the check of an already-read history, as the Porcupine
+//! Prints a TSV table `file verdict ops min_ms median_ms` (ops: operations,
+//! or transactions for a transactional model); parsing is not timed, only the check of an already-read history, as the Porcupine
 //! harness under `bench/` does.
 
 use super::check::{read, setup};
 use super::EXIT_BAD_INPUT;
-use consistency::checker::Family;
+use consistency::checker::{Details, Family};
 use consistency::linearizable::check_model;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -38,10 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    if setup.checker.family() != Family::Linearizability {
+    if setup.checker.family() == Family::Workload {
         eprintln!(
-            "error: bench times linearizability checks; choose a model of: {}",
-            checker::catalog::checker_names(Family::Linearizability)
+            "error: bench times linearizability and transactional checks; choose a model of: {}, {}",
+            checker::catalog::checker_names(Family::Linearizability),
+            checker::catalog::checker_names(Family::Transactional)
         );
         return Ok(EXIT_BAD_INPUT);
     }
@@ -61,20 +62,31 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let mut last = None;
         for _ in 0..rounds {
             let started = Instant::now();
-            let analysis = match check_model(setup.checker.name(), &history, &setup.options) {
-                Ok(a) => a,
+            let checked = if setup.checker.family() == Family::Transactional {
+                setup.checker.check(&history, &setup.options).map(|report| {
+                    let count = match &report.details {
+                        Details::Txn(analysis) => analysis.transactions,
+                        _ => 0,
+                    };
+                    (report.verdict, count)
+                })
+            } else {
+                check_model(setup.checker.name(), &history, &setup.options)
+                    .map(|a| (a.verdict, a.operations))
+                    .map_err(Into::into)
+            };
+            let result = match checked {
+                Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: {}: {e}", path.display());
                     return Ok(EXIT_BAD_INPUT);
                 }
             };
             times.push(started.elapsed().as_secs_f64() * 1e3);
-            last = Some(analysis);
+            last = Some(result);
         }
         times.sort_by(f64::total_cmp);
-        let (verdict, ops) = last.map_or((String::new(), 0), |a| {
-            (a.verdict.to_string(), a.operations)
-        });
+        let (verdict, ops) = last.map_or((String::new(), 0), |(v, n)| (v.to_string(), n));
         println!(
             "{}\t{verdict}\t{ops}\t{:.4}\t{:.4}",
             path.display(),

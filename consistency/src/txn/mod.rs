@@ -11,6 +11,7 @@
 //! - [`cycles`]: the cycle search and Elle's anomaly names.
 //! - [`explain`]: each cycle as data and as text.
 //! - [`model`]: Elle's consistency models and what each proscribes.
+//! - [`generate`]: serializable histories of the Elle paper's shape, for tests and benchmarks.
 //!
 //! ```
 //! use consistency::txn::{check, Options, Workload};
@@ -37,6 +38,7 @@
 
 pub mod cycles;
 pub mod explain;
+pub mod generate;
 pub mod graph;
 pub mod list_append;
 pub mod model;

@@ -4,6 +4,10 @@
 //! register; a read, a write as an upsert, a cas as a conditional update,
 //! each one statement).
 //!
+//! The `list-append` workload's transactions run at the target's
+//! [`Isolation`] level over a table of lists (one `bigint[]` row per key):
+//! an append is an upsert that concatenates, a read selects the array.
+//!
 //! A transaction the server aborts (serialization failure `40001`,
 //! deadlock `40P01`) or that finds too little money definitely did not
 //! happen: `fail`. An error while committing, or a lost connection, leaves
@@ -22,6 +26,30 @@ pub struct PostgresTarget {
     url: String,
     /// Where reads go instead, one server per node (hot standbys).
     read_urls: Vec<String>,
+    /// The isolation level of list-append transactions.
+    isolation: Isolation,
+}
+
+/// PostgreSQL's isolation levels, for the `list-append` workload's transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// `READ COMMITTED`, PostgreSQL's default.
+    ReadCommitted,
+    /// `REPEATABLE READ`: snapshot isolation in PostgreSQL.
+    RepeatableRead,
+    /// `SERIALIZABLE`: serializable snapshot isolation.
+    Serializable,
+}
+
+impl Isolation {
+    /// The SQL that begins a transaction at this level.
+    fn begin(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED",
+            Isolation::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            Isolation::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+        }
+    }
 }
 
 impl PostgresTarget {
@@ -30,7 +58,14 @@ impl PostgresTarget {
         PostgresTarget {
             url: url.to_string(),
             read_urls: Vec::new(),
+            isolation: Isolation::Serializable,
         }
+    }
+
+    /// The same target, its list-append transactions at `isolation`.
+    pub fn at(mut self, isolation: Isolation) -> PostgresTarget {
+        self.isolation = isolation;
+        self
     }
 
     /// A target that writes at `url` and reads at `read_urls[node]`, as an
@@ -41,6 +76,7 @@ impl PostgresTarget {
         PostgresTarget {
             url: url.to_string(),
             read_urls,
+            isolation: Isolation::Serializable,
         }
     }
 
@@ -60,10 +96,11 @@ async fn connect(url: &str) -> Result<Connection, TargetError> {
 #[async_trait]
 impl Target for PostgresTarget {
     fn name(&self) -> String {
-        if self.read_urls.is_empty() {
-            "postgres"
-        } else {
-            "postgres-standby-reads"
+        match (self.read_urls.is_empty(), self.isolation) {
+            (false, _) => "postgres-standby-reads",
+            (true, Isolation::Serializable) => "postgres",
+            (true, Isolation::RepeatableRead) => "postgres-rr",
+            (true, Isolation::ReadCommitted) => "postgres-rc",
         }
         .into()
     }
@@ -80,6 +117,7 @@ impl Target for PostgresTarget {
         Ok(Box::new(PostgresClient {
             db: self.connect().await?,
             reader,
+            isolation: self.isolation,
         }))
     }
 
@@ -123,7 +161,8 @@ async fn fill(db: &Connection, accounts: &[(i64, i64)]) -> Result<(), tokio_post
         "BEGIN; \
          CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL); \
          CREATE TABLE IF NOT EXISTS registers (id BIGINT PRIMARY KEY, value BIGINT NOT NULL); \
-         TRUNCATE accounts, registers;",
+         CREATE TABLE IF NOT EXISTS lists (id BIGINT PRIMARY KEY, elements BIGINT[] NOT NULL); \
+         TRUNCATE accounts, registers, lists;",
     )
     .await?;
     for (id, balance) in accounts {
@@ -148,6 +187,7 @@ struct PostgresClient {
     db: Connection,
     /// A standby that serves the reads, if not the primary.
     reader: Option<Connection>,
+    isolation: Isolation,
 }
 
 /// How a transaction ended without a result.
@@ -300,6 +340,82 @@ impl PostgresClient {
         Ok(Completion::ok(op.value.clone()))
     }
 
+    /// A list-append transaction: its micro-ops in order, in one transaction at the
+    /// target's isolation level; the completion holds the lists read.
+    async fn txn(&self, op: &Invocation) -> Result<Completion, Aborted> {
+        let Some(mops) = op.value.as_seq() else {
+            return Err(Aborted::Definitely(format!(
+                "expected a list of micro-ops, got {}",
+                op.value
+            )));
+        };
+        let q = |e| aborted(e, false);
+        self.db
+            .batch_execute(self.isolation.begin())
+            .await
+            .map_err(q)?;
+        let mut done = Vec::with_capacity(mops.len());
+        for m in mops {
+            match self.mop(m).await {
+                Ok(v) => done.push(v),
+                Err(e) => {
+                    let _ = self.db.batch_execute("ROLLBACK").await;
+                    return Err(e);
+                }
+            }
+        }
+        self.db
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| aborted(e, true))?;
+        Ok(Completion::ok(Value::Vector(done)))
+    }
+
+    /// One micro-op inside a transaction: `[:append k v]` or `[:r k nil]` (answered with the
+    /// list).
+    async fn mop(&self, m: &Value) -> Result<Value, Aborted> {
+        let q = |e| aborted(e, false);
+        let (f, key, value) = match m.as_seq() {
+            Some([f, k, v]) => (f.as_text(), k.as_int(), v),
+            _ => (None, None, m),
+        };
+        let Some(key) = key else {
+            return Err(Aborted::Definitely(format!(
+                "expected [f key value] with an integer key, got {m}"
+            )));
+        };
+        match (f, value.as_int()) {
+            (Some("append"), Some(element)) => {
+                self.db
+                    .execute(
+                        "INSERT INTO lists (id, elements) VALUES ($1, ARRAY[$2::BIGINT]) \
+                         ON CONFLICT (id) DO UPDATE SET elements = lists.elements || $2::BIGINT",
+                        &[&key, &element],
+                    )
+                    .await
+                    .map_err(q)?;
+                Ok(m.clone())
+            }
+            (Some("r"), _) => {
+                let row = self
+                    .db
+                    .query_opt("SELECT elements FROM lists WHERE id = $1", &[&key])
+                    .await
+                    .map_err(q)?;
+                let elements: Vec<i64> = row.map(|r| r.get(0)).unwrap_or_default();
+                let list = elements.into_iter().map(Value::Int).collect();
+                Ok(Value::Vector(vec![
+                    Value::Keyword("r".into()),
+                    Value::Int(key),
+                    Value::Vector(list),
+                ]))
+            }
+            _ => Err(Aborted::Definitely(format!(
+                "the postgres target has no micro-op {m}"
+            ))),
+        }
+    }
+
     async fn read(&self) -> Result<Completion, Aborted> {
         let q = |e| aborted(e, false);
         let (db, begin) = match &self.reader {
@@ -336,6 +452,7 @@ impl Client for PostgresClient {
     async fn invoke(&self, op: &Invocation) -> Completion {
         let result = match op.f.as_str() {
             "transfer" => self.transfer(op).await,
+            "txn" => self.txn(op).await,
             "read" | "final-read" if op.key.is_some() => self.register(op).await,
             "write" | "cas" => self.register(op).await,
             "read" | "final-read" => self.read().await,

@@ -5,9 +5,9 @@ pub mod client;
 pub mod server;
 
 use crate::{running, OpenError, Opened, Setup, System, TargetKind};
-use client::PostgresTarget;
+use client::{Isolation, PostgresTarget};
 use std::sync::Arc;
-use workloads::{bank::BANK, register::REGISTER};
+use workloads::{bank::BANK, list_append::LIST_APPEND, register::REGISTER};
 
 /// PostgreSQL's row of [`crate::SYSTEMS`].
 pub static SYSTEM: System = System {
@@ -19,8 +19,20 @@ pub static SYSTEM: System = System {
         TargetKind {
             name: "postgres",
             about: "SERIALIZABLE transactions on the primary",
-            workloads: &[&BANK, &REGISTER],
+            workloads: &[&BANK, &REGISTER, &LIST_APPEND],
             open: |setup| open(setup, false),
+        },
+        TargetKind {
+            name: "postgres-rr",
+            about: "REPEATABLE READ (snapshot isolation) list-append transactions on the primary",
+            workloads: &[&LIST_APPEND],
+            open: |setup| open_at(setup, Isolation::RepeatableRead),
+        },
+        TargetKind {
+            name: "postgres-rc",
+            about: "READ COMMITTED list-append transactions on the primary",
+            workloads: &[&LIST_APPEND],
+            open: |setup| open_at(setup, Isolation::ReadCommitted),
         },
         TargetKind {
             name: "postgres-standby-reads",
@@ -30,6 +42,21 @@ pub static SYSTEM: System = System {
         },
     ],
 };
+
+/// The primary, its list-append transactions at `isolation`.
+fn open_at(setup: &Setup, isolation: Isolation) -> Result<Opened, OpenError> {
+    let cluster = running(&server::Postgres, setup)?;
+    let primary = server::url(&cluster, 0);
+    let description = format!(
+        "PostgreSQL 15 (primary and {} streaming standbys)",
+        cluster.nodes() - 1
+    );
+    let target = PostgresTarget::new(&primary).at(isolation);
+    let how = format!(
+        "{isolation:?} list-append transactions on the primary; commits synchronous to one standby"
+    );
+    Ok(Opened::real(cluster, Arc::new(target), description, &how))
+}
 
 fn open(setup: &Setup, standby_reads: bool) -> Result<Opened, OpenError> {
     let cluster = running(&server::Postgres, setup)?;
