@@ -124,13 +124,22 @@ fn postgres_cluster_under_real_faults() {
     // shows no anomaly (strict serializable, with real-time edges); REPEATABLE READ is
     // snapshot isolation, which allows write skew: G2-item, so not repeatable read in Adya's
     // sense.
-    for (isolation, expected) in [(Isolation::Serializable, None), (Isolation::RepeatableRead, Some("G2-item"))] {
+    for (isolation, expected) in [
+        (Isolation::Serializable, None),
+        (Isolation::RepeatableRead, Some("G2-item")),
+    ] {
         let target = Arc::new(PostgresTarget::new(&url).at(isolation));
         let (history, judgement) = run_with_faults(target, "list-append", 8, 13, 200.0, faults());
         let txns = ok_count(&history, "txn");
-        assert!(txns > 200, "{isolation:?}: transactions went through: {txns}");
+        assert!(
+            txns > 200,
+            "{isolation:?}: transactions went through: {txns}"
+        );
         let found = &judgement.results["list-append"];
-        eprintln!("list-append at {isolation:?} under faults: {txns} committed, {}", found["anomaly-types"]);
+        eprintln!(
+            "list-append at {isolation:?} under faults: {txns} committed, {}",
+            found["anomaly-types"]
+        );
         match expected {
             None => assert_eq!(judgement.verdict, Verdict::Valid, "{:#?}", why(&judgement)),
             Some(anomaly) => {
@@ -140,7 +149,11 @@ fn postgres_cluster_under_real_faults() {
                     .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
                     .unwrap_or_default();
                 assert!(types.contains(&anomaly), "{isolation:?}: {types:?}");
-                assert_eq!(found["not"], serde_json::json!(["repeatable-read"]), "{found}");
+                assert_eq!(
+                    found["not"],
+                    serde_json::json!(["repeatable-read"]),
+                    "{found}"
+                );
             }
         }
         assert_healed(cluster);

@@ -73,7 +73,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             } else {
                 check_model(setup.checker.name(), &history, &setup.options)
                     .map(|a| (a.verdict, a.operations))
-                    .map_err(Into::into)
             };
             let result = match checked {
                 Ok(r) => r,

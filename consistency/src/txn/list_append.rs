@@ -48,19 +48,26 @@ impl Orders {
     /// reads are incompatible (not prefixes of one another), into `found`.
     pub fn infer(txns: &Transactions<'_>, found: &mut Found) -> Orders {
         let mut orders = Orders::default();
-        // Distinct non-empty reads per key, in the order first seen.
-        let mut reads: FxHashMap<Id, Vec<(u32, usize)>> = FxHashMap::default();
-        let mut seen: FxHashSet<(Id, &[Id])> = FxHashSet::default();
+        // About half the micro-ops are appends and half reads, 1 to 5 per transaction.
+        orders.writer.reserve(txns.len() * 3 / 2);
+        orders.readers.reserve(txns.len() * 3 / 2);
+        // Each key's longest read (transaction, micro-op), the first of its length seen.
+        let mut longest: FxHashMap<Id, (u32, usize)> = FxHashMap::default();
         let mut appends_per_key: FxHashMap<Id, (u32, Id)> = FxHashMap::default();
         let mut many_appends: FxHashSet<Id> = FxHashSet::default();
         for id in 0..txns.len() as u32 {
             let txn = &txns.txns[id as usize];
-            let mut last_append: FxHashMap<Id, Id> = FxHashMap::default();
-            for (i, mop) in txns.mops(id).iter().enumerate() {
+            let mops = txns.mops(id);
+            for (i, mop) in mops.iter().enumerate() {
                 match mop {
                     Mop::Append { key, value } => {
                         orders.writer.insert((*key, *value), id);
-                        if let Some(previous) = last_append.insert(*key, *value) {
+                        // An earlier append of this transaction to the key is intermediate.
+                        let earlier = mops[..i].iter().rev().find_map(|m| match m {
+                            Mop::Append { key: k, value: v } if k == key => Some(*v),
+                            _ => None,
+                        });
+                        if let Some(previous) = earlier {
                             orders.intermediate.insert((*key, previous), id);
                         }
                         if txn.possible() && appends_per_key.insert(*key, (id, *value)).is_some() {
@@ -74,40 +81,35 @@ impl Orders {
                         let elements = txns.elements(range);
                         let last = elements.last().copied().unwrap_or(INIT);
                         orders.readers.entry((*key, last)).or_default().push(id);
-                        if !elements.is_empty() && seen.insert((*key, elements)) {
-                            reads.entry(*key).or_default().push((id, i));
+                        let longer = longest
+                            .get(key)
+                            .is_none_or(|r| read_list(txns, *r).len() < elements.len());
+                        if !elements.is_empty() && longer {
+                            longest.insert(*key, (id, i));
                         }
                     }
                     _ => {}
                 }
             }
         }
-        for (key, mut distinct) in reads {
-            let list = |&(txn, mop): &(u32, usize)| match &txns.mops(txn)[mop] {
-                Mop::ReadList {
-                    value: Some(range), ..
-                } => txns.elements(range),
-                _ => &[],
-            };
-            // Stable: reads of equal length keep the order they were seen in.
-            distinct.sort_by_key(|r| list(r).len());
-            if let Some(pair) = distinct
-                .windows(2)
-                .find(|pair| !list(&pair[1]).starts_with(list(&pair[0])))
-            {
-                found.add(
-                    "incompatible-order",
-                    json!({
-                        "key": value_json(txns.keys.value(key)),
-                        "values": [values_json(txns, list(&pair[0])), values_json(txns, list(&pair[1]))],
-                    }),
-                );
+        // Reads that are not prefixes of their key's longest: Elle's incompatible orders.
+        let mut suspects: FxHashSet<Id> = FxHashSet::default();
+        for_each_read(txns, |key, elements| {
+            if let Some(&l) = longest.get(&key) {
+                if !read_list(txns, l).starts_with(elements) {
+                    suspects.insert(key);
+                }
             }
-            let Some(longest) = distinct.last() else {
-                continue;
-            };
-            let mut order = Vec::with_capacity(list(longest).len());
-            for &element in list(longest) {
+        });
+        if !suspects.is_empty() {
+            incompatible_orders(txns, &suspects, found);
+        }
+        let mut keys: Vec<(&Id, &(u32, usize))> = longest.iter().collect();
+        keys.sort_unstable();
+        for (&key, &read) in keys {
+            let elements = read_list(txns, read);
+            let mut order = Vec::with_capacity(elements.len());
+            for &element in elements {
                 if let std::collections::hash_map::Entry::Vacant(e) =
                     orders.position.entry((key, element))
                 {
@@ -258,20 +260,33 @@ impl Orders {
     /// The non-cycle anomalies: G1a, G1b, dirty-update, duplicate-elements, internal,
     /// future-read and lost-update.
     pub fn anomalies(&self, txns: &Transactions<'_>, found: &mut Found) {
+        // The keys failed transactions appended to: only their reads can be aborted reads.
+        let mut failed: FxHashSet<Id> = FxHashSet::default();
+        for (&(key, _), &writer) in &self.writer {
+            if txns.txns[writer as usize].outcome == Outcome::Fail {
+                failed.insert(key);
+            }
+        }
         for id in 0..txns.len() as u32 {
             let txn = &txns.txns[id as usize];
             if txn.outcome != Outcome::Ok {
                 continue;
             }
-            self.aborted_and_intermediate_reads(txns, id, found);
-            duplicates(txns, id, found);
+            self.aborted_and_intermediate_reads(txns, id, &failed, found);
+            self.duplicates(txns, id, found);
             internal(txns, id, found);
         }
         self.dirty_updates(txns, found);
         lost_updates(txns, found);
     }
 
-    fn aborted_and_intermediate_reads(&self, txns: &Transactions<'_>, id: u32, found: &mut Found) {
+    fn aborted_and_intermediate_reads(
+        &self,
+        txns: &Transactions<'_>,
+        id: u32,
+        failed: &FxHashSet<Id>,
+        found: &mut Found,
+    ) {
         for mop in txns.mops(id) {
             let Mop::ReadList {
                 key,
@@ -281,7 +296,8 @@ impl Orders {
                 continue;
             };
             let elements = txns.elements(range);
-            for &element in elements {
+            let scan: &[Id] = if failed.contains(key) { elements } else { &[] };
+            for &element in scan {
                 let Some(&writer) = self.writer.get(&(*key, element)) else {
                     continue;
                 };
@@ -312,6 +328,41 @@ impl Orders {
                     }
                 }
             }
+        }
+    }
+
+    /// Reads that hold an element more than once. A read that is a prefix of its key's
+    /// order (distinct elements) has none, which spares counting almost every read.
+    fn duplicates(&self, txns: &Transactions<'_>, id: u32, found: &mut Found) {
+        for mop in txns.mops(id) {
+            let Mop::ReadList {
+                key,
+                value: Some(range),
+            } = mop
+            else {
+                continue;
+            };
+            let elements = txns.elements(range);
+            if self.order.get(key).is_some_and(|o| o.starts_with(elements)) {
+                continue;
+            }
+            let mut counts: FxHashMap<Id, usize> = FxHashMap::default();
+            for &e in elements {
+                *counts.entry(e).or_default() += 1;
+            }
+            let mut dups: Vec<(Id, usize)> = counts.into_iter().filter(|&(_, n)| n > 1).collect();
+            if dups.is_empty() {
+                continue;
+            }
+            dups.sort_unstable();
+            let dups: serde_json::Map<String, Json> = dups
+                .into_iter()
+                .map(|(e, n)| (txns.values.value(e).to_string(), Json::from(n)))
+                .collect();
+            found.add(
+                "duplicate-elements",
+                json!({"op": txns.op_json(id), "mop": txns.mop_json(mop), "duplicates": dups}),
+            );
         }
     }
 
@@ -362,102 +413,107 @@ impl Orders {
     }
 }
 
-/// A read that holds an element more than once.
-fn duplicates(txns: &Transactions<'_>, id: u32, found: &mut Found) {
-    for mop in txns.mops(id) {
-        let Mop::ReadList {
-            value: Some(range), ..
-        } = mop
-        else {
-            continue;
+/// What a transaction knows of a key from its own earlier micro-ops: the list it last
+/// read (if it read one) and what it appended since.
+struct Known<'t> {
+    key: Id,
+    read: Option<&'t [Id]>,
+    appended: Vec<Id>,
+}
+
+impl Known<'_> {
+    /// Whether reading `list` now agrees with what the transaction knows.
+    fn agrees(&self, list: &[Id]) -> bool {
+        match self.read {
+            Some(read) => {
+                list.len() == read.len() + self.appended.len()
+                    && list.starts_with(read)
+                    && list.ends_with(&self.appended)
+            }
+            None => list.ends_with(&self.appended),
+        }
+    }
+
+    /// Elle's `expected`: the list, or `["..." appended]` when only its end is known.
+    fn expected(&self, txns: &Transactions<'_>) -> Json {
+        let mut values: Vec<Json> = match self.read {
+            Some(read) => read
+                .iter()
+                .map(|&v| value_json(txns.values.value(v)))
+                .collect(),
+            None => vec![Json::from("...")],
         };
-        let mut counts: FxHashMap<Id, usize> = FxHashMap::default();
-        for &e in txns.elements(range) {
-            *counts.entry(e).or_default() += 1;
-        }
-        let mut dups: Vec<(Id, usize)> = counts.into_iter().filter(|&(_, n)| n > 1).collect();
-        if dups.is_empty() {
-            continue;
-        }
-        dups.sort_unstable();
-        let dups: serde_json::Map<String, Json> = dups
-            .into_iter()
-            .map(|(e, n)| (txns.values.value(e).to_string(), Json::from(n)))
-            .collect();
-        found.add(
-            "duplicate-elements",
-            json!({"op": txns.op_json(id), "mop": txns.mop_json(mop), "duplicates": dups}),
+        values.extend(
+            self.appended
+                .iter()
+                .map(|&v| value_json(txns.values.value(v))),
         );
+        Json::Array(values)
     }
 }
 
-/// What a transaction knows of a key from its own earlier micro-ops.
-#[derive(Clone)]
-enum Known {
-    /// It read this list (and appended these since).
-    List(Vec<Id>),
-    /// It appended these to a list it had not read: they end the list.
-    Suffix(Vec<Id>),
-}
-
 /// A transaction whose read contradicts its own earlier reads and appends (Elle's
-/// `internal`), or that reads an element it appends later (`future-read`).
+/// `internal`), or that reads an element it appends later (`future-read`). Transactions
+/// have a few micro-ops, so lists scanned in place beat maps.
 fn internal(txns: &Transactions<'_>, id: u32, found: &mut Found) {
-    let mut known: FxHashMap<Id, Known> = FxHashMap::default();
-    let mut read_elements: FxHashMap<(Id, Id), usize> = FxHashMap::default();
-    let mut future_found = false;
-    for (i, mop) in txns.mops(id).iter().enumerate() {
+    let mops = txns.mops(id);
+    for (i, mop) in mops.iter().enumerate() {
+        let Mop::Append { key, value } = mop else {
+            continue;
+        };
+        let earlier = mops[..i].iter().find(|m| match m {
+            Mop::ReadList {
+                key: k,
+                value: Some(range),
+            } => k == key && txns.elements(range).contains(value),
+            _ => false,
+        });
+        if let Some(read) = earlier {
+            found.add(
+                "future-read",
+                json!({
+                    "op": txns.op_json(id),
+                    "mop": txns.mop_json(read),
+                    "element": value_json(txns.values.value(*value)),
+                }),
+            );
+            break;
+        }
+    }
+    let mut known: Vec<Known<'_>> = Vec::new();
+    for mop in mops {
         match mop {
-            Mop::Append { key, value } => {
-                if let (false, Some(&at)) = (future_found, read_elements.get(&(*key, *value))) {
-                    future_found = true;
-                    found.add(
-                        "future-read",
-                        json!({
-                            "op": txns.op_json(id),
-                            "mop": txns.mop_json(&txns.mops(id)[at]),
-                            "element": value_json(txns.values.value(*value)),
-                        }),
-                    );
-                }
-                match known
-                    .entry(*key)
-                    .or_insert_with(|| Known::Suffix(Vec::new()))
-                {
-                    Known::List(list) | Known::Suffix(list) => list.push(*value),
-                }
-            }
+            Mop::Append { key, value } => match known.iter_mut().find(|k| k.key == *key) {
+                Some(k) => k.appended.push(*value),
+                None => known.push(Known {
+                    key: *key,
+                    read: None,
+                    appended: vec![*value],
+                }),
+            },
             Mop::ReadList {
                 key,
                 value: Some(range),
             } => {
-                let read = txns.elements(range);
-                for &e in read {
-                    read_elements.entry((*key, e)).or_insert(i);
+                let list = txns.elements(range);
+                match known.iter_mut().find(|k| k.key == *key) {
+                    Some(k) if !k.agrees(list) => {
+                        found.add(
+                            "internal",
+                            json!({"op": txns.op_json(id), "mop": txns.mop_json(mop), "expected": k.expected(txns)}),
+                        );
+                        return;
+                    }
+                    Some(k) => {
+                        k.read = Some(list);
+                        k.appended.clear();
+                    }
+                    None => known.push(Known {
+                        key: *key,
+                        read: Some(list),
+                        appended: Vec::new(),
+                    }),
                 }
-                let consistent = match known.get(key) {
-                    None => true,
-                    Some(Known::List(list)) => list.as_slice() == read,
-                    Some(Known::Suffix(suffix)) => read.ends_with(suffix),
-                };
-                if !consistent {
-                    let expected = match &known[key] {
-                        Known::List(list) => values_json(txns, list),
-                        Known::Suffix(suffix) => {
-                            let mut v = vec![Json::from("...")];
-                            if let Json::Array(rest) = values_json(txns, suffix) {
-                                v.extend(rest);
-                            }
-                            Json::Array(v)
-                        }
-                    };
-                    found.add(
-                        "internal",
-                        json!({"op": txns.op_json(id), "mop": txns.mop_json(mop), "expected": expected}),
-                    );
-                    return;
-                }
-                known.insert(*key, Known::List(read.to_vec()));
             }
             _ => {}
         }
@@ -473,23 +529,28 @@ fn lost_updates(txns: &Transactions<'_>, found: &mut Found) {
         if txns.txns[id as usize].outcome != Outcome::Ok {
             continue;
         }
-        let mut first_read: FxHashMap<Id, Id> = FxHashMap::default();
-        let mut wrote: FxHashSet<Id> = FxHashSet::default();
-        for mop in txns.mops(id) {
-            match mop {
+        // A transaction has a few micro-ops: scanning its earlier ones beats maps.
+        let mops = txns.mops(id);
+        for (i, mop) in mops.iter().enumerate() {
+            let Mop::Append { key, .. } = mop else {
+                continue;
+            };
+            let before = &mops[..i];
+            if before
+                .iter()
+                .any(|m| matches!(m, Mop::Append { key: k, .. } if k == key))
+            {
+                continue; // not its first append to the key
+            }
+            let first_read = before.iter().find_map(|m| match m {
                 Mop::ReadList {
-                    key,
+                    key: k,
                     value: Some(range),
-                } => {
-                    let last = txns.elements(range).last().copied().unwrap_or(INIT);
-                    first_read.entry(*key).or_insert(last);
-                }
-                Mop::Append { key, .. } if wrote.insert(*key) => {
-                    if let Some(&state) = first_read.get(key) {
-                        collisions.entry((*key, state)).or_default().push(id);
-                    }
-                }
-                _ => {}
+                } if k == key => Some(txns.elements(range).last().copied().unwrap_or(INIT)),
+                _ => None,
+            });
+            if let Some(state) = first_read {
+                collisions.entry((*key, state)).or_default().push(id);
             }
         }
     }
@@ -513,6 +574,66 @@ fn lost_updates(txns: &Transactions<'_>, found: &mut Found) {
                 "txns": ids.iter().map(|&t| txns.op_json(t)).collect::<Vec<_>>(),
             }),
         );
+    }
+}
+
+/// The list a read micro-op returned.
+fn read_list<'t>(txns: &'t Transactions<'_>, (txn, mop): (u32, usize)) -> &'t [Id] {
+    match &txns.mops(txn)[mop] {
+        Mop::ReadList {
+            value: Some(range), ..
+        } => txns.elements(range),
+        _ => &[],
+    }
+}
+
+/// Calls `f` with every non-empty list an `ok` transaction read, and its key.
+fn for_each_read<'t>(txns: &'t Transactions<'_>, mut f: impl FnMut(Id, &'t [Id])) {
+    for id in 0..txns.len() as u32 {
+        if txns.txns[id as usize].outcome != Outcome::Ok {
+            continue;
+        }
+        for mop in txns.mops(id) {
+            if let Mop::ReadList {
+                key,
+                value: Some(range),
+            } = mop
+            {
+                let elements = txns.elements(range);
+                if !elements.is_empty() {
+                    f(*key, elements);
+                }
+            }
+        }
+    }
+}
+
+/// Elle's check of the `suspects` keys: their distinct reads sorted by length, the first
+/// two in a row of which the shorter is not a prefix of the longer.
+fn incompatible_orders(txns: &Transactions<'_>, suspects: &FxHashSet<Id>, found: &mut Found) {
+    let mut reads: FxHashMap<Id, Vec<&[Id]>> = FxHashMap::default();
+    for_each_read(txns, |key, elements| {
+        if suspects.contains(&key) {
+            let distinct = reads.entry(key).or_default();
+            if !distinct.contains(&elements) {
+                distinct.push(elements);
+            }
+        }
+    });
+    let mut keys: Vec<_> = reads.into_iter().collect();
+    keys.sort_unstable_by_key(|(k, _)| *k);
+    for (key, mut distinct) in keys {
+        // Stable: reads of equal length keep the order they were seen in.
+        distinct.sort_by_key(|r| r.len());
+        if let Some(pair) = distinct.windows(2).find(|p| !p[1].starts_with(p[0])) {
+            found.add(
+                "incompatible-order",
+                json!({
+                    "key": value_json(txns.keys.value(key)),
+                    "values": [values_json(txns, pair[0]), values_json(txns, pair[1])],
+                }),
+            );
+        }
     }
 }
 

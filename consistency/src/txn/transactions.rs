@@ -19,6 +19,8 @@ pub type Id = u32;
 /// Values interned to [`Id`]s, and back.
 #[derive(Debug, Default)]
 pub struct Interner {
+    /// Integers, most keys and values, hashed as integers (cheaper than a [`Value`]).
+    ints: FxHashMap<i64, Id>,
     ids: FxHashMap<Value, Id>,
     values: Vec<Value>,
 }
@@ -26,6 +28,14 @@ pub struct Interner {
 impl Interner {
     /// The id of `value`, interning it if new.
     pub fn intern(&mut self, value: &Value) -> Id {
+        if let Value::Int(i) = value {
+            let next = self.values.len() as Id;
+            let id = *self.ints.entry(*i).or_insert(next);
+            if id == next {
+                self.values.push(value.clone());
+            }
+            return id;
+        }
         if let Some(&id) = self.ids.get(value) {
             return id;
         }
@@ -154,13 +164,24 @@ impl<'h> Transactions<'h> {
     /// under list-append, or a value appended (written) twice to one key.
     pub fn read(history: &'h History, workload: Workload) -> Result<Self, CheckError> {
         let operations = history::operations(history)?;
+        // Sized once: growing the element arena of a million transactions by doubling costs
+        // more in fresh pages than counting first.
+        let (mut mop_count, mut element_count) = (0, 0);
+        for operation in &operations {
+            for m in operation.value().as_seq().unwrap_or_default() {
+                mop_count += 1;
+                if let Some([_, _, Value::Vector(read)]) = m.as_seq() {
+                    element_count += read.len();
+                }
+            }
+        }
         let mut this = Transactions {
             history,
             txns: Vec::with_capacity(operations.len()),
             keys: Interner::default(),
             values: Interner::default(),
-            mops: Vec::with_capacity(operations.len() * 3),
-            elements: Vec::new(),
+            mops: Vec::with_capacity(mop_count),
+            elements: Vec::with_capacity(element_count),
         };
         // (key, value) → the transaction that wrote it, to refuse a second write.
         let mut written: FxHashMap<(Id, Id), u32> = FxHashMap::default();
