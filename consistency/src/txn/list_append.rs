@@ -287,15 +287,8 @@ impl Orders {
         failed: &FxHashSet<Id>,
         found: &mut Found,
     ) {
-        for mop in txns.mops(id) {
-            let Mop::ReadList {
-                key,
-                value: Some(range),
-            } = mop
-            else {
-                continue;
-            };
-            let elements = txns.elements(range);
+        for (mop, key, elements) in txns.list_reads(id) {
+            let key = &key;
             let scan: &[Id] = if failed.contains(key) { elements } else { &[] };
             for &element in scan {
                 let Some(&writer) = self.writer.get(&(*key, element)) else {
@@ -334,16 +327,12 @@ impl Orders {
     /// Reads that hold an element more than once. A read that is a prefix of its key's
     /// order (distinct elements) has none, which spares counting almost every read.
     fn duplicates(&self, txns: &Transactions<'_>, id: u32, found: &mut Found) {
-        for mop in txns.mops(id) {
-            let Mop::ReadList {
-                key,
-                value: Some(range),
-            } = mop
-            else {
-                continue;
-            };
-            let elements = txns.elements(range);
-            if self.order.get(key).is_some_and(|o| o.starts_with(elements)) {
+        for (mop, key, elements) in txns.list_reads(id) {
+            if self
+                .order
+                .get(&key)
+                .is_some_and(|o| o.starts_with(elements))
+            {
                 continue;
             }
             let mut counts: FxHashMap<Id, usize> = FxHashMap::default();
@@ -593,16 +582,9 @@ fn for_each_read<'t>(txns: &'t Transactions<'_>, mut f: impl FnMut(Id, &'t [Id])
         if txns.txns[id as usize].outcome != Outcome::Ok {
             continue;
         }
-        for mop in txns.mops(id) {
-            if let Mop::ReadList {
-                key,
-                value: Some(range),
-            } = mop
-            {
-                let elements = txns.elements(range);
-                if !elements.is_empty() {
-                    f(*key, elements);
-                }
+        for (_, key, elements) in txns.list_reads(id) {
+            if !elements.is_empty() {
+                f(key, elements);
             }
         }
     }

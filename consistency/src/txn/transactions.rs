@@ -306,6 +306,18 @@ impl<'h> Transactions<'h> {
         &self.mops[range.start as usize..range.end as usize]
     }
 
+    /// Transaction `txn`'s list reads that returned a list: each micro-op, its key and the
+    /// elements.
+    pub fn list_reads(&self, txn: u32) -> impl Iterator<Item = (&Mop, Id, &[Id])> {
+        self.mops(txn).iter().filter_map(|mop| match mop {
+            Mop::ReadList {
+                key,
+                value: Some(range),
+            } => Some((mop, *key, self.elements(range))),
+            _ => None,
+        })
+    }
+
     /// The elements of a list read.
     pub fn elements(&self, range: &Range<u32>) -> &[Id] {
         &self.elements[range.start as usize..range.end as usize]
