@@ -45,7 +45,16 @@ fn the_papers_example_is_g_single() {
         .map(|s| s["type"].as_str().unwrap())
         .collect();
     assert_eq!(steps.iter().filter(|&&s| s == "rw").count(), 1, "{steps:?}");
-    let (_, text) = &a.explanations[0];
+    let text = &a.explanations[0].text;
+    assert_eq!(a.explanations[0].steps.len(), a.explanations[0].ops.len());
+    assert_eq!(
+        a.explanations[0]
+            .steps
+            .iter()
+            .filter(|s| **s == "rw")
+            .count(),
+        1
+    );
     assert!(text.contains("did not observe"), "{text}");
     assert!(text.ends_with("a contradiction!\n"), "{text}");
 }
@@ -280,7 +289,8 @@ fn a_stale_read_is_a_realtime_cycle() {
     let strict = analyse(&sequential, &["strict-serializable"]);
     assert_eq!(strict.verdict, Verdict::Invalid);
     assert_eq!(strict.anomaly_types, ["G-single-item-realtime"]);
-    let (_, text) = &strict.explanations[0];
+    let text = &strict.explanations[0].text;
+    assert!(strict.explanations[0].steps.contains(&"realtime"));
     assert!(text.contains("before the invocation of"), "{text}");
 }
 

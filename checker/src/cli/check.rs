@@ -181,9 +181,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
             Details::Txn(ref analysis) => {
                 let mut text = format!("  {}: {}\n", report.checker, report.summary);
-                for (anomaly, explanation) in analysis.explanations.iter().take(3) {
-                    text.push_str(&format!("\n  {anomaly}:\n"));
-                    for line in explanation.lines() {
+                for explained in analysis.explanations.iter().take(3) {
+                    text.push_str(&format!("\n  {}:\n", explained.anomaly));
+                    for line in explained.text.lines() {
                         text.push_str(&format!("    {line}\n"));
                     }
                 }
@@ -276,12 +276,12 @@ fn write_explanations(dir: &Path, report: &Report) -> anyhow::Result<()> {
         return Ok(());
     };
     let mut by_anomaly: std::collections::BTreeMap<&str, String> = Default::default();
-    for (anomaly, explanation) in &analysis.explanations {
-        let text = by_anomaly.entry(anomaly).or_default();
+    for explained in &analysis.explanations {
+        let text = by_anomaly.entry(&explained.anomaly).or_default();
         if !text.is_empty() {
             text.push_str("\n\n");
         }
-        text.push_str(explanation);
+        text.push_str(&explained.text);
     }
     if by_anomaly.is_empty() {
         return Ok(());

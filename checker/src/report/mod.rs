@@ -7,14 +7,17 @@
 //! verdict, Jepsen's performance plots ([`plots::latency_svg`],
 //! [`plots::rate_svg`]) with the fault intervals shaded, the latency
 //! percentiles, the faults, and then each checker's own section (for
-//! linearizability, [`counterexample::fragment`]).
+//! linearizability, [`counterexample::fragment`]; for list-append,
+//! [`cycles::fragment`]).
 //!
 //! Drawing lives here, measuring in [`crate::stats`]:
 //! - [`html`]: the HTML helpers every page uses, written once;
 //! - [`counterexample`]: a linearizability check's page and fragment;
+//! - [`cycles`]: transactional anomalies' cycles, drawn and explained;
 //! - [`plots`]: the latency and rate plots.
 
 pub mod counterexample;
+pub mod cycles;
 pub mod html;
 pub mod plots;
 

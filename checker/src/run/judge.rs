@@ -96,6 +96,13 @@ pub fn judge(checks: &[Box<dyn Checker>], history: &History, options: &Options) 
                     Details::Linearizable(analysis) => {
                         crate::report::counterexample::fragment(analysis)
                     }
+                    Details::Txn(analysis) => format!(
+                        "{}<pre>{}</pre>",
+                        crate::report::cycles::fragment(analysis),
+                        crate::report::html::escape(
+                            &serde_json::to_string_pretty(&details).unwrap_or_default()
+                        )
+                    ),
                     _ => format!(
                         "<pre>{}</pre>",
                         crate::report::html::escape(

@@ -142,6 +142,20 @@ impl Found {
     }
 }
 
+/// A cycle found, explained for people: in Elle's words, and as the parts of a drawing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// The anomaly (`G2-item`).
+    pub anomaly: String,
+    /// The explanation in Elle's words.
+    pub text: String,
+    /// The transactions' `:index`es, T1 … Tn.
+    pub ops: Vec<u64>,
+    /// Each step's relationship (`ww`, `wr`, `rw`, `process`, `realtime`): step i goes from
+    /// T(i+1) to the next, the last back to T1.
+    pub steps: Vec<&'static str>,
+}
+
 /// What the check found, as Elle reports it.
 #[derive(Debug, Clone)]
 pub struct Analysis {
@@ -156,8 +170,8 @@ pub struct Analysis {
     pub not: Vec<&'static str>,
     /// Every other model they rule out.
     pub also_not: Vec<&'static str>,
-    /// Each cycle found, explained in words, with its anomaly's name.
-    pub explanations: Vec<(String, String)>,
+    /// Each prohibited cycle found, explained.
+    pub explanations: Vec<Explained>,
     /// How many transactions the history has.
     pub transactions: usize,
     /// How many edges the dependency graph has.
@@ -301,7 +315,12 @@ pub fn check(
         );
         for cycle in &search.cycles {
             found.add(cycle.anomaly, cycle.to_json(&txns));
-            explanations.push((cycle.anomaly.to_string(), cycle.explain(&txns)));
+            explanations.push(Explained {
+                anomaly: cycle.anomaly.to_string(),
+                text: cycle.explain(&txns),
+                ops: cycle.txns.iter().map(|&t| txns.op(t).index).collect(),
+                steps: cycle.steps.iter().map(|s| s.rel().name()).collect(),
+            });
         }
         if let Some((shape, before)) = search.timed_out {
             let missing: Vec<&str> = before
@@ -351,7 +370,7 @@ fn extra_orders(
 fn result(
     found: Found,
     prohibited: &BTreeSet<&'static str>,
-    explanations: Vec<(String, String)>,
+    explanations: Vec<Explained>,
     transactions: usize,
     edges: usize,
     components: usize,
@@ -388,7 +407,7 @@ fn result(
         also_not,
         explanations: explanations
             .into_iter()
-            .filter(|(name, _)| prohibited.contains(name.as_str()))
+            .filter(|e| prohibited.contains(e.anomaly.as_str()))
             .collect(),
         transactions,
         edges,
