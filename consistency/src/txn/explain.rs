@@ -32,6 +32,11 @@ pub enum Step {
     },
     /// The first completed before the second was invoked.
     Realtime,
+    /// A dependency of this kind whose micro-ops could not be named.
+    Unexplained {
+        /// Its kind.
+        rel: Rels,
+    },
 }
 
 impl Step {
@@ -60,6 +65,7 @@ impl Step {
             Step::Data { rel, .. } => *rel,
             Step::Process { .. } => Rels::PROCESS,
             Step::Realtime => Rels::REALTIME,
+            Step::Unexplained { rel } => *rel,
         }
     }
 }
@@ -115,6 +121,7 @@ impl Cycle {
                 Json::Object(map)
             }
             Step::Process { process } => json!({"type": "process", "process": process}),
+            Step::Unexplained { rel } => json!({"type": rel.name()}),
             Step::Realtime => json!({
                 "type": "realtime",
                 "a'": txns.op_json(a),
@@ -186,6 +193,7 @@ impl Cycle {
                 }
             }
             Step::Process { process } => format!("process {process} executed {a} before {b}"),
+            Step::Unexplained { rel } => format!("{a} precedes {b} by a {rel} dependency"),
             Step::Realtime => {
                 let (ta, tb) = self.pair(i);
                 let completed = txns.op(ta);

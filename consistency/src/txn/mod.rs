@@ -295,8 +295,33 @@ pub fn check(
             process: txns.txns[a as usize].process,
         },
         Rels::REALTIME => Step::Realtime,
-        _ => explain_data(a, b, rel).unwrap_or(Step::Realtime),
+        // Every data edge was linked by the inference that explains it; if one ever could
+        // not be, the step still names its kind rather than a wrong reason.
+        _ => explain_data(a, b, rel).unwrap_or(Step::Unexplained { rel }),
     };
+    let (explanations, components) =
+        search_cycles(&txns, &graph, present, options, &explain, &mut found);
+    Ok(result(
+        found,
+        &prohibited,
+        explanations,
+        txns.len(),
+        graph.edges(),
+        components,
+    ))
+}
+
+/// Searches every strongly connected component of possible transactions for the anomalies'
+/// cycles, each within the options' time; records what it finds (and its timeouts) in
+/// `found`. Returns each cycle explained, and how many components there were.
+fn search_cycles(
+    txns: &Transactions<'_>,
+    graph: &graph::Graph,
+    present: Rels,
+    options: &Options,
+    explain: &dyn Fn(u32, u32, Rels) -> Step,
+    found: &mut Found,
+) -> (Vec<Explained>, usize) {
     let possible = |t: u32| txns.txns[t as usize].possible();
     let components = graph.cycles_components(
         Rels::WW.union(Rels::WR).union(Rels::RW).union(present),
@@ -306,18 +331,18 @@ pub fn check(
     for component in &components {
         let deadline = Instant::now() + options.cycle_search_timeout;
         let search = cycles::search(
-            &graph,
+            graph,
             component,
             present,
             &model::implied,
             deadline,
-            &explain,
+            explain,
         );
         for cycle in &search.cycles {
-            found.add(cycle.anomaly, cycle.to_json(&txns));
+            found.add(cycle.anomaly, cycle.to_json(txns));
             explanations.push(Explained {
                 anomaly: cycle.anomaly.to_string(),
-                text: cycle.explain(&txns),
+                text: cycle.explain(txns),
                 ops: cycle.txns.iter().map(|&t| txns.op(t).index).collect(),
                 steps: cycle.steps.iter().map(|s| s.rel().name()).collect(),
             });
@@ -337,14 +362,7 @@ pub fn check(
             );
         }
     }
-    Ok(result(
-        found,
-        &prohibited,
-        explanations,
-        txns.len(),
-        graph.edges(),
-        components.len(),
-    ))
+    (explanations, components.len())
 }
 
 /// Adds real-time order if a prohibited anomaly needs it, else process order if one needs
