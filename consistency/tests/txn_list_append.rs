@@ -45,6 +45,34 @@ fn the_papers_example_is_g_single() {
         .map(|s| s["type"].as_str().unwrap())
         .collect();
     assert_eq!(steps.iter().filter(|&&s| s == "rw").count(), 1, "{steps:?}");
+    // results.edn as Elle writes it: keywords for anomalies, models (sets), types and functions.
+    let edn = history::edn::parse_value(&a.to_edn()).expect("valid EDN");
+    assert_eq!(edn.get("valid?"), Some(&Value::Bool(false)));
+    assert_eq!(
+        edn.get("anomaly-types"),
+        Some(&Value::Vector(vec![Value::Keyword("G-single-item".into())]))
+    );
+    let not = edn.get("not").expect(":not");
+    assert!(
+        matches!(not, Value::Set(models) if models.contains(&Value::Keyword("repeatable-read".into()))),
+        "{not}"
+    );
+    let case = &edn
+        .get("anomalies")
+        .and_then(|m| m.get("G-single-item"))
+        .and_then(Value::as_seq)
+        .expect("cases")[0];
+    assert_eq!(
+        case.get("type"),
+        Some(&Value::Keyword("G-single-item".into()))
+    );
+    let op = &case.get("cycle").and_then(Value::as_seq).expect("cycle")[0];
+    assert_eq!(op.get("type"), Some(&Value::Keyword("ok".into())));
+    let mop = &op.get("value").and_then(Value::as_seq).expect("mops")[0];
+    assert_eq!(
+        mop.as_seq().map(|m| &m[0]),
+        Some(&Value::Keyword("append".into()))
+    );
     let text = &a.explanations[0].text;
     assert_eq!(a.explanations[0].steps.len(), a.explanations[0].ops.len());
     assert_eq!(

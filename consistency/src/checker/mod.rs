@@ -206,7 +206,10 @@ impl Report {
     /// (numeric keys such as quantiles and account ids stay numbers) and an
     /// unknown verdict is `:valid? :unknown`.
     pub fn to_edn(&self) -> String {
-        crate::results::edn_of_json(&self.to_json())
+        match &self.details {
+            Details::Txn(analysis) => analysis.to_edn(),
+            _ => crate::results::edn_of_json(&self.to_json()),
+        }
     }
 
     /// The linearizability analysis, if this is a linearizability check.

@@ -198,6 +198,18 @@ impl Analysis {
         Json::Object(map)
     }
 
+    /// Elle's result map as EDN (`results.edn`), with keywords where Elle has them: anomaly
+    /// names, models (`:not` and `:also-not` as sets), op types and functions, micro-op
+    /// functions and step kinds.
+    pub fn to_edn(&self) -> String {
+        let value = edn_value(&self.to_json(), None);
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = history::edn::write_value(&mut out, &value);
+        out.push('\n');
+        out
+    }
+
     /// One line for people.
     pub fn summary(&self) -> String {
         let found = if self.anomaly_types.is_empty() {
@@ -363,6 +375,55 @@ fn search_cycles(
         }
     }
     (explanations, components.len())
+}
+
+/// Fields whose string values are keywords in Elle's output.
+const KEYWORD_FIELDS: [&str; 3] = ["type", "f", "anomaly-spec-type"];
+/// Fields whose lists hold keywords; `not` and `also-not` are sets.
+const KEYWORD_LISTS: [&str; 5] = [
+    "anomaly-types",
+    "not",
+    "also-not",
+    "does-not-contain",
+    "valid?",
+];
+
+/// `json` as an EDN value, `field` being the map key it sits under.
+fn edn_value(json: &Json, field: Option<&str>) -> history::Value {
+    use history::Value as V;
+    let keyword_here =
+        field.is_some_and(|f| KEYWORD_FIELDS.contains(&f) || KEYWORD_LISTS.contains(&f));
+    match json {
+        Json::Null => V::Nil,
+        Json::Bool(b) => V::Bool(*b),
+        Json::Number(n) => n
+            .as_i64()
+            .map_or_else(|| V::Float(n.as_f64().unwrap_or(0.0)), V::Int),
+        Json::String(s) if keyword_here => V::Keyword(s.clone()),
+        Json::String(s) => V::Str(s.clone()),
+        Json::Array(items) => {
+            // A micro-op: its function is a keyword.
+            let mop = items.len() == 3 && matches!(items[0].as_str(), Some("append" | "r" | "w"));
+            let values: Vec<V> = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match (mop && i == 0, item) {
+                    (true, Json::String(f)) => V::Keyword(f.clone()),
+                    _ => edn_value(item, field.filter(|f| KEYWORD_LISTS.contains(f))),
+                })
+                .collect();
+            if matches!(field, Some("not" | "also-not")) {
+                V::Set(values)
+            } else {
+                V::Vector(values)
+            }
+        }
+        Json::Object(map) => V::Map(
+            map.iter()
+                .map(|(k, v)| (V::Keyword(k.clone()), edn_value(v, Some(k.as_str()))))
+                .collect(),
+        ),
+    }
 }
 
 /// Adds real-time order if a prohibited anomaly needs it, else process order if one needs
