@@ -23,7 +23,7 @@ pub enum Step {
         /// Index of the first transaction's micro-op.
         a_mop: Option<usize>,
         /// Index of the second transaction's micro-op.
-        b_mop: Option<usize>,
+        b_mop: usize,
     },
     /// The same process ran the first, then the second.
     Process {
@@ -55,7 +55,7 @@ impl Step {
             value,
             next,
             a_mop,
-            b_mop: Some(b_mop),
+            b_mop,
         }
     }
 
@@ -125,7 +125,7 @@ impl Cycle {
             Step::Realtime => json!({
                 "type": "realtime",
                 "a'": txns.op_json(a),
-                "b": invocation_json(txns, b),
+                "b": txns.invocation_json(b),
             }),
         }
     }
@@ -197,7 +197,7 @@ impl Cycle {
             Step::Realtime => {
                 let (ta, tb) = self.pair(i);
                 let completed = txns.op(ta);
-                let invoked = &txns.history.ops()[txns.txns[tb as usize].invoke_at];
+                let invoked = txns.invocation(tb);
                 let gap = invoked.time - completed.time;
                 let when = if completed.time >= 0 && invoked.time >= 0 {
                     if gap > 0 {
@@ -223,13 +223,4 @@ fn version_json(txns: &Transactions<'_>, value: Option<Id>) -> Json {
         // Elle's ::init marker.
         None => Json::Null,
     }
-}
-
-fn invocation_json(txns: &Transactions<'_>, txn: u32) -> Json {
-    let mut text = String::new();
-    history::json::write_op(
-        &mut text,
-        &txns.history.ops()[txns.txns[txn as usize].invoke_at],
-    );
-    serde_json::from_str(&text).unwrap_or(Json::Null)
 }

@@ -379,7 +379,8 @@ fn search_cycles(
 
 /// Fields whose string values are keywords in Elle's output.
 const KEYWORD_FIELDS: [&str; 3] = ["type", "f", "anomaly-spec-type"];
-/// Fields whose lists hold keywords; `not` and `also-not` are sets.
+/// Fields whose lists (or, for `valid?`, whose `"unknown"`) are keywords; `not` and
+/// `also-not` are sets.
 const KEYWORD_LISTS: [&str; 5] = [
     "anomaly-types",
     "not",

@@ -342,11 +342,17 @@ impl<'h> Transactions<'h> {
 impl Transactions<'_> {
     /// Transaction `txn`'s event as elle-cli's JSON, for anomaly reports.
     pub fn op_json(&self, txn: u32) -> Json {
-        let mut text = String::new();
-        history::json::write_op(&mut text, self.op(txn));
-        // write_op writes one JSON object; reading it back cannot fail, but a report
-        // keeps going if it ever did.
-        serde_json::from_str(&text).unwrap_or(Json::Null)
+        event_json(self.op(txn))
+    }
+
+    /// Transaction `txn`'s invocation as elle-cli's JSON (real-time steps cite it).
+    pub fn invocation_json(&self, txn: u32) -> Json {
+        event_json(self.invocation(txn))
+    }
+
+    /// Transaction `txn`'s invocation event.
+    pub fn invocation(&self, txn: u32) -> &history::Op {
+        &self.history.ops()[self.txns[txn as usize].invoke_at]
     }
 
     /// A micro-op as elle-cli's JSON: `["append", 1, 2]`, `["r", 1, [2]]`.
@@ -381,6 +387,14 @@ impl Transactions<'_> {
                 .collect(),
         )
     }
+}
+
+fn event_json(op: &history::Op) -> Json {
+    let mut text = String::new();
+    history::json::write_op(&mut text, op);
+    // write_op writes one JSON object; reading it back cannot fail, but a report keeps going
+    // if it ever did.
+    serde_json::from_str(&text).unwrap_or(Json::Null)
 }
 
 /// A micro-op as EDN, for messages and explanations: `[:append 1 2]`.
