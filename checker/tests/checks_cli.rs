@@ -1,4 +1,4 @@
-//! `checker check --model set-full|set|counter|bank|convergence|register-stats|list-append`.
+//! `checker check --model set-full|set|counter|bank|convergence|register-stats|list-append|rw-register`.
 
 use std::path::PathBuf;
 
@@ -247,6 +247,12 @@ fn small_history(name: &str) -> Option<&'static str> {
 {:process 1, :type :invoke, :f :txn, :value [[:r 1 nil]]}
 {:process 1, :type :ok, :f :txn, :value [[:r 1 [1]]]}"
         }
+        "rw-register" => {
+            "{:process 0, :type :invoke, :f :txn, :value [[:w :x 1]]}
+{:process 0, :type :ok, :f :txn, :value [[:w :x 1]]}
+{:process 1, :type :invoke, :f :txn, :value [[:r :x nil]]}
+{:process 1, :type :ok, :f :txn, :value [[:r :x 1]]}"
+        }
         _ => return None,
     })
 }
@@ -358,4 +364,53 @@ fn list_append_takes_elle_clis_options_and_exit_codes() {
     assert_eq!(o.status.code(), Some(254));
     assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
     assert!(stderr(&o).contains("[:append 1]"), "{}", stderr(&o));
+}
+
+/// A register read that saw the older of two writes after the newer one committed: with
+/// real-time order over each key (`--linearizable-keys`) the versions contradict each
+/// other; without the assumption nothing orders the two writes.
+const STALE_REGISTER: &str = "{:index 0 :type :invoke, :f :txn, :value [[:w :x 1]], :process 0}
+{:index 1 :type :ok, :f :txn, :value [[:w :x 1]], :process 0}
+{:index 2 :type :invoke, :f :txn, :value [[:w :x 2]], :process 1}
+{:index 3 :type :ok, :f :txn, :value [[:w :x 2]], :process 1}
+{:index 4 :type :invoke, :f :txn, :value [[:r :x nil]], :process 2}
+{:index 5 :type :ok, :f :txn, :value [[:r :x 1]], :process 2}
+";
+
+#[test]
+fn rw_register_takes_elles_version_assumptions() {
+    let dir = temp_dir("rw-register");
+    let file = dir.join("stale.edn");
+    std::fs::write(&file, STALE_REGISTER).expect("write");
+    let file = file.to_string_lossy().into_owned();
+    let plain = checker(&["check", "--model", "rw-register", &file]);
+    assert_eq!(plain.status.code(), Some(0), "{}{}", stdout(&plain), stderr(&plain));
+    let out = dir.join("out");
+    let assumed = checker(&[
+        "check",
+        "--model",
+        "rw-register",
+        "--linearizable-keys",
+        "--directory",
+        &out.to_string_lossy(),
+        &file,
+    ]);
+    assert_eq!(assumed.status.code(), Some(1), "{}{}", stdout(&assumed), stderr(&assumed));
+    assert!(stdout(&assumed).contains("cyclic-versions"), "{}", stdout(&assumed));
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("results.json")).expect("results.json"),
+    )
+    .expect("JSON");
+    assert_eq!(results["anomaly-types"], serde_json::json!(["cyclic-versions"]));
+    assert_eq!(
+        results["anomalies"]["cyclic-versions"][0]["sources"],
+        serde_json::json!(["initial-state", "linearizable-keys"])
+    );
+
+    let bad = dir.join("bad.edn");
+    std::fs::write(&bad, "{:type :invoke, :f :txn, :value [[:append :x 1]], :process 0}\n")
+        .expect("write");
+    let o = checker(&["check", "--model", "rw-register", &bad.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(stderr(&o).contains("rw-register takes :w and :r"), "{}", stderr(&o));
 }

@@ -3,7 +3,8 @@
 //! - [`generator`]: operations, composed like Jepsen's generators.
 //! - [`client`]: the [`client::Target`] and [`client::Client`] seams.
 //! - [`workload`]: a workload = generator + initial data + final reads + checks;
-//!   [`register`], [`set`], [`counter`], [`bank`], [`list_append`].
+//!   [`register`], [`set`], [`counter`], [`bank`], [`list_append`], [`rw_register`]
+//!   (the last two from [`transactions`]).
 //!
 //! The systems themselves, and their clients, are the `targets` crate's.
 
@@ -13,7 +14,9 @@ pub mod counter;
 pub mod generator;
 pub mod list_append;
 pub mod register;
+pub mod rw_register;
 pub mod set;
+pub mod transactions;
 pub mod workload;
 
 pub use client::{Audit, Client, Completion, Target, TargetError};

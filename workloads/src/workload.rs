@@ -95,6 +95,8 @@ pub enum Data {
     Accounts,
     /// Lists of integers, one per key: transactions of appends and reads.
     Lists,
+    /// Integer registers, one per key: transactions of writes and reads.
+    TxnRegisters,
 }
 
 /// A workload the lab can run: a row of [`WORKLOADS`].
@@ -129,6 +131,7 @@ pub static WORKLOADS: &[&WorkloadKind] = &[
     &crate::counter::COUNTER,
     &crate::bank::BANK,
     &crate::list_append::LIST_APPEND,
+    &crate::rw_register::RW_REGISTER,
 ];
 
 /// The workload named `name` in [`WORKLOADS`].

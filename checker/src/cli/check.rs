@@ -35,10 +35,10 @@ pub struct Args {
     threads: usize,
     /// Write results.json, results.edn and linearizability.html here
     /// (in a subfolder per file when several files are given); for
-    /// list-append also elle/<anomaly>.txt, each cycle explained.
+    /// list-append and rw-register also elle/<anomaly>.txt, each cycle explained.
     #[arg(long, value_name = "DIR", visible_alias = "directory")]
     out: Option<PathBuf>,
-    /// list-append: the consistency models the history should obey, comma-separated
+    /// list-append, rw-register: the consistency models the history should obey, comma-separated
     /// (elle-cli's option and default).
     #[arg(
         long,
@@ -47,13 +47,24 @@ pub struct Args {
         default_value = "strict-serializable"
     )]
     consistency_models: Vec<String>,
-    /// list-append: specific anomalies to look for as well, comma-separated (G2-item,lost-update).
+    /// list-append, rw-register: specific anomalies to look for as well, comma-separated (G2-item,lost-update).
     #[arg(long, value_name = "ANOMALIES", value_delimiter = ',')]
     anomalies: Vec<String>,
-    /// list-append: how many milliseconds to search one strongly connected component for
+    /// list-append, rw-register: how many milliseconds to search one strongly connected component for
     /// cycles before reporting `cycle-search-timeout` (verdict unknown, never a guess).
     #[arg(long, value_name = "MS", default_value = "1000")]
     cycle_search_timeout: u64,
+    /// rw-register: assume writes follow reads within a transaction (Elle's :wfr-keys?).
+    #[arg(long)]
+    wfr_keys: bool,
+    /// rw-register: assume each key is sequentially consistent, so process order orders its
+    /// versions (Elle's :sequential-keys?).
+    #[arg(long)]
+    sequential_keys: bool,
+    /// rw-register: assume each key is linearizable, so real-time order orders its versions
+    /// (Elle's :linearizable-keys?).
+    #[arg(long)]
+    linearizable_keys: bool,
     /// Print only the verdict lines.
     #[arg(long, short)]
     quiet: bool,
@@ -73,6 +84,7 @@ fn after_help() -> String {
   checker check bank.edn --model bank              # Jepsen's bank checker, not linearizability
   checker check set.json --model set-full --out out/   # writes results.json, results.edn
   checker check append.edn --model list-append --consistency-models serializable --directory out/
+  checker check wr.edn --model rw-register --wfr-keys --linearizable-keys
 
 Prints one line per file, `FILE<TAB>true|false|unknown`, then a summary,
 and for a failure the operation that cannot be linearized.
@@ -155,6 +167,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         consistency_models: args.consistency_models.clone(),
         anomalies: args.anomalies.clone(),
         cycle_search_timeout: Duration::from_millis(args.cycle_search_timeout),
+        assume: consistency::txn::rw_register::Assumptions {
+            wfr_keys: args.wfr_keys,
+            sequential_keys: args.sequential_keys,
+            linearizable_keys: args.linearizable_keys,
+        },
     };
     let verbose = args.verbose;
     each_file(&args, &setup, |path, history| {

@@ -111,7 +111,8 @@ pub static CHECKERS: &[&dyn Checker] = &[
     &bank::Bank::DEFAULT,
     &convergence::Convergence,
     &register_stats::RegisterStats,
-    &crate::txn::ListAppend,
+    &crate::txn::Elle(crate::txn::Workload::ListAppend),
+    &crate::txn::Elle(crate::txn::Workload::RwRegister),
 ];
 
 /// The checker named `name` in [`CHECKERS`].

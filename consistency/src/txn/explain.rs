@@ -2,6 +2,7 @@
 //! (Elle's `:steps`) and as text a person can follow (Elle's `G1c.txt` files).
 
 use super::graph::Rels;
+use super::Workload;
 use super::transactions::{Id, Transactions};
 use history::json::value_to_json;
 use serde_json::{json, Value as Json};
@@ -177,6 +178,9 @@ impl Cycle {
                 ..
             } => {
                 let key = txns.keys.value(*key);
+                if txns.workload == Workload::RwRegister {
+                    return register_step(*rel, key, v.map(value), next.map(value), a, b);
+                }
                 match (*rel, v, next) {
                     (Rels::WW, Some(v), Some(n)) => {
                         format!("{b} appended {} after {a} appended {} to {key}", value(*n), value(*v))
@@ -214,6 +218,28 @@ impl Cycle {
                 )
             }
         }
+    }
+}
+
+/// A register dependency in Elle's words; `value` is `None` for the initial nil.
+fn register_step(
+    rel: Rels,
+    key: &history::Value,
+    value: Option<String>,
+    next: Option<String>,
+    a: &str,
+    b: &str,
+) -> String {
+    let value = value.unwrap_or_else(|| "nil".into());
+    match (rel, next) {
+        (Rels::WW, Some(n)) => format!(
+            "{a} set key {key} to {value}, and {b} set it to {n}, which came later in the version order"
+        ),
+        (Rels::RW, Some(n)) => format!(
+            "{a} read key {key} = {value}, and {b} set it to {n}, which came later in the version order"
+        ),
+        (Rels::WR, _) => format!("{a} wrote {key} = {value}, which was read by {b}"),
+        _ => format!("{a} and {b} are related by {rel} on {key}"),
     }
 }
 

@@ -1,25 +1,29 @@
-//! Serializable list-append histories, for tests and benchmarks: the shape of the Elle
-//! paper's synthetic workload, run against a sequential store under random concurrency.
+//! Serializable list-append and rw-register histories, for tests and benchmarks: the
+//! shape of the Elle paper's synthetic workload, run against a sequential store under
+//! random concurrency.
 //!
-//! Each transaction has 1 to `max_mops` micro-ops, each an append (of the key's next
-//! value) or a read, over `keys` active keys; a key that has had `appends_per_key`
-//! appends is retired for a fresh one, as Elle's generator does. Every transaction takes
+//! Each transaction has 1 to `max_mops` micro-ops, each a write (an append, or a register
+//! write, of the key's next value) or a read, over `keys` active keys; a key that has had
+//! `appends_per_key` writes is retired for a fresh one, as Elle's generator does. Every transaction takes
 //! effect atomically at a random moment between its invocation and its completion, so
 //! the history is strict serializable by construction. A few fail (and take no effect) or
 //! crash (`info`, with or without effect).
 
+use super::Workload;
 use history::{History, Op, OpType, Process, Value};
 
 /// The workload's shape.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
+    /// Lists or registers.
+    pub workload: Workload,
     /// How many transactions.
     pub transactions: usize,
     /// Client processes: the concurrency.
     pub processes: u64,
     /// Active keys at any time.
     pub keys: u64,
-    /// Appends a key gets before it is retired.
+    /// Writes (appends) a key gets before it is retired.
     pub appends_per_key: u64,
     /// The most micro-ops in one transaction.
     pub max_mops: u64,
@@ -32,9 +36,11 @@ pub struct Shape {
 }
 
 impl Default for Shape {
-    /// The Elle paper's: 1-5 micro-ops over 100 keys, 100 appends per key, 10 processes.
+    /// The Elle paper's: list-append, 1-5 micro-ops over 100 keys, 100 appends per key,
+    /// 10 processes.
     fn default() -> Shape {
         Shape {
+            workload: Workload::ListAppend,
             transactions: 10_000,
             processes: 10,
             keys: 100,
@@ -55,6 +61,16 @@ fn mop(f: &str, key: i64, value: Value) -> Value {
 }
 
 /// A strict serializable history of `shape`, with `:time` and `:index` set.
+///
+/// ```
+/// use consistency::txn::{check, generate, Options, Workload};
+/// use consistency::Verdict;
+///
+/// let shape = generate::Shape { workload: Workload::RwRegister, transactions: 200, ..Default::default() };
+/// let history = generate::serializable(&shape);
+/// let analysis = check(&history, Workload::RwRegister, &Options::default()).unwrap();
+/// assert_eq!(analysis.verdict, Verdict::Valid);
+/// ```
 pub fn serializable(shape: &Shape) -> History {
     let mut rng = rng::Rng::new(shape.seed, 11);
     let mut lists: Vec<Vec<i64>> = Vec::new();
@@ -90,7 +106,11 @@ pub fn serializable(shape: &Shape) -> History {
                         }
                         let key = active[slot];
                         appended[key] += 1;
-                        mops.push(mop("append", key as i64, Value::Int(appended[key] as i64)));
+                        let f = match shape.workload {
+                            Workload::ListAppend => "append",
+                            Workload::RwRegister => "w",
+                        };
+                        mops.push(mop(f, key as i64, Value::Int(appended[key] as i64)));
                     } else {
                         mops.push(mop("r", active[slot] as i64, Value::Nil));
                     }
@@ -108,7 +128,10 @@ pub fn serializable(shape: &Shape) -> History {
                     );
                     continue;
                 }
-                let applied = invoked.iter().map(|m| apply(m, &mut lists)).collect();
+                let applied = invoked
+                    .iter()
+                    .map(|m| apply(m, &mut lists, shape.workload))
+                    .collect();
                 flight[p] = Some((invoked, Some(applied)));
             }
             Some((invoked, Some(applied))) => {
@@ -124,18 +147,24 @@ pub fn serializable(shape: &Shape) -> History {
     history
 }
 
-/// Applies one micro-op to the store; a read returns the list.
-fn apply(m: &Value, lists: &mut [Vec<i64>]) -> Value {
+/// Applies one micro-op to the store (each key a list of the values written); a list read
+/// returns the list, a register read its last value.
+fn apply(m: &Value, lists: &mut [Vec<i64>], workload: Workload) -> Value {
     // The generator built every micro-op as [f key value] with an integer key.
     let (f, key, value) = match m.as_seq() {
         Some([f, k, v]) => (f.as_text(), k.as_int().unwrap_or(0) as usize, v),
         _ => return m.clone(),
     };
     match f {
-        Some("append") => {
+        Some("append" | "w") => {
             lists[key].push(value.as_int().unwrap_or(0));
             m.clone()
         }
+        Some("r") if workload == Workload::RwRegister => mop(
+            "r",
+            key as i64,
+            lists[key].last().map_or(Value::Nil, |&v| Value::Int(v)),
+        ),
         _ => mop(
             "r",
             key as i64,

@@ -18,7 +18,7 @@
 
 use super::graph::{Builder, Rels};
 use super::transactions::{Id, Mop, Transactions};
-use super::{Found, Step};
+use super::{Found, Inference, Step};
 use history::json::value_to_json as value_json;
 use history::Outcome;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -147,114 +147,6 @@ impl Orders {
     fn possible_writer(&self, txns: &Transactions<'_>, key: Id, value: Id) -> Option<u32> {
         let writer = *self.writer.get(&(key, value))?;
         txns.txns[writer as usize].possible().then_some(writer)
-    }
-
-    /// Links ww, wr and rw edges between possible transactions.
-    pub fn link(&self, txns: &Transactions<'_>, graph: &mut Builder) {
-        for id in 0..txns.len() as u32 {
-            let txn = &txns.txns[id as usize];
-            if !txn.possible() {
-                continue;
-            }
-            for mop in txns.mops(id) {
-                match mop {
-                    Mop::Append { key, value } => {
-                        let previous = self.previous(*key, *value);
-                        if previous == INIT {
-                            // Readers of the empty list.
-                        } else if let Some(writer) = self.possible_writer(txns, *key, previous) {
-                            graph.link(writer, id, Rels::WW);
-                        }
-                        for &reader in self.readers.get(&(*key, previous)).into_iter().flatten() {
-                            graph.link(reader, id, Rels::RW);
-                        }
-                    }
-                    Mop::ReadList {
-                        key,
-                        value: Some(range),
-                    } if txn.outcome == Outcome::Ok => {
-                        if let Some(&last) = txns.elements(range).last() {
-                            if let Some(writer) = self.possible_writer(txns, *key, last) {
-                                graph.link(writer, id, Rels::WR);
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    /// Why `a` precedes `b` by `rel` (ww, wr or rw), as Elle explains it: the key, the
-    /// values, and the micro-ops' positions in each transaction.
-    pub fn explain(&self, txns: &Transactions<'_>, a: u32, b: u32, rel: Rels) -> Option<Step> {
-        let b_mops = txns.mops(b);
-        for (b_index, mop) in b_mops.iter().enumerate() {
-            match (rel, mop) {
-                (Rels::WW, Mop::Append { key, value }) => {
-                    let previous = self.previous(*key, *value);
-                    if previous != INIT && self.writer.get(&(*key, previous)) == Some(&a) {
-                        let a_index = txns.mops(a).iter().position(
-                            |m| matches!(m, Mop::Append { key: k, value: v } if k == key && *v == previous),
-                        );
-                        return Some(Step::data(
-                            rel,
-                            *key,
-                            Some(previous),
-                            Some(*value),
-                            a_index,
-                            b_index,
-                        ));
-                    }
-                }
-                (
-                    Rels::WR,
-                    Mop::ReadList {
-                        key,
-                        value: Some(range),
-                    },
-                ) => {
-                    let Some(&last) = txns.elements(range).last() else {
-                        continue;
-                    };
-                    if self.writer.get(&(*key, last)) == Some(&a) {
-                        let a_index = txns.mops(a).iter().position(
-                            |m| matches!(m, Mop::Append { key: k, value: v } if k == key && *v == last),
-                        );
-                        return Some(Step::data(rel, *key, Some(last), None, a_index, b_index));
-                    }
-                }
-                (Rels::RW, Mop::Append { key, value }) => {
-                    let previous = self.previous(*key, *value);
-                    let read = self
-                        .readers
-                        .get(&(*key, previous))
-                        .is_some_and(|r| r.contains(&a));
-                    if read {
-                        let a_index = txns.mops(a).iter().position(|m| match m {
-                            Mop::ReadList {
-                                key: k,
-                                value: Some(range),
-                            } if k == key => {
-                                txns.elements(range).last().copied().unwrap_or(INIT) == previous
-                            }
-                            _ => false,
-                        });
-                        let previous = (previous != INIT).then_some(previous);
-                        return Some(Step::data(
-                            rel,
-                            *key,
-                            previous,
-                            Some(*value),
-                            a_index,
-                            b_index,
-                        ));
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
     }
 
     /// The non-cycle anomalies: G1a, G1b, dirty-update, duplicate-elements, internal,
@@ -399,6 +291,113 @@ impl Orders {
                 }
             }
         }
+    }
+}
+
+impl Inference for Orders {
+    fn link(&self, txns: &Transactions<'_>, graph: &mut Builder) {
+        for id in 0..txns.len() as u32 {
+            let txn = &txns.txns[id as usize];
+            if !txn.possible() {
+                continue;
+            }
+            for mop in txns.mops(id) {
+                match mop {
+                    Mop::Append { key, value } => {
+                        let previous = self.previous(*key, *value);
+                        if previous == INIT {
+                            // Readers of the empty list.
+                        } else if let Some(writer) = self.possible_writer(txns, *key, previous) {
+                            graph.link(writer, id, Rels::WW);
+                        }
+                        for &reader in self.readers.get(&(*key, previous)).into_iter().flatten() {
+                            graph.link(reader, id, Rels::RW);
+                        }
+                    }
+                    Mop::ReadList {
+                        key,
+                        value: Some(range),
+                    } if txn.outcome == Outcome::Ok => {
+                        if let Some(&last) = txns.elements(range).last() {
+                            if let Some(writer) = self.possible_writer(txns, *key, last) {
+                                graph.link(writer, id, Rels::WR);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn explain(&self, txns: &Transactions<'_>, a: u32, b: u32, rel: Rels) -> Option<Step> {
+        let b_mops = txns.mops(b);
+        for (b_index, mop) in b_mops.iter().enumerate() {
+            match (rel, mop) {
+                (Rels::WW, Mop::Append { key, value }) => {
+                    let previous = self.previous(*key, *value);
+                    if previous != INIT && self.writer.get(&(*key, previous)) == Some(&a) {
+                        let a_index = txns.mops(a).iter().position(
+                            |m| matches!(m, Mop::Append { key: k, value: v } if k == key && *v == previous),
+                        );
+                        return Some(Step::data(
+                            rel,
+                            *key,
+                            Some(previous),
+                            Some(*value),
+                            a_index,
+                            b_index,
+                        ));
+                    }
+                }
+                (
+                    Rels::WR,
+                    Mop::ReadList {
+                        key,
+                        value: Some(range),
+                    },
+                ) => {
+                    let Some(&last) = txns.elements(range).last() else {
+                        continue;
+                    };
+                    if self.writer.get(&(*key, last)) == Some(&a) {
+                        let a_index = txns.mops(a).iter().position(
+                            |m| matches!(m, Mop::Append { key: k, value: v } if k == key && *v == last),
+                        );
+                        return Some(Step::data(rel, *key, Some(last), None, a_index, b_index));
+                    }
+                }
+                (Rels::RW, Mop::Append { key, value }) => {
+                    let previous = self.previous(*key, *value);
+                    let read = self
+                        .readers
+                        .get(&(*key, previous))
+                        .is_some_and(|r| r.contains(&a));
+                    if read {
+                        let a_index = txns.mops(a).iter().position(|m| match m {
+                            Mop::ReadList {
+                                key: k,
+                                value: Some(range),
+                            } if k == key => {
+                                txns.elements(range).last().copied().unwrap_or(INIT) == previous
+                            }
+                            _ => false,
+                        });
+                        let previous = (previous != INIT).then_some(previous);
+                        return Some(Step::data(
+                            rel,
+                            *key,
+                            previous,
+                            Some(*value),
+                            a_index,
+                            b_index,
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
     }
 }
 

@@ -1,11 +1,15 @@
 //! Transactional isolation checking, as Elle does it: from a history of
-//! transactions over lists (list-append), infer write-write, write-read and
-//! read-write dependencies, search the dependency graph for cycles, name them by
-//! Adya's taxonomy, and say which consistency models they rule out.
+//! transactions over lists (list-append) or registers (rw-register), infer
+//! write-write, write-read and read-write dependencies, search the dependency graph
+//! for cycles, name them by Adya's taxonomy, and say which consistency models they
+//! rule out.
 //!
 //! - [`transactions`]: a history's transactions and their micro-operations.
-//! - [`list_append`]: version orders from reads, the dependency edges, and the
+//! - [`list_append`]: version orders from list reads, the dependency edges, and the
 //!   anomalies that are not cycles (G1a, G1b, internal, …).
+//! - [`rw_register`]: version orders of registers from the initial state and the
+//!   assumptions asked for, their edges and anomalies.
+//! - [`Inference`]: what both give the graph: edges, and why each holds.
 //! - [`order`]: process and real-time order, for the strong models.
 //! - [`graph`]: the dependency graph and its strongly connected components.
 //! - [`cycles`]: the cycle search and Elle's anomaly names.
@@ -43,6 +47,7 @@ pub mod graph;
 pub mod list_append;
 pub mod model;
 pub mod order;
+pub mod rw_register;
 pub mod transactions;
 
 use crate::checker::{CheckError, Checker, Details, Family, Report};
@@ -85,10 +90,7 @@ impl Workload {
 
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Workload::ListAppend => "list-append",
-            Workload::RwRegister => "rw-register",
-        })
+        f.write_str(Elle(*self).name())
     }
 }
 
@@ -103,6 +105,9 @@ pub struct Options {
     /// How long to search one strongly connected component (`--cycle-search-timeout`,
     /// 1000 ms).
     pub cycle_search_timeout: Duration,
+    /// rw-register: the assumptions version orders may be inferred from besides the
+    /// initial state (`--wfr-keys`, `--sequential-keys`, `--linearizable-keys`).
+    pub assume: rw_register::Assumptions,
 }
 
 impl Default for Options {
@@ -111,12 +116,21 @@ impl Default for Options {
             consistency_models: vec!["strict-serializable".into()],
             anomalies: Vec::new(),
             cycle_search_timeout: Duration::from_millis(1000),
+            assume: rw_register::Assumptions::default(),
         }
     }
 }
 
-/// Explains a data edge (ww, wr, rw) between two transactions, as its workload infers them.
-type ExplainData<'a> = Box<dyn Fn(u32, u32, Rels) -> Option<Step> + 'a>;
+/// What a workload's inference gives the dependency graph: its data edges (ww, wr, rw),
+/// and why each holds. Adding a workload never touches the cycle search.
+pub trait Inference {
+    /// Links the ww, wr and rw edges between possible transactions.
+    fn link(&self, txns: &Transactions<'_>, graph: &mut Builder);
+
+    /// Why `a` precedes `b` by `rel` (ww, wr or rw): the key, the versions and the
+    /// micro-ops, as Elle explains it.
+    fn explain(&self, txns: &Transactions<'_>, a: u32, b: u32, rel: Rels) -> Option<Step>;
+}
 
 /// Anomalies that make the verdict unknown rather than invalid.
 const UNKNOWN_TYPES: [&str; 2] = ["cycle-search-timeout", "empty-transaction-graph"];
@@ -228,18 +242,29 @@ impl Analysis {
     }
 }
 
-/// Elle's list-append checker, as a [`Checker`] of [`crate::checker::CHECKERS`]: its
-/// models and anomalies come from [`crate::linearizable::Options::transactions`].
+/// Elle's analysis of `workload` histories, as a [`Checker`] of
+/// [`crate::checker::CHECKERS`]: its models, anomalies and assumptions come from
+/// [`crate::linearizable::Options::transactions`].
 #[derive(Debug, Clone, Copy)]
-pub struct ListAppend;
+pub struct Elle(pub Workload);
 
-impl Checker for ListAppend {
+impl Checker for Elle {
     fn name(&self) -> &'static str {
-        "list-append"
+        match self.0 {
+            Workload::ListAppend => "list-append",
+            Workload::RwRegister => "rw-register",
+        }
     }
 
     fn about(&self) -> &'static str {
-        "Elle's list-append: dependency cycles (G0 … G2-item), G1a/b, internal, lost updates; --consistency-models"
+        match self.0 {
+            Workload::ListAppend => {
+                "Elle's list-append: dependency cycles (G0 … G2-item), G1a/b, internal, lost updates; --consistency-models"
+            }
+            Workload::RwRegister => {
+                "Elle's rw-register: the same over registers, versions from --wfr-keys, --sequential-keys, --linearizable-keys"
+            }
+        }
     }
 
     fn family(&self) -> Family {
@@ -251,7 +276,7 @@ impl Checker for ListAppend {
         history: &History,
         options: &crate::linearizable::Options,
     ) -> Result<Report, CheckError> {
-        let analysis = check(history, Workload::ListAppend, &options.transactions)?;
+        let analysis = check(history, self.0, &options.transactions)?;
         Ok(Report {
             checker: self.name(),
             verdict: analysis.verdict.clone(),
@@ -280,25 +305,22 @@ pub fn check(
     })?;
     let txns = Transactions::read(history, workload)?;
     let mut found = Found::default();
-    let (graph, present, explain_data): (graph::Graph, Rels, ExplainData<'_>) = match workload {
+    let inference: Box<dyn Inference> = match workload {
         Workload::ListAppend => {
             let orders = list_append::Orders::infer(&txns, &mut found);
             orders.anomalies(&txns, &mut found);
-            let mut builder = Builder::new(txns.len());
-            orders.link(&txns, &mut builder);
-            let present = extra_orders(&prohibited, &txns, &mut builder);
-            let txns = &txns;
-            let explain = move |a, b, rel| orders.explain(txns, a, b, rel);
-            (builder.build(), present, Box::new(explain))
+            Box::new(orders)
         }
         Workload::RwRegister => {
-            return Err(CheckError::Unknown {
-                what: "checker",
-                name: "rw-register".into(),
-                choices: "list-append (rw-register is not built yet)".into(),
-            })
+            let versions = rw_register::Versions::infer(&txns, options.assume, &mut found);
+            versions.anomalies(&txns, &mut found);
+            Box::new(versions)
         }
     };
+    let mut builder = Builder::new(txns.len());
+    inference.link(&txns, &mut builder);
+    let present = extra_orders(&prohibited, &txns, &mut builder);
+    let graph = builder.build();
     if graph.edges() == 0 {
         found.add("empty-transaction-graph", Json::Bool(true));
     }
@@ -309,7 +331,9 @@ pub fn check(
         Rels::REALTIME => Step::Realtime,
         // Every data edge was linked by the inference that explains it; if one ever could
         // not be, the step still names its kind rather than a wrong reason.
-        _ => explain_data(a, b, rel).unwrap_or(Step::Unexplained { rel }),
+        _ => inference
+            .explain(&txns, a, b, rel)
+            .unwrap_or(Step::Unexplained { rel }),
     };
     let (explanations, components) =
         search_cycles(&txns, &graph, present, options, &explain, &mut found);

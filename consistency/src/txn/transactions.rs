@@ -132,13 +132,11 @@ impl Txn {
         self.outcome != Outcome::Fail
     }
 
-    /// Position of the event whose value describes it: the completion of an `ok`
-    /// transaction (reads are filled in there), else the invocation.
+    /// Position of the event that describes it, as Elle cites it: its completion (an `ok`
+    /// one has the reads filled in; a `fail` or `info` one says how it ended), else its
+    /// invocation.
     pub fn position(&self) -> usize {
-        match (self.outcome, self.complete_at) {
-            (Outcome::Ok, Some(at)) => at,
-            _ => self.invoke_at,
-        }
+        self.complete_at.unwrap_or(self.invoke_at)
     }
 }
 
@@ -147,6 +145,8 @@ impl Txn {
 pub struct Transactions<'h> {
     /// The history they come from.
     pub history: &'h History,
+    /// What kind of transactions they are.
+    pub workload: Workload,
     /// Every transaction, in invocation order; a transaction's id is its index here.
     pub txns: Vec<Txn>,
     /// Keys.
@@ -177,6 +177,7 @@ impl<'h> Transactions<'h> {
         }
         let mut this = Transactions {
             history,
+            workload,
             txns: Vec::with_capacity(operations.len()),
             keys: Interner::default(),
             values: Interner::default(),

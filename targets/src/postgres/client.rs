@@ -6,7 +6,9 @@
 //!
 //! The `list-append` workload's transactions run at the target's
 //! [`Isolation`] level over a table of lists (one `bigint[]` row per key):
-//! an append is an upsert that concatenates, a read selects the array.
+//! an append is an upsert that concatenates, a read selects the array. The
+//! `rw-register` workload's run the same way over the registers table: a
+//! write is an upsert, a read selects the value (nil when there is no row).
 //!
 //! A transaction the server aborts (serialization failure `40001`,
 //! deadlock `40P01`) or that finds too little money definitely did not
@@ -18,7 +20,7 @@ use history::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client as Connection, NoTls};
 use workloads::Invocation;
-use workloads::{Client, Completion, Target, TargetError};
+use workloads::{Client, Completion, Data, Target, TargetError};
 
 /// A PostgreSQL-protocol database reached at `url` (e.g.
 /// `host=127.0.0.1 port=5432 user=postgres`, or a `postgresql://` URL).
@@ -26,11 +28,14 @@ pub struct PostgresTarget {
     url: String,
     /// Where reads go instead, one server per node (hot standbys).
     read_urls: Vec<String>,
-    /// The isolation level of list-append transactions.
+    /// The isolation level of list-append and rw-register transactions.
     isolation: Isolation,
+    /// What transactions' reads read: lists or registers.
+    txns: Data,
 }
 
-/// PostgreSQL's isolation levels, for the `list-append` workload's transactions.
+/// PostgreSQL's isolation levels, for the `list-append` and `rw-register` workloads'
+/// transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isolation {
     /// `READ COMMITTED`, PostgreSQL's default.
@@ -59,12 +64,22 @@ impl PostgresTarget {
             url: url.to_string(),
             read_urls: Vec::new(),
             isolation: Isolation::Serializable,
+            txns: Data::Lists,
         }
     }
 
-    /// The same target, its list-append transactions at `isolation`.
+    /// The same target, its transactions at `isolation`.
     pub fn at(mut self, isolation: Isolation) -> PostgresTarget {
         self.isolation = isolation;
+        self
+    }
+
+    /// The same target, its transactions over `data` ([`Data::Lists`] or
+    /// [`Data::TxnRegisters`]); other data is not transactional and changes nothing.
+    pub fn holding(mut self, data: Data) -> PostgresTarget {
+        if data == Data::TxnRegisters {
+            self.txns = data;
+        }
         self
     }
 
@@ -77,6 +92,7 @@ impl PostgresTarget {
             url: url.to_string(),
             read_urls,
             isolation: Isolation::Serializable,
+            txns: Data::Lists,
         }
     }
 
@@ -118,6 +134,7 @@ impl Target for PostgresTarget {
             db: self.connect().await?,
             reader,
             isolation: self.isolation,
+            txns: self.txns,
         }))
     }
 
@@ -188,6 +205,7 @@ struct PostgresClient {
     /// A standby that serves the reads, if not the primary.
     reader: Option<Connection>,
     isolation: Isolation,
+    txns: Data,
 }
 
 /// How a transaction ended without a result.
@@ -372,7 +390,7 @@ impl PostgresClient {
     }
 
     /// One micro-op inside a transaction: `[:append k v]` or `[:r k nil]` (answered with the
-    /// list).
+    /// list), or over registers `[:w k v]` or `[:r k nil]` (answered with the value).
     async fn mop(&self, m: &Value) -> Result<Value, Aborted> {
         let q = |e| aborted(e, false);
         let (f, key, value) = match m.as_seq() {
@@ -384,8 +402,33 @@ impl PostgresClient {
                 "expected [f key value] with an integer key, got {m}"
             )));
         };
+        let registers = self.txns == Data::TxnRegisters;
         match (f, value.as_int()) {
-            (Some("append"), Some(element)) => {
+            (Some("w"), Some(value)) if registers => {
+                self.db
+                    .execute(
+                        "INSERT INTO registers (id, value) VALUES ($1, $2) \
+                         ON CONFLICT (id) DO UPDATE SET value = $2",
+                        &[&key, &value],
+                    )
+                    .await
+                    .map_err(q)?;
+                Ok(m.clone())
+            }
+            (Some("r"), _) if registers => {
+                let row = self
+                    .db
+                    .query_opt("SELECT value FROM registers WHERE id = $1", &[&key])
+                    .await
+                    .map_err(q)?;
+                let value = row.map_or(Value::Nil, |r| Value::Int(r.get(0)));
+                Ok(Value::Vector(vec![
+                    Value::Keyword("r".into()),
+                    Value::Int(key),
+                    value,
+                ]))
+            }
+            (Some("append"), Some(element)) if !registers => {
                 self.db
                     .execute(
                         "INSERT INTO lists (id, elements) VALUES ($1, ARRAY[$2::BIGINT]) \

@@ -7,7 +7,9 @@ pub mod server;
 use crate::{running, OpenError, Opened, Setup, System, TargetKind};
 use client::{Isolation, PostgresTarget};
 use std::sync::Arc;
-use workloads::{bank::BANK, list_append::LIST_APPEND, register::REGISTER};
+use workloads::{
+    bank::BANK, list_append::LIST_APPEND, register::REGISTER, rw_register::RW_REGISTER,
+};
 
 /// PostgreSQL's row of [`crate::SYSTEMS`].
 pub static SYSTEM: System = System {
@@ -19,19 +21,19 @@ pub static SYSTEM: System = System {
         TargetKind {
             name: "postgres",
             about: "SERIALIZABLE transactions on the primary",
-            workloads: &[&BANK, &REGISTER, &LIST_APPEND],
+            workloads: &[&BANK, &REGISTER, &LIST_APPEND, &RW_REGISTER],
             open: |setup| open(setup, false),
         },
         TargetKind {
             name: "postgres-rr",
-            about: "REPEATABLE READ (snapshot isolation) list-append transactions on the primary",
-            workloads: &[&LIST_APPEND],
+            about: "REPEATABLE READ (snapshot isolation) transactions on the primary",
+            workloads: &[&LIST_APPEND, &RW_REGISTER],
             open: |setup| open_at(setup, Isolation::RepeatableRead),
         },
         TargetKind {
             name: "postgres-rc",
-            about: "READ COMMITTED list-append transactions on the primary",
-            workloads: &[&LIST_APPEND],
+            about: "READ COMMITTED transactions on the primary",
+            workloads: &[&LIST_APPEND, &RW_REGISTER],
             open: |setup| open_at(setup, Isolation::ReadCommitted),
         },
         TargetKind {
@@ -43,7 +45,7 @@ pub static SYSTEM: System = System {
     ],
 };
 
-/// The primary, its list-append transactions at `isolation`.
+/// The primary, its transactions at `isolation`.
 fn open_at(setup: &Setup, isolation: Isolation) -> Result<Opened, OpenError> {
     let cluster = running(&server::Postgres, setup)?;
     let primary = server::url(&cluster, 0);
@@ -51,9 +53,12 @@ fn open_at(setup: &Setup, isolation: Isolation) -> Result<Opened, OpenError> {
         "PostgreSQL 15 (primary and {} streaming standbys)",
         cluster.nodes() - 1
     );
-    let target = PostgresTarget::new(&primary).at(isolation);
+    let target = PostgresTarget::new(&primary)
+        .at(isolation)
+        .holding(setup.workload.data);
     let how = format!(
-        "{isolation:?} list-append transactions on the primary; commits synchronous to one standby"
+        "{isolation:?} {} transactions on the primary; commits synchronous to one standby",
+        setup.workload.name
     );
     Ok(Opened::real(cluster, Arc::new(target), description, &how))
 }
@@ -78,7 +83,7 @@ fn open(setup: &Setup, standby_reads: bool) -> Result<Opened, OpenError> {
     } else {
         Opened::real(
             cluster,
-            Arc::new(PostgresTarget::new(&primary)),
+            Arc::new(PostgresTarget::new(&primary).holding(setup.workload.data)),
             description,
             "SERIALIZABLE transactions on the primary; commits synchronous to one standby",
         )

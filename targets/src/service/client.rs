@@ -554,8 +554,11 @@ impl ServiceClient {
 
     async fn perform(&self, op: &Invocation) -> Result<Completion, Failure> {
         match self.data {
-            // No service target lists a list workload; a `txn` is refused there as unknown.
-            Data::Registers | Data::Accounts | Data::Lists => self.perform_keyed(op).await,
+            // No service target lists a transactional workload; a `txn` is refused there as
+            // unknown.
+            Data::Registers | Data::Accounts | Data::Lists | Data::TxnRegisters => {
+                self.perform_keyed(op).await
+            }
             Data::Set => self.perform_on_set(op).await,
             Data::Counter => self.perform_on_counter(op).await,
         }

@@ -32,9 +32,9 @@ impl Shape {
             Data::Set => Shape::Set,
             Data::Counter => Shape::Counter,
             Data::Accounts => Shape::Bank(accounts),
-            // No sim target lists a list workload (its targets' workloads say so), so this
-            // shape is never asked for; registers refuse a transaction's `txn` as unknown.
-            Data::Lists => Shape::Registers,
+            // No sim target lists a transactional workload (its targets' workloads say so),
+            // so this shape is never asked for; registers refuse a `txn` as unknown.
+            Data::Lists | Data::TxnRegisters => Shape::Registers,
         }
     }
 }
