@@ -45,6 +45,7 @@ fn spec(consistency: &str, seed: u64, seconds: f64) -> Spec {
             progress: false,
         },
         lab: Default::default(),
+        transactions: Default::default(),
         command: "test".into(),
     }
 }

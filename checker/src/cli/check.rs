@@ -38,33 +38,8 @@ pub struct Args {
     /// list-append and rw-register also elle/<anomaly>.txt, each cycle explained.
     #[arg(long, value_name = "DIR", visible_alias = "directory")]
     out: Option<PathBuf>,
-    /// list-append, rw-register: the consistency models the history should obey, comma-separated
-    /// (elle-cli's option and default).
-    #[arg(
-        long,
-        value_name = "MODELS",
-        value_delimiter = ',',
-        default_value = "strict-serializable"
-    )]
-    consistency_models: Vec<String>,
-    /// list-append, rw-register: specific anomalies to look for as well, comma-separated (G2-item,lost-update).
-    #[arg(long, value_name = "ANOMALIES", value_delimiter = ',')]
-    anomalies: Vec<String>,
-    /// list-append, rw-register: how many milliseconds to search one strongly connected component for
-    /// cycles before reporting `cycle-search-timeout` (verdict unknown, never a guess).
-    #[arg(long, value_name = "MS", default_value = "1000")]
-    cycle_search_timeout: u64,
-    /// rw-register: assume writes follow reads within a transaction (Elle's :wfr-keys?).
-    #[arg(long)]
-    wfr_keys: bool,
-    /// rw-register: assume each key is sequentially consistent, so process order orders its
-    /// versions (Elle's :sequential-keys?).
-    #[arg(long)]
-    sequential_keys: bool,
-    /// rw-register: assume each key is linearizable, so real-time order orders its versions
-    /// (Elle's :linearizable-keys?).
-    #[arg(long)]
-    linearizable_keys: bool,
+    #[command(flatten)]
+    elle: super::elle::Args,
     /// Print only the verdict lines.
     #[arg(long, short)]
     quiet: bool,
@@ -157,21 +132,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     setup.options.grace = Duration::from_secs_f64(args.grace);
     setup.options.threads = args.threads;
-    let models: Vec<&str> = args.consistency_models.iter().map(String::as_str).collect();
-    let anomalies: Vec<&str> = args.anomalies.iter().map(String::as_str).collect();
-    if let Err(e) = consistency::txn::model::prohibited(&models, &anomalies) {
-        eprintln!("error: {e}");
-        return Ok(EXIT_BAD_INPUT);
-    }
-    setup.options.transactions = consistency::txn::Options {
-        consistency_models: args.consistency_models.clone(),
-        anomalies: args.anomalies.clone(),
-        cycle_search_timeout: Duration::from_millis(args.cycle_search_timeout),
-        assume: consistency::txn::rw_register::Assumptions {
-            wfr_keys: args.wfr_keys,
-            sequential_keys: args.sequential_keys,
-            linearizable_keys: args.linearizable_keys,
-        },
+    setup.options.transactions = match args.elle.options() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
     };
     let verbose = args.verbose;
     each_file(&args, &setup, |path, history| {

@@ -8,6 +8,7 @@ mod check;
 mod cluster;
 mod compare;
 mod demo;
+mod elle;
 mod report;
 mod run;
 

@@ -102,6 +102,8 @@ pub struct Common {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    elle: super::elle::Args,
 }
 
 fn seconds(name: &str, s: f64) -> Result<Duration, String> {
@@ -174,6 +176,7 @@ impl Common {
                 net: Net::from_env().map_err(|e| e.to_string())?,
                 state: self.state.clone(),
             },
+            transactions: self.elle.options()?,
             command: std::env::args().collect::<Vec<_>>().join(" "),
         };
         spec.validate().map_err(|e| e.to_string())?;

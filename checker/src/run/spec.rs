@@ -52,6 +52,8 @@ pub struct Spec {
     pub run: RunConfig,
     /// Where real targets' clusters are.
     pub lab: Lab,
+    /// What Elle's checkers look for (`--consistency-models`, `--wfr-keys`, …).
+    pub transactions: consistency::txn::Options,
     /// The command line that reproduces it, for the report.
     pub command: String,
 }
@@ -302,6 +304,7 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     let options = Options {
         timeout: Some(Duration::from_secs(120)),
         grace: Duration::from_secs(1),
+        transactions: spec.transactions.clone(),
         ..Options::default()
     };
     let mut judgement = judge(&checks, &recorded.history, &options);

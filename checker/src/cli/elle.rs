@@ -1,0 +1,57 @@
+//! The options of Elle's transactional checkers, as elle-cli names them, shared by
+//! `checker check` and `checker run`.
+
+use consistency::txn::{self, rw_register::Assumptions};
+use std::time::Duration;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// list-append, rw-register: the consistency models the history should obey,
+    /// comma-separated (elle-cli's option and default).
+    #[arg(
+        long,
+        value_name = "MODELS",
+        value_delimiter = ',',
+        default_value = "strict-serializable"
+    )]
+    consistency_models: Vec<String>,
+    /// list-append, rw-register: specific anomalies to look for as well, comma-separated
+    /// (G2-item,lost-update).
+    #[arg(long, value_name = "ANOMALIES", value_delimiter = ',')]
+    anomalies: Vec<String>,
+    /// list-append, rw-register: how many milliseconds to search one strongly connected
+    /// component for cycles before reporting `cycle-search-timeout` (verdict unknown,
+    /// never a guess).
+    #[arg(long, value_name = "MS", default_value = "1000")]
+    cycle_search_timeout: u64,
+    /// rw-register: assume writes follow reads within a transaction (Elle's :wfr-keys?).
+    #[arg(long)]
+    wfr_keys: bool,
+    /// rw-register: assume each key is sequentially consistent, so process order orders its
+    /// versions (Elle's :sequential-keys?).
+    #[arg(long)]
+    sequential_keys: bool,
+    /// rw-register: assume each key is linearizable, so real-time order orders its versions
+    /// (Elle's :linearizable-keys?).
+    #[arg(long)]
+    linearizable_keys: bool,
+}
+
+impl Args {
+    /// The checkers' options, or why the models or anomalies named are unknown.
+    pub fn options(&self) -> Result<txn::Options, String> {
+        let models: Vec<&str> = self.consistency_models.iter().map(String::as_str).collect();
+        let anomalies: Vec<&str> = self.anomalies.iter().map(String::as_str).collect();
+        txn::model::prohibited(&models, &anomalies).map_err(|e| e.to_string())?;
+        Ok(txn::Options {
+            consistency_models: self.consistency_models.clone(),
+            anomalies: self.anomalies.clone(),
+            cycle_search_timeout: Duration::from_millis(self.cycle_search_timeout),
+            assume: Assumptions {
+                wfr_keys: self.wfr_keys,
+                sequential_keys: self.sequential_keys,
+                linearizable_keys: self.linearizable_keys,
+            },
+        })
+    }
+}
