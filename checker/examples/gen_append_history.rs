@@ -1,12 +1,13 @@
-//! Writes a strict serializable list-append history of the Elle paper's shape (1-5
-//! micro-ops per transaction over 100 keys, 100 appends per key, see
+//! Writes a strict serializable list-append (or rw-register) history of the Elle paper's
+//! shape (1-5 micro-ops per transaction over 100 keys, 100 writes per key, see
 //! `consistency::txn::generate`) as Jepsen EDN, one map per line.
 //!
 //! Usage:
 //!   cargo run --release -p checker --example gen_append_history -- \
-//!       --transactions N [--processes C] [--seed S] --out FILE
+//!       --transactions N [--processes C] [--seed S] [--workload rw-register] --out FILE
 
 use consistency::txn::generate::{serializable, Shape};
+use consistency::txn::Workload;
 use std::process::exit;
 
 fn main() {
@@ -27,6 +28,13 @@ fn main() {
             "--processes" => shape.processes = number(),
             "--seed" => shape.seed = number(),
             "--out" => out = Some(value.clone()),
+            "--workload" => {
+                shape.workload = match value.as_str() {
+                    "list-append" => Workload::ListAppend,
+                    "rw-register" => Workload::RwRegister,
+                    _ => usage(&format!("--workload: list-append or rw-register, not {value}")),
+                }
+            }
             _ => usage(&format!("unknown option {flag}")),
         }
     }
@@ -43,6 +51,6 @@ fn main() {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("gen_append_history: {problem}\nusage: gen_append_history --transactions N [--processes C] [--seed S] --out FILE");
+    eprintln!("gen_append_history: {problem}\nusage: gen_append_history --transactions N [--processes C] [--seed S] [--workload list-append|rw-register] --out FILE");
     exit(2)
 }
