@@ -12,7 +12,8 @@
 //! after the stores warmed up. Paths: a strong get through NGINX and the
 //! api, to one api replica over REST and over gRPC, and the same transaction straight to
 //! PostgreSQL (BEGIN SERIALIZABLE; SELECT; COMMIT, which is what the api runs); an eventual get
-//! through NGINX and to one replica, and the same prepared SELECT at QUORUM straight to Cassandra.
+//! through NGINX and to one replica, and the same prepared SELECT at QUORUM straight to Cassandra;
+//! and a route that does no work (`/healthz`) through NGINX and to one replica: the hops alone.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -156,6 +157,20 @@ async fn main() {
             })
         })
     };
+    // What the hops alone cost: a route that does no work (`/healthz`), through NGINX and to
+    // api1, so the gap between the service and the direct query can be split into the hops and
+    // the api's own work.
+    let no_op = |base: &str| -> Call {
+        let (http, url) = (http.clone(), format!("{base}/healthz"));
+        Arc::new(move || {
+            let (http, url) = (http.clone(), url.clone());
+            Box::pin(async move {
+                let r = http.get(&url).send().await.expect("healthz");
+                assert!(r.status().is_success());
+                r.bytes().await.expect("body");
+            })
+        })
+    };
     let kv = KvClient::connect(grpc).await.expect("gRPC");
     let grpc_get: Call = Arc::new(move || {
         let mut kv = kv.clone();
@@ -224,6 +239,47 @@ async fn main() {
         })
     });
 
+    // The same SELECT through a session set up as the api sets up its own (no schema metadata,
+    // so no token-aware routing; a request timeout on the statement): whether the api's calls
+    // are slower than the direct ones because of how its session is configured.
+    let api_like = |timeout: bool| {
+        let cassandra = &cassandra;
+        async move {
+            let session = Arc::new(
+                scylla::client::session_builder::SessionBuilder::new()
+                    .known_nodes_addr(
+                        (0..cassandra.nodes())
+                            .map(|n| targets::cassandra::server::cql_address(cassandra, n)),
+                    )
+                    .connection_timeout(Duration::from_secs(2))
+                    .fetch_schema_metadata(false)
+                    .build()
+                    .await
+                    .expect("Cassandra"),
+            );
+            let mut select = session
+                .prepare("SELECT value, WRITETIME(value) FROM service.kv WHERE key = ?")
+                .await
+                .expect("prepare");
+            select.set_consistency(scylla::statement::Consistency::Quorum);
+            if timeout {
+                select.set_request_timeout(Some(Duration::from_secs(2)));
+            }
+            let call: Call = Arc::new(move || {
+                let (session, select) = (session.clone(), select.clone());
+                Box::pin(async move {
+                    session
+                        .execute_unpaged(&select, ("bench",))
+                        .await
+                        .expect("select");
+                })
+            });
+            call
+        }
+    };
+    let cql_untimed = api_like(false).await;
+    let cql_as_api = api_like(true).await;
+
     println!("| path | p50 (ms) | p99 (ms) | requests/s at concurrency {concurrency} |");
     println!("|---|---|---|---|");
     let paths: Vec<(&str, Call)> = vec![
@@ -240,6 +296,10 @@ async fn main() {
         ),
         ("eventual get, REST to api1", rest_get(&rest, "eventual")),
         ("the same SELECT at QUORUM straight to Cassandra", cql_get),
+        ("the same SELECT, no schema metadata (no token-aware routing)", cql_untimed),
+        ("the same SELECT, no schema metadata and a request timeout: the api's session", cql_as_api),
+        ("no work (/healthz), through NGINX", no_op(&balanced)),
+        ("no work (/healthz), to api1", no_op(&rest)),
     ];
     for ((name, _), (p50, p99, rate)) in paths
         .iter()

@@ -1,5 +1,5 @@
-//! The options of Elle's transactional checkers, as elle-cli names them, shared by
-//! `checker check` and `checker run`.
+//! The options of the transactional checkers (Elle's, and Jepsen's long-fork), as elle-cli
+//! names them, shared by `checker check` and `checker run`.
 
 use consistency::txn::{self, rw_register::Assumptions};
 use std::time::Duration;
@@ -35,6 +35,10 @@ pub struct Args {
     /// (Elle's :linearizable-keys?).
     #[arg(long)]
     linearizable_keys: bool,
+    /// long-fork: how many keys each read reads (elle-cli's option); 0 takes the size of the
+    /// first read.
+    #[arg(long, value_name = "N", default_value = "0")]
+    group_size: usize,
 }
 
 impl Args {
@@ -52,6 +56,7 @@ impl Args {
                 sequential_keys: self.sequential_keys,
                 linearizable_keys: self.linearizable_keys,
             },
+            group_size: self.group_size,
         })
     }
 }

@@ -50,6 +50,7 @@
 pub mod bank;
 pub mod convergence;
 pub mod counter;
+pub mod long_fork;
 pub mod register_stats;
 pub mod set_full;
 
@@ -113,6 +114,7 @@ pub static CHECKERS: &[&dyn Checker] = &[
     &register_stats::RegisterStats,
     &crate::txn::Elle(crate::txn::Workload::ListAppend),
     &crate::txn::Elle(crate::txn::Workload::RwRegister),
+    &long_fork::LongFork,
 ];
 
 /// The checker named `name` in [`CHECKERS`].
@@ -167,9 +169,12 @@ pub enum Details {
     /// `register-stats` ([`register_stats::check`]): stale reads, lost
     /// writes and unwritten reads.
     RegisterStats(register_stats::Stats),
-    /// `list-append` ([`crate::txn::check`]): Elle's anomalies, cycles and the
+    /// `list-append`, `rw-register` ([`crate::txn::check`]): Elle's anomalies, cycles and the
     /// models they rule out.
     Txn(Box<crate::txn::Analysis>),
+    /// `long-fork` ([`long_fork::check`]): reads of one group that saw writes in
+    /// opposite orders.
+    LongFork(long_fork::Forks),
 }
 
 impl Report {
@@ -185,6 +190,7 @@ impl Report {
             Details::Bank(d) => serde_json::to_value(d),
             Details::Convergence(d) => serde_json::to_value(d),
             Details::RegisterStats(d) => serde_json::to_value(d),
+            Details::LongFork(d) => serde_json::to_value(d),
         };
         let mut map = Map::new();
         map.insert("valid?".into(), self.verdict.json());

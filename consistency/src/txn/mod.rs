@@ -108,6 +108,8 @@ pub struct Options {
     /// rw-register: the assumptions version orders may be inferred from besides the
     /// initial state (`--wfr-keys`, `--sequential-keys`, `--linearizable-keys`).
     pub assume: rw_register::Assumptions,
+    /// long-fork: how many keys each read reads (`--group-size`); 0 takes the first read's.
+    pub group_size: usize,
 }
 
 impl Default for Options {
@@ -117,6 +119,7 @@ impl Default for Options {
             anomalies: Vec::new(),
             cycle_search_timeout: Duration::from_millis(1000),
             assume: rw_register::Assumptions::default(),
+            group_size: 0,
         }
     }
 }
