@@ -1,4 +1,4 @@
-//! `checker check --model set-full|set|counter|bank|convergence|register-stats|list-append|rw-register`.
+//! `checker check --model set-full|set|counter|bank|convergence|register-stats|list-append|rw-register|long-fork`.
 
 use std::path::PathBuf;
 
@@ -253,6 +253,12 @@ fn small_history(name: &str) -> Option<&'static str> {
 {:process 1, :type :invoke, :f :txn, :value [[:r :x nil]]}
 {:process 1, :type :ok, :f :txn, :value [[:r :x 1]]}"
         }
+        "long-fork" => {
+            "{:process 0, :type :invoke, :f :txn, :value [[:w 0 1]]}
+{:process 0, :type :ok, :f :txn, :value [[:w 0 1]]}
+{:process 1, :type :invoke, :f :txn, :value [[:r 0 nil] [:r 1 nil]]}
+{:process 1, :type :ok, :f :txn, :value [[:r 0 1] [:r 1 nil]]}"
+        }
         _ => return None,
     })
 }
@@ -413,4 +419,27 @@ fn rw_register_takes_elles_version_assumptions() {
     let o = checker(&["check", "--model", "rw-register", &bad.to_string_lossy()]);
     assert_eq!(o.status.code(), Some(254));
     assert!(stderr(&o).contains("rw-register takes :w and :r"), "{}", stderr(&o));
+}
+
+#[test]
+fn long_fork_takes_the_group_size_and_exits_as_elle_cli() {
+    let dir = temp_dir("long-fork");
+    let file = dir.join("fork.edn");
+    // Each read saw one of two concurrent writes, not the other.
+    std::fs::write(
+        &file,
+        "{:type :invoke, :f :read, :process 0, :value [[:r 0 nil] [:r 1 nil] [:r 2 nil]]}
+{:type :ok, :f :read, :process 0, :value [[:r 0 1] [:r 1 1] [:r 2 nil]]}
+{:type :invoke, :f :read, :process 1, :value [[:r 2 nil] [:r 0 nil] [:r 1 nil]]}
+{:type :ok, :f :read, :process 1, :value [[:r 2 1] [:r 0 1] [:r 1 nil]]}
+",
+    )
+    .expect("write");
+    let file = file.to_string_lossy().into_owned();
+    let o = checker(&["check", "--model", "long-fork", "--group-size", "3", &file]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("1 forks"), "{}", stdout(&o));
+    let o = checker(&["check", "--model", "long-fork", "--group-size", "2", &file]);
+    assert_eq!(o.status.code(), Some(254), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("group of 2"), "{}", stderr(&o));
 }

@@ -4,7 +4,7 @@
 //! - [`client`]: the [`client::Target`] and [`client::Client`] seams.
 //! - [`workload`]: a workload = generator + initial data + final reads + checks;
 //!   [`register`], [`set`], [`counter`], [`bank`], [`list_append`], [`rw_register`]
-//!   (the last two from [`transactions`]).
+//!   (these two from [`transactions`]), [`long_fork`].
 //!
 //! The systems themselves, and their clients, are the `targets` crate's.
 
@@ -13,6 +13,7 @@ pub mod client;
 pub mod counter;
 pub mod generator;
 pub mod list_append;
+pub mod long_fork;
 pub mod register;
 pub mod rw_register;
 pub mod set;

@@ -132,6 +132,7 @@ pub static WORKLOADS: &[&WorkloadKind] = &[
     &crate::bank::BANK,
     &crate::list_append::LIST_APPEND,
     &crate::rw_register::RW_REGISTER,
+    &crate::long_fork::LONG_FORK,
 ];
 
 /// The workload named `name` in [`WORKLOADS`].

@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR", visible_alias = "directory")]
     out: Option<PathBuf>,
     #[command(flatten)]
-    elle: super::elle::Args,
+    elle: super::elle::ElleArgs,
     /// Print only the verdict lines.
     #[arg(long, short)]
     quiet: bool,

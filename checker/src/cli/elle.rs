@@ -5,7 +5,7 @@ use consistency::txn::{self, rw_register::Assumptions};
 use std::time::Duration;
 
 #[derive(clap::Args, Clone, Debug)]
-pub struct Args {
+pub struct ElleArgs {
     /// list-append, rw-register: the consistency models the history should obey,
     /// comma-separated (elle-cli's option and default).
     #[arg(
@@ -41,7 +41,7 @@ pub struct Args {
     group_size: usize,
 }
 
-impl Args {
+impl ElleArgs {
     /// The checkers' options, or why the models or anomalies named are unknown.
     pub fn options(&self) -> Result<txn::Options, String> {
         let models: Vec<&str> = self.consistency_models.iter().map(String::as_str).collect();

@@ -103,7 +103,7 @@ pub struct Common {
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
-    elle: super::elle::Args,
+    elle: super::elle::ElleArgs,
 }
 
 fn seconds(name: &str, s: f64) -> Result<Duration, String> {

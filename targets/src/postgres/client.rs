@@ -9,6 +9,8 @@
 //! an append is an upsert that concatenates, a read selects the array. The
 //! `rw-register` workload's run the same way over the registers table: a
 //! write is an upsert, a read selects the value (nil when there is no row).
+//! So do the `long-fork` workload's, whose reads go to a standby when the
+//! target reads from standbys.
 //!
 //! A transaction the server aborts (serialization failure `40001`,
 //! deadlock `40P01`) or that finds too little money definitely did not
@@ -358,8 +360,10 @@ impl PostgresClient {
         Ok(Completion::ok(op.value.clone()))
     }
 
-    /// A list-append transaction: its micro-ops in order, in one transaction at the
-    /// target's isolation level; the completion holds the lists read.
+    /// A list-append or rw-register transaction: its micro-ops in order, in one transaction at
+    /// the target's isolation level; the completion holds the values read. With standbys to
+    /// read from, a transaction of reads only runs on this client's standby, as a REPEATABLE
+    /// READ snapshot (a hot standby runs nothing stronger).
     async fn txn(&self, op: &Invocation) -> Result<Completion, Aborted> {
         let Some(mops) = op.value.as_seq() else {
             return Err(Aborted::Definitely(format!(
@@ -367,23 +371,26 @@ impl PostgresClient {
                 op.value
             )));
         };
+        let reads_only = mops
+            .iter()
+            .all(|m| matches!(m.as_seq(), Some([f, _, _]) if f.as_text() == Some("r")));
+        let (db, begin) = match &self.reader {
+            Some(standby) if reads_only => (standby, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            _ => (&self.db, self.isolation.begin()),
+        };
         let q = |e| aborted(e, false);
-        self.db
-            .batch_execute(self.isolation.begin())
-            .await
-            .map_err(q)?;
+        db.batch_execute(begin).await.map_err(q)?;
         let mut done = Vec::with_capacity(mops.len());
         for m in mops {
-            match self.mop(m).await {
+            match self.mop(db, m).await {
                 Ok(v) => done.push(v),
                 Err(e) => {
-                    let _ = self.db.batch_execute("ROLLBACK").await;
+                    let _ = db.batch_execute("ROLLBACK").await;
                     return Err(e);
                 }
             }
         }
-        self.db
-            .batch_execute("COMMIT")
+        db.batch_execute("COMMIT")
             .await
             .map_err(|e| aborted(e, true))?;
         Ok(Completion::ok(Value::Vector(done)))
@@ -391,7 +398,7 @@ impl PostgresClient {
 
     /// One micro-op inside a transaction: `[:append k v]` or `[:r k nil]` (answered with the
     /// list), or over registers `[:w k v]` or `[:r k nil]` (answered with the value).
-    async fn mop(&self, m: &Value) -> Result<Value, Aborted> {
+    async fn mop(&self, db: &Connection, m: &Value) -> Result<Value, Aborted> {
         let q = |e| aborted(e, false);
         let (f, key, value) = match m.as_seq() {
             Some([f, k, v]) => (f.as_text(), k.as_int(), v),
@@ -405,7 +412,7 @@ impl PostgresClient {
         let registers = self.txns == Data::TxnRegisters;
         match (f, value.as_int()) {
             (Some("w"), Some(value)) if registers => {
-                self.db
+                db
                     .execute(
                         "INSERT INTO registers (id, value) VALUES ($1, $2) \
                          ON CONFLICT (id) DO UPDATE SET value = $2",
@@ -416,8 +423,7 @@ impl PostgresClient {
                 Ok(m.clone())
             }
             (Some("r"), _) if registers => {
-                let row = self
-                    .db
+                let row = db
                     .query_opt("SELECT value FROM registers WHERE id = $1", &[&key])
                     .await
                     .map_err(q)?;
@@ -429,7 +435,7 @@ impl PostgresClient {
                 ]))
             }
             (Some("append"), Some(element)) if !registers => {
-                self.db
+                db
                     .execute(
                         "INSERT INTO lists (id, elements) VALUES ($1, ARRAY[$2::BIGINT]) \
                          ON CONFLICT (id) DO UPDATE SET elements = lists.elements || $2::BIGINT",
@@ -440,8 +446,7 @@ impl PostgresClient {
                 Ok(m.clone())
             }
             (Some("r"), _) => {
-                let row = self
-                    .db
+                let row = db
                     .query_opt("SELECT elements FROM lists WHERE id = $1", &[&key])
                     .await
                     .map_err(q)?;

@@ -8,7 +8,8 @@ use crate::{running, OpenError, Opened, Setup, System, TargetKind};
 use client::{Isolation, PostgresTarget};
 use std::sync::Arc;
 use workloads::{
-    bank::BANK, list_append::LIST_APPEND, register::REGISTER, rw_register::RW_REGISTER,
+    bank::BANK, list_append::LIST_APPEND, long_fork::LONG_FORK, register::REGISTER,
+    rw_register::RW_REGISTER,
 };
 
 /// PostgreSQL's row of [`crate::SYSTEMS`].
@@ -21,7 +22,7 @@ pub static SYSTEM: System = System {
         TargetKind {
             name: "postgres",
             about: "SERIALIZABLE transactions on the primary",
-            workloads: &[&BANK, &REGISTER, &LIST_APPEND, &RW_REGISTER],
+            workloads: &[&BANK, &REGISTER, &LIST_APPEND, &RW_REGISTER, &LONG_FORK],
             open: |setup| open(setup, false),
         },
         TargetKind {
@@ -39,7 +40,7 @@ pub static SYSTEM: System = System {
         TargetKind {
             name: "postgres-standby-reads",
             about: "writes on the primary, reads spread over the standbys",
-            workloads: &[&BANK, &REGISTER],
+            workloads: &[&BANK, &REGISTER, &LONG_FORK],
             open: |setup| open(setup, true),
         },
     ],
@@ -75,7 +76,7 @@ fn open(setup: &Setup, standby_reads: bool) -> Result<Opened, OpenError> {
         let reads = (0..nodes).map(|n| server::url(&cluster, n)).collect();
         Opened::real(
             cluster,
-            Arc::new(PostgresTarget::with_reads_from(&primary, reads)),
+            Arc::new(PostgresTarget::with_reads_from(&primary, reads).holding(setup.workload.data)),
             description,
             "writes on the primary (synchronous to one standby's disk, not its replay); \
              reads spread over all three nodes",
