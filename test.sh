@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 # What the tests need beyond a fresh machine of this kind (which has Rust, a C compiler, cmake, Java,
 # Maven and PostgreSQL 15): package, and the check that tells it is there.
-later_packages=(etcd-server faketime iptables iproute2 protobuf-compiler nginx)
+later_packages=(etcd-server faketime iptables iproute2 protobuf-compiler nginx mariadb-server galera-4 rsync)
 have() {
   case "$1" in
     etcd-server) command -v etcd >/dev/null ;;     # the etcd client's tests start a real member
@@ -16,6 +16,9 @@ have() {
     iproute2) command -v ip >/dev/null ;;
     protobuf-compiler) command -v protoc >/dev/null ;;   # the etcd-client crate (the service system) compiles etcd's .proto files
     nginx) [ -x /usr/sbin/nginx ] ;;                # the service system's load balancer
+    mariadb-server) [ -x /usr/sbin/mariadbd ] ;;    # MariaDB Galera, three nodes (checker/tests/cluster_galera.rs)
+    galera-4) [ -e /usr/lib/galera/libgalera_smm.so ] ;;
+    rsync) command -v rsync >/dev/null ;;           # Galera's state transfer to a joining node
     build-essential) command -v cc >/dev/null ;;
     curl) command -v curl >/dev/null ;;
     postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] ;;   # the PostgreSQL tests start private servers
@@ -29,7 +32,8 @@ install() {
   for p in "$@"; do have "$p" || need+=("$p"); done
   [ ${#need[@]} -eq 0 ] && return
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    # RUNLEVEL=1: packages do not start their own services (mariadb-server's); the lab runs its own.
+    apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
   else
     echo "test.sh: missing ${need[*]}; install them with: sudo apt-get install ${need[*]}" >&2
     exit 1

@@ -22,6 +22,7 @@
 
 pub mod cassandra;
 pub mod etcd;
+pub mod galera;
 pub mod kafka;
 pub mod postgres;
 pub mod service;
@@ -43,6 +44,7 @@ pub static SYSTEMS: &[&System] = &[
     &postgres::SYSTEM,
     &cassandra::SYSTEM,
     &kafka::SYSTEM,
+    &galera::SYSTEM,
     &service::SYSTEM,
 ];
 

@@ -41,9 +41,10 @@ fn as_postgres(program: &str) -> Command {
     command
 }
 
-/// PostgreSQL runs as the `postgres` user, which must be able to walk to
-/// its data folder: every folder above it must be searchable by others.
-fn reachable_by_others(dir: &Path) -> Result<(), ClusterError> {
+/// A server that runs as its own `user` (PostgreSQL as `postgres`, MariaDB
+/// as `mysql`) must be able to walk to its data folder: every folder above
+/// it must be searchable by others.
+pub(crate) fn reachable_by_others(dir: &Path, server: &str, user: &str) -> Result<(), ClusterError> {
     use std::os::unix::fs::PermissionsExt;
     for folder in dir.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(folder) else {
@@ -51,7 +52,7 @@ fn reachable_by_others(dir: &Path) -> Result<(), ClusterError> {
         };
         if meta.permissions().mode() & 0o001 == 0 {
             return Err(ClusterError(format!(
-                "PostgreSQL runs as the postgres user, which cannot enter {} (mode {:o}); \
+                "{server} runs as the {user} user, which cannot enter {} (mode {:o}); \
                  put the lab's state folder (--state) where it can, or `chmod o+x {}`",
                 folder.display(),
                 meta.permissions().mode() & 0o777,
@@ -95,7 +96,7 @@ impl Server for Postgres {
 
     fn prepare(&self, cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
         let dir = cluster.dir(node);
-        reachable_by_others(&dir)?;
+        reachable_by_others(&dir, "PostgreSQL", "postgres")?;
         let data = cluster.data_dir(node);
         let _ = std::fs::remove_dir_all(&data);
         run(Command::new("chown").arg("postgres:postgres").arg(&dir))?;
