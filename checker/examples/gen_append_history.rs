@@ -32,7 +32,9 @@ fn main() {
                 shape.workload = match value.as_str() {
                     "list-append" => Workload::ListAppend,
                     "rw-register" => Workload::RwRegister,
-                    _ => usage(&format!("--workload: list-append or rw-register, not {value}")),
+                    _ => usage(&format!(
+                        "--workload: list-append or rw-register, not {value}"
+                    )),
                 }
             }
             _ => usage(&format!("unknown option {flag}")),

@@ -337,6 +337,39 @@ fn list_append_takes_elle_clis_options_and_exit_codes() {
     let explained =
         std::fs::read_to_string(out.join("elle/G2-item.txt")).expect("elle/G2-item.txt");
     assert!(explained.contains("a contradiction!"), "{explained}");
+    // Each cycle drawn, as Elle plots them (--plot-format svg, the default).
+    let drawn =
+        std::fs::read_to_string(out.join("elle/G2-item/0.svg")).expect("elle/G2-item/0.svg");
+    assert!(
+        drawn.starts_with("<svg") && drawn.contains(">rw</text>"),
+        "{drawn}"
+    );
+    let small = dir.join("small");
+    let o = checker(&[
+        "check",
+        "--model",
+        "list-append",
+        "--consistency-models",
+        "serializable",
+        "--max-plot-bytes",
+        "10",
+        "--directory",
+        &small.to_string_lossy(),
+        &file,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!small.join("elle/G2-item/0.svg").exists());
+    assert!(stderr(&o).contains("--max-plot-bytes 10"), "{}", stderr(&o));
+    let o = checker(&[
+        "check",
+        "--model",
+        "list-append",
+        "--plot-format",
+        "png",
+        &file,
+    ]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(stderr(&o).contains("use svg"), "{}", stderr(&o));
 
     // Read committed allows write skew.
     let o = checker(&[
@@ -390,7 +423,13 @@ fn rw_register_takes_elles_version_assumptions() {
     std::fs::write(&file, STALE_REGISTER).expect("write");
     let file = file.to_string_lossy().into_owned();
     let plain = checker(&["check", "--model", "rw-register", &file]);
-    assert_eq!(plain.status.code(), Some(0), "{}{}", stdout(&plain), stderr(&plain));
+    assert_eq!(
+        plain.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&plain),
+        stderr(&plain)
+    );
     let out = dir.join("out");
     let assumed = checker(&[
         "check",
@@ -401,24 +440,44 @@ fn rw_register_takes_elles_version_assumptions() {
         &out.to_string_lossy(),
         &file,
     ]);
-    assert_eq!(assumed.status.code(), Some(1), "{}{}", stdout(&assumed), stderr(&assumed));
-    assert!(stdout(&assumed).contains("cyclic-versions"), "{}", stdout(&assumed));
+    assert_eq!(
+        assumed.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&assumed),
+        stderr(&assumed)
+    );
+    assert!(
+        stdout(&assumed).contains("cyclic-versions"),
+        "{}",
+        stdout(&assumed)
+    );
     let results: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("results.json")).expect("results.json"),
     )
     .expect("JSON");
-    assert_eq!(results["anomaly-types"], serde_json::json!(["cyclic-versions"]));
+    assert_eq!(
+        results["anomaly-types"],
+        serde_json::json!(["cyclic-versions"])
+    );
     assert_eq!(
         results["anomalies"]["cyclic-versions"][0]["sources"],
         serde_json::json!(["initial-state", "linearizable-keys"])
     );
 
     let bad = dir.join("bad.edn");
-    std::fs::write(&bad, "{:type :invoke, :f :txn, :value [[:append :x 1]], :process 0}\n")
-        .expect("write");
+    std::fs::write(
+        &bad,
+        "{:type :invoke, :f :txn, :value [[:append :x 1]], :process 0}\n",
+    )
+    .expect("write");
     let o = checker(&["check", "--model", "rw-register", &bad.to_string_lossy()]);
     assert_eq!(o.status.code(), Some(254));
-    assert!(stderr(&o).contains("rw-register takes :w and :r"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rw-register takes :w and :r"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

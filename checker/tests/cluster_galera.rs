@@ -37,7 +37,9 @@ fn status(cluster: &cluster::Cluster, node: usize, variable: &str) -> String {
 }
 
 fn target(cluster: &cluster::Cluster, data: Data) -> Arc<GaleraTarget> {
-    let urls = (0..cluster.nodes()).map(|n| server::url(cluster, n)).collect();
+    let urls = (0..cluster.nodes())
+        .map(|n| server::url(cluster, n))
+        .collect();
     Arc::new(GaleraTarget::new(urls, data, ""))
 }
 
@@ -46,16 +48,24 @@ fn galera_cluster_and_what_elle_finds() {
     let lab = Lab::up("galera");
     let cluster = &lab.cluster;
     for node in 0..cluster.nodes() {
-        assert_eq!(status(cluster, node, "wsrep_cluster_size"), "3", "node {node}");
+        assert_eq!(
+            status(cluster, node, "wsrep_cluster_size"),
+            "3",
+            "node {node}"
+        );
         assert_eq!(status(cluster, node, "wsrep_local_state_comment"), "Synced");
     }
 
     // List-append under contention, every client on its own node, no faults.
-    let (history, judgement) = run_and_judge(target(cluster, Data::Lists), "list-append", 16, 10, 5000.0);
+    let (history, judgement) =
+        run_and_judge(target(cluster, Data::Lists), "list-append", 16, 10, 5000.0);
     let committed = ok_count(&history, "txn");
     assert!(committed > 1000, "transactions went through: {committed}");
     let found = &judgement.results["list-append"];
-    eprintln!("galera list-append: {committed} committed, {}", found["anomaly-types"]);
+    eprintln!(
+        "galera list-append: {committed} committed, {}",
+        found["anomaly-types"]
+    );
     assert_eq!(judgement.verdict, Verdict::Invalid);
     let analysis = txn::check(&history, Workload::ListAppend, &txn::Options::default())
         .expect("a well-formed history");
@@ -69,7 +79,12 @@ fn galera_cluster_and_what_elle_finds() {
         "{:?}",
         analysis.anomaly_types
     );
-    let ruled_out: Vec<&str> = analysis.not.iter().chain(&analysis.also_not).copied().collect();
+    let ruled_out: Vec<&str> = analysis
+        .not
+        .iter()
+        .chain(&analysis.also_not)
+        .copied()
+        .collect();
     assert!(ruled_out.contains(&"snapshot-isolation"), "{ruled_out:?}");
     assert!(ruled_out.contains(&"repeatable-read"), "{ruled_out:?}");
 
@@ -86,7 +101,10 @@ fn galera_cluster_and_what_elle_finds() {
         Some((nemesis, faults)),
     );
     let committed = ok_count(&history, "txn");
-    assert!(committed > 300, "transactions went through the faults: {committed}");
+    assert!(
+        committed > 300,
+        "transactions went through the faults: {committed}"
+    );
     assert_healed(cluster);
     // The killed node rejoins by state transfer, which takes seconds after its restart.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
@@ -99,6 +117,10 @@ fn galera_cluster_and_what_elle_finds() {
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
     for node in 0..cluster.nodes() {
-        assert_eq!(status(cluster, node, "wsrep_cluster_size"), "3", "node {node} rejoined");
+        assert_eq!(
+            status(cluster, node, "wsrep_cluster_size"),
+            "3",
+            "node {node} rejoined"
+        );
     }
 }

@@ -19,9 +19,7 @@ mod servers;
 use consistency::Verdict;
 use nemesis::local::LocalNemesis;
 use nemesis::{Fault, Nemesis};
-use servers::{
-    assert_healed, isolate, ok_count, plan, run_and_judge, run_with_faults, why, Lab,
-};
+use servers::{assert_healed, isolate, ok_count, plan, run_and_judge, run_with_faults, why, Lab};
 use std::sync::Arc;
 use std::time::Duration;
 use targets::postgres::client::{Isolation, PostgresTarget};
@@ -186,7 +184,10 @@ fn postgres_cluster_under_real_faults() {
             .holding(workloads::Data::TxnRegisters);
         let (history, _) = run_with_faults(Arc::new(target), "rw-register", 8, 13, 200.0, faults());
         let txns = ok_count(&history, "txn");
-        assert!(txns > 200, "{isolation:?}: transactions went through: {txns}");
+        assert!(
+            txns > 200,
+            "{isolation:?}: transactions went through: {txns}"
+        );
         let analysis =
             consistency::txn::check(&history, consistency::txn::Workload::RwRegister, &options)
                 .expect("a well-formed history");
@@ -212,8 +213,13 @@ fn postgres_cluster_under_real_faults() {
     // Long fork: on the primary alone none; with reads spread over all three nodes, any fork
     // is between the primary and a standby.
     let holding = |t: PostgresTarget| Arc::new(t.holding(workloads::Data::TxnRegisters));
-    let (history, judgement) =
-        run_and_judge(holding(PostgresTarget::new(&url)), "long-fork", 8, 8, 2000.0);
+    let (history, judgement) = run_and_judge(
+        holding(PostgresTarget::new(&url)),
+        "long-fork",
+        8,
+        8,
+        2000.0,
+    );
     assert_eq!(judgement.verdict, Verdict::Valid, "{:#?}", why(&judgement));
     assert!(ok_count(&history, "txn") > 500);
     let nodes = cluster.nodes();

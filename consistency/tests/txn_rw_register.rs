@@ -78,7 +78,12 @@ fn concurrent(txns: &[(u64, OpType, &str)]) -> History {
     let mut ops = Vec::new();
     for round in rounds {
         for &(p, _, text) in &round {
-            ops.push(Op::new(Process::Client(p), OpType::Invoke, "txn", invocation(&txn(text))));
+            ops.push(Op::new(
+                Process::Client(p),
+                OpType::Invoke,
+                "txn",
+                invocation(&txn(text)),
+            ));
         }
         for &(p, kind, text) in &round {
             ops.push(Op::new(Process::Client(p), kind, "txn", txn(text)));
@@ -238,7 +243,12 @@ fn sequential_keys_order_versions_by_process_and_find_g0() {
     ];
     let history = concurrent(&txns);
     let without = analyse(&history, &["read-uncommitted"], NONE);
-    assert_eq!(without.verdict, Verdict::Valid, "{:?}", without.anomaly_types);
+    assert_eq!(
+        without.verdict,
+        Verdict::Valid,
+        "{:?}",
+        without.anomaly_types
+    );
     let assume = Assumptions {
         sequential_keys: true,
         ..NONE
@@ -286,7 +296,12 @@ fn writes_follow_reads_orders_a_transactions_read_before_its_write() {
         (3, Done, "ry1rx1"),
     ]);
     let without = analyse(&history, &["serializable"], NONE);
-    assert_eq!(without.verdict, Verdict::Valid, "{:?}", without.anomaly_types);
+    assert_eq!(
+        without.verdict,
+        Verdict::Valid,
+        "{:?}",
+        without.anomaly_types
+    );
     let with = analyse(
         &history,
         &["serializable"],
@@ -295,7 +310,12 @@ fn writes_follow_reads_orders_a_transactions_read_before_its_write() {
             ..NONE
         },
     );
-    assert_eq!(with.anomaly_types, ["G-single-item"], "{:?}", with.anomalies);
+    assert_eq!(
+        with.anomaly_types,
+        ["G-single-item"],
+        "{:?}",
+        with.anomalies
+    );
 }
 
 #[test]
@@ -307,11 +327,18 @@ fn real_time_stale_reads() {
     let strict = analyse(&history, &["strict-serializable"], NONE);
     assert_eq!(strict.verdict, Verdict::Invalid);
     assert!(
-        strict.anomaly_types.iter().all(|t| t.ends_with("-realtime")),
+        strict
+            .anomaly_types
+            .iter()
+            .all(|t| t.ends_with("-realtime")),
         "{:?}",
         strict.anomaly_types
     );
-    assert!(strict.not.contains(&"strong-snapshot-isolation"), "{:?}", strict.not);
+    assert!(
+        strict.not.contains(&"strong-snapshot-isolation"),
+        "{:?}",
+        strict.not
+    );
     // Linearizable keys: x went 1 → 2 in real time, then a read saw 1 again.
     let stale = sequential(&[(0, Done, "wx1"), (1, Done, "wx2"), (2, Done, "rx1")]);
     let a = analyse(

@@ -296,8 +296,14 @@ async fn main() {
         ),
         ("eventual get, REST to api1", rest_get(&rest, "eventual")),
         ("the same SELECT at QUORUM straight to Cassandra", cql_get),
-        ("the same SELECT, no schema metadata (no token-aware routing)", cql_untimed),
-        ("the same SELECT, no schema metadata and a request timeout: the api's session", cql_as_api),
+        (
+            "the same SELECT, no schema metadata (no token-aware routing)",
+            cql_untimed,
+        ),
+        (
+            "the same SELECT, no schema metadata and a request timeout: the api's session",
+            cql_as_api,
+        ),
         ("no work (/healthz), through NGINX", no_op(&balanced)),
         ("no work (/healthz), to api1", no_op(&rest)),
     ];

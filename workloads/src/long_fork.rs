@@ -99,7 +99,9 @@ mod tests {
                     .map(|m| m.as_seq().expect("mop")[1].as_int().expect("key"))
                     .collect();
                 keys.sort_unstable();
-                let written = last_write.take().expect("one process reads after its write");
+                let written = last_write
+                    .take()
+                    .expect("one process reads after its write");
                 assert!(keys.contains(&written), "{keys:?} holds {written}");
                 assert_eq!(keys[0] % GROUP_SIZE, 0);
             }

@@ -132,13 +132,18 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     setup.options.grace = Duration::from_secs_f64(args.grace);
     setup.options.threads = args.threads;
-    setup.options.transactions = match args.elle.options() {
-        Ok(options) => options,
+    let (transactions, plots) = match args
+        .elle
+        .options()
+        .and_then(|o| Ok((o, args.elle.plots()?)))
+    {
+        Ok(both) => both,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(EXIT_BAD_INPUT);
         }
     };
+    setup.options.transactions = transactions;
     let verbose = args.verbose;
     each_file(&args, &setup, |path, history| {
         let report = setup
@@ -176,6 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     write: Box::new(move |dir| {
                         write_report(dir, &report)?;
                         write_explanations(dir, &report)?;
+                        write_plots(dir, &report, plots)?;
                         Ok(dir.join("results.edn"))
                     }),
                 }
@@ -254,6 +260,42 @@ fn each_file(
 }
 
 /// elle-cli's `elle/<anomaly>.txt`: every cycle of each anomaly, explained.
+/// Each explained cycle drawn to `elle/<anomaly>/<n>.svg`, as Elle plots them, within the
+/// plots' time and size limits (what is skipped is said on stderr).
+fn write_plots(dir: &Path, report: &Report, plots: super::elle::Plots) -> anyhow::Result<()> {
+    let Details::Txn(analysis) = &report.details else {
+        return Ok(());
+    };
+    let started = std::time::Instant::now();
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (id, explained) in analysis.explanations.iter().enumerate() {
+        if started.elapsed() > plots.timeout {
+            eprintln!(
+                "  plots: stopped after --plot-timeout {} ms; {} cycles not drawn",
+                plots.timeout.as_millis(),
+                analysis.explanations.len() - id
+            );
+            break;
+        }
+        let n = counts.entry(&explained.anomaly).or_default();
+        let svg = checker::report::cycles::svg(explained, id);
+        if svg.len() > plots.max_bytes {
+            eprintln!(
+                "  plots: {} cycle {n} not drawn: {} bytes > --max-plot-bytes {}",
+                explained.anomaly,
+                svg.len(),
+                plots.max_bytes
+            );
+        } else {
+            let folder = dir.join("elle").join(&explained.anomaly);
+            std::fs::create_dir_all(&folder)?;
+            std::fs::write(folder.join(format!("{n}.svg")), svg)?;
+        }
+        *n += 1;
+    }
+    Ok(())
+}
+
 fn write_explanations(dir: &Path, report: &Report) -> anyhow::Result<()> {
     let Details::Txn(analysis) = &report.details else {
         return Ok(());

@@ -39,9 +39,44 @@ pub struct ElleArgs {
     /// first read.
     #[arg(long, value_name = "N", default_value = "0")]
     group_size: usize,
+    /// list-append, rw-register with --directory: draw each cycle to
+    /// elle/<anomaly>/<n>.svg (elle-cli's option; only svg is built here).
+    #[arg(long, value_name = "FORMAT", default_value = "svg")]
+    plot_format: String,
+    /// Stop drawing cycles after this many milliseconds (elle-cli's option).
+    #[arg(long, value_name = "MS", default_value = "5000")]
+    plot_timeout: u64,
+    /// Skip a drawing larger than this many bytes (elle-cli's option, there of DOT; here of SVG).
+    #[arg(long, value_name = "BYTES", default_value = "65536")]
+    max_plot_bytes: usize,
+}
+
+/// How cycles are drawn to files (`--plot-format`, `--plot-timeout`, `--max-plot-bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct Plots {
+    /// How long drawing may take in all.
+    pub timeout: Duration,
+    /// The largest drawing written.
+    pub max_bytes: usize,
 }
 
 impl ElleArgs {
+    /// How to draw cycles, or why the format asked for cannot be drawn.
+    pub fn plots(&self) -> Result<Plots, String> {
+        match self.plot_format.as_str() {
+            "svg" => Ok(Plots {
+                timeout: Duration::from_millis(self.plot_timeout),
+                max_bytes: self.max_plot_bytes,
+            }),
+            "png" => Err(
+                "--plot-format png is not built here (it needs a rasterizer and fonts); \
+                 use svg, which any browser opens"
+                    .into(),
+            ),
+            other => Err(format!("unknown --plot-format `{other}`; choose svg")),
+        }
+    }
+
     /// The checkers' options, or why the models or anomalies named are unknown.
     pub fn options(&self) -> Result<txn::Options, String> {
         let models: Vec<&str> = self.consistency_models.iter().map(String::as_str).collect();

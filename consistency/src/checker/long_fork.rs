@@ -100,7 +100,10 @@ pub fn check(history: &History, group_size: usize) -> Result<Report, CheckError>
             early_read_count: 0,
             late_read_count: 0,
             forks: Vec::new(),
-            error: Some(json!(["multiple-writes", history::json::value_to_json(&key)])),
+            error: Some(json!([
+                "multiple-writes",
+                history::json::value_to_json(&key)
+            ])),
         };
         return Ok(report(Verdict::Unknown(Unknown::Error), forks));
     }
@@ -309,8 +312,7 @@ mod tests {
 
     #[test]
     fn ordered_reads_and_writes_are_valid() {
-        let h = edn(
-            "{:type :invoke, :f :txn, :process 0, :value [[:w 0 1]]}
+        let h = edn("{:type :invoke, :f :txn, :process 0, :value [[:w 0 1]]}
              {:type :ok, :f :txn, :process 0, :value [[:w 0 1]]}
              {:type :invoke, :f :txn, :process 1, :value [[:r 0 nil] [:r 1 nil]]}
              {:type :ok, :f :txn, :process 1, :value [[:r 0 1] [:r 1 nil]]}
@@ -319,8 +321,7 @@ mod tests {
              {:type :invoke, :f :txn, :process 1, :value [[:r 1 nil] [:r 0 nil]]}
              {:type :ok, :f :txn, :process 1, :value [[:r 1 1] [:r 0 1]]}
              {:type :invoke, :f :txn, :process 2, :value [[:r 1 nil] [:r 0 nil]]}
-             {:type :ok, :f :txn, :process 2, :value [[:r 1 nil] [:r 0 nil]]}",
-        );
+             {:type :ok, :f :txn, :process 2, :value [[:r 1 nil] [:r 0 nil]]}");
         let report = check(&h, 2).expect("checks");
         assert_eq!(report.verdict, Verdict::Valid, "{}", report.summary);
         let json = report.to_json();
@@ -331,12 +332,10 @@ mod tests {
 
     #[test]
     fn a_key_written_twice_is_unknown() {
-        let h = edn(
-            "{:type :invoke, :f :txn, :process 0, :value [[:w 0 1]]}
+        let h = edn("{:type :invoke, :f :txn, :process 0, :value [[:w 0 1]]}
              {:type :ok, :f :txn, :process 0, :value [[:w 0 1]]}
              {:type :invoke, :f :txn, :process 1, :value [[:w 0 2]]}
-             {:type :info, :f :txn, :process 1, :value [[:w 0 2]]}",
-        );
+             {:type :info, :f :txn, :process 1, :value [[:w 0 2]]}");
         let report = check(&h, 2).expect("checks");
         assert!(matches!(report.verdict, Verdict::Unknown(_)));
         assert_eq!(report.to_json()["error"], json!(["multiple-writes", 0]));
@@ -349,15 +348,19 @@ mod tests {
              {:type :ok, :f :txn, :process 0, :value [[:r 0 1] [:r 1 nil]]}",
         );
         let err = check(&wrong_size, 3).expect_err("wrong size").to_string();
-        assert!(err.contains("observed 2 keys") && err.contains("group of 3"), "{err}");
-        let two_values = edn(
-            "{:type :invoke, :f :txn, :process 0, :value [[:r 0 nil]]}
+        assert!(
+            err.contains("observed 2 keys") && err.contains("group of 3"),
+            "{err}"
+        );
+        let two_values = edn("{:type :invoke, :f :txn, :process 0, :value [[:r 0 nil]]}
              {:type :ok, :f :txn, :process 0, :value [[:r 0 1]]}
              {:type :invoke, :f :txn, :process 1, :value [[:r 0 nil]]}
-             {:type :ok, :f :txn, :process 1, :value [[:r 0 2]]}",
-        );
+             {:type :ok, :f :txn, :process 1, :value [[:r 0 2]]}");
         let err = check(&two_values, 1).expect_err("two values").to_string();
-        assert!(err.contains("one write per key") && err.contains("line"), "{err}");
+        assert!(
+            err.contains("one write per key") && err.contains("line"),
+            "{err}"
+        );
     }
 
     /// Many reads of few states: forks are found between states, each pair of reads listed.

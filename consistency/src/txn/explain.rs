@@ -2,8 +2,8 @@
 //! (Elle's `:steps`) and as text a person can follow (Elle's `G1c.txt` files).
 
 use super::graph::Rels;
-use super::Workload;
 use super::transactions::{Id, Transactions};
+use super::Workload;
 use history::json::value_to_json;
 use serde_json::{json, Value as Json};
 

@@ -130,15 +130,19 @@ pub struct Versions {
 }
 
 /// A source of version edges: its name (as Elle's `:sources`) and how it infers them.
-type Source = (&'static str, fn(&Transactions<'_>, &[Vec<External>]) -> Vec<Edge>);
+type Source = (
+    &'static str,
+    fn(&Transactions<'_>, &[Vec<External>]) -> Vec<Edge>,
+);
 
 impl Versions {
     /// Infers the version graphs from the initial state and the `assume`d sources, each
     /// added only if the graphs stay acyclic; a source that would make a cycle is
     /// reported as `cyclic-versions` in `found`.
     pub fn infer(txns: &Transactions<'_>, assume: Assumptions, found: &mut Found) -> Versions {
-        let externals: Vec<Vec<External>> =
-            (0..txns.len() as u32).map(|id| externals(txns, id)).collect();
+        let externals: Vec<Vec<External>> = (0..txns.len() as u32)
+            .map(|id| externals(txns, id))
+            .collect();
         let mut versions = Versions::default();
         for (id, ext) in externals.iter().enumerate() {
             if txns.txns[id].outcome != Outcome::Ok {
@@ -161,7 +165,10 @@ impl Versions {
             (true, ("initial-state", initial_state)),
             (assume.wfr_keys, ("wfr-keys", writes_follow_reads)),
             (assume.sequential_keys, ("sequential-keys", sequential)),
-            (assume.linearizable_keys, ("linearizable-keys", linearizable)),
+            (
+                assume.linearizable_keys,
+                ("linearizable-keys", linearizable),
+            ),
         ];
         for (_, (name, infer)) in sources.into_iter().filter(|(on, _)| *on) {
             let mut merged = versions.edges.clone();

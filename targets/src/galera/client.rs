@@ -70,7 +70,10 @@ impl Target for GaleraTarget {
     /// Creates the tables and empties them (a previous run's rows must not leak into this
     /// one).
     async fn setup(&self, _initial: &[(Value, Value)]) -> Result<(), TargetError> {
-        let url = self.urls.first().ok_or_else(|| TargetError::Setup("no node".into()))?;
+        let url = self
+            .urls
+            .first()
+            .ok_or_else(|| TargetError::Setup("no node".into()))?;
         let mut conn = connect(url).await?;
         for statement in [
             "CREATE TABLE IF NOT EXISTS lists (id BIGINT PRIMARY KEY, elements TEXT NOT NULL)",
@@ -154,9 +157,8 @@ impl GaleraClient {
                 "expected [f key value] with an integer key, got {m}"
             )));
         };
-        let read = |value: Value| {
-            Value::Vector(vec![Value::Keyword("r".into()), Value::Int(key), value])
-        };
+        let read =
+            |value: Value| Value::Vector(vec![Value::Keyword("r".into()), Value::Int(key), value]);
         let registers = self.txns == Data::TxnRegisters;
         match (f, value.as_int()) {
             (Some("append"), Some(element)) if !registers => {
@@ -212,7 +214,9 @@ impl Client for GaleraClient {
     async fn invoke(&self, op: &Invocation) -> Completion {
         let result = match op.f.as_str() {
             "txn" => self.txn(op).await,
-            f => Err(Aborted::Definitely(format!("the galera target has no :{f}"))),
+            f => Err(Aborted::Definitely(format!(
+                "the galera target has no :{f}"
+            ))),
         };
         match result {
             Ok(c) => c,

@@ -138,11 +138,17 @@ impl Server for Galera {
         std::fs::create_dir_all(&data)
             .map_err(|e| ClusterError(format!("cannot create {}: {e}", data.display())))?;
         std::fs::write(config_file(cluster, node), config(cluster, node)).map_err(|e| {
-            ClusterError(format!("cannot write {}: {e}", config_file(cluster, node).display()))
+            ClusterError(format!(
+                "cannot write {}: {e}",
+                config_file(cluster, node).display()
+            ))
         })?;
         chown_mysql(&dir)?;
         run(Command::new("mariadb-install-db")
-            .arg(format!("--defaults-file={}", config_file(cluster, node).display()))
+            .arg(format!(
+                "--defaults-file={}",
+                config_file(cluster, node).display()
+            ))
             .args(["--user=mysql", "--skip-test-db"])
             .arg(format!("--datadir={}", data.display())))?;
         if node == 1 {

@@ -375,7 +375,9 @@ impl PostgresClient {
             .iter()
             .all(|m| matches!(m.as_seq(), Some([f, _, _]) if f.as_text() == Some("r")));
         let (db, begin) = match &self.reader {
-            Some(standby) if reads_only => (standby, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            Some(standby) if reads_only => {
+                (standby, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            }
             _ => (&self.db, self.isolation.begin()),
         };
         let q = |e| aborted(e, false);
@@ -412,14 +414,13 @@ impl PostgresClient {
         let registers = self.txns == Data::TxnRegisters;
         match (f, value.as_int()) {
             (Some("w"), Some(value)) if registers => {
-                db
-                    .execute(
-                        "INSERT INTO registers (id, value) VALUES ($1, $2) \
+                db.execute(
+                    "INSERT INTO registers (id, value) VALUES ($1, $2) \
                          ON CONFLICT (id) DO UPDATE SET value = $2",
-                        &[&key, &value],
-                    )
-                    .await
-                    .map_err(q)?;
+                    &[&key, &value],
+                )
+                .await
+                .map_err(q)?;
                 Ok(m.clone())
             }
             (Some("r"), _) if registers => {
@@ -435,14 +436,13 @@ impl PostgresClient {
                 ]))
             }
             (Some("append"), Some(element)) if !registers => {
-                db
-                    .execute(
-                        "INSERT INTO lists (id, elements) VALUES ($1, ARRAY[$2::BIGINT]) \
+                db.execute(
+                    "INSERT INTO lists (id, elements) VALUES ($1, ARRAY[$2::BIGINT]) \
                          ON CONFLICT (id) DO UPDATE SET elements = lists.elements || $2::BIGINT",
-                        &[&key, &element],
-                    )
-                    .await
-                    .map_err(q)?;
+                    &[&key, &element],
+                )
+                .await
+                .map_err(q)?;
                 Ok(m.clone())
             }
             (Some("r"), _) => {

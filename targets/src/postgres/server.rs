@@ -44,7 +44,11 @@ fn as_postgres(program: &str) -> Command {
 /// A server that runs as its own `user` (PostgreSQL as `postgres`, MariaDB
 /// as `mysql`) must be able to walk to its data folder: every folder above
 /// it must be searchable by others.
-pub(crate) fn reachable_by_others(dir: &Path, server: &str, user: &str) -> Result<(), ClusterError> {
+pub(crate) fn reachable_by_others(
+    dir: &Path,
+    server: &str,
+    user: &str,
+) -> Result<(), ClusterError> {
     use std::os::unix::fs::PermissionsExt;
     for folder in dir.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(folder) else {
