@@ -214,35 +214,11 @@ async fn main() {
             tx.commit().await.expect("commit");
         })
     });
-    let session = Arc::new(
-        scylla::client::session_builder::SessionBuilder::new()
-            .known_nodes_addr(
-                (0..cassandra.nodes())
-                    .map(|n| targets::cassandra::server::cql_address(&cassandra, n)),
-            )
-            .build()
-            .await
-            .expect("Cassandra"),
-    );
-    let mut select = session
-        .prepare("SELECT value, WRITETIME(value) FROM service.kv WHERE key = ?")
-        .await
-        .expect("prepare");
-    select.set_consistency(scylla::statement::Consistency::Quorum);
-    let cql_get: Call = Arc::new(move || {
-        let (session, select) = (session.clone(), select.clone());
-        Box::pin(async move {
-            session
-                .execute_unpaged(&select, ("bench",))
-                .await
-                .expect("select");
-        })
-    });
-
-    // The same SELECT through a session set up as the api sets up its own (no schema metadata,
-    // so no token-aware routing; a request timeout on the statement): whether the api's calls
-    // are slower than the direct ones because of how its session is configured.
-    let api_like = |timeout: bool| {
+    // The SELECT at QUORUM through a session of its own: the driver's defaults, and set up as
+    // the api sets up its own (no schema metadata, so no token-aware routing; a request
+    // timeout on the statement), to tell whether the api's calls are slower than the direct
+    // ones because of how its session is configured.
+    let cql = |schema: bool, timeout: bool| {
         let cassandra = &cassandra;
         async move {
             let session = Arc::new(
@@ -251,8 +227,7 @@ async fn main() {
                         (0..cassandra.nodes())
                             .map(|n| targets::cassandra::server::cql_address(cassandra, n)),
                     )
-                    .connection_timeout(Duration::from_secs(2))
-                    .fetch_schema_metadata(false)
+                    .fetch_schema_metadata(schema)
                     .build()
                     .await
                     .expect("Cassandra"),
@@ -277,8 +252,9 @@ async fn main() {
             call
         }
     };
-    let cql_untimed = api_like(false).await;
-    let cql_as_api = api_like(true).await;
+    let cql_get = cql(true, false).await;
+    let cql_untimed = cql(false, false).await;
+    let cql_as_api = cql(false, true).await;
 
     println!("| path | p50 (ms) | p99 (ms) | requests/s at concurrency {concurrency} |");
     println!("|---|---|---|---|");
