@@ -7,7 +7,7 @@
 //! verdict, Jepsen's performance plots ([`plots::latency_svg`],
 //! [`plots::rate_svg`]) with the fault intervals shaded, the latency
 //! percentiles, the faults, and then each checker's own section (for
-//! linearizability, [`counterexample::fragment`]; for list-append,
+//! linearizability, [`counterexample::fragment`]; for list-append and rw-register,
 //! [`cycles::fragment`]).
 //!
 //! Drawing lives here, measuring in [`crate::stats`]:
