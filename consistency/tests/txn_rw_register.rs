@@ -486,3 +486,44 @@ proptest! {
         }
     }
 }
+
+/// A search that runs out of time never guesses: over a ring of 6,000 write skews with no
+/// time to search, the verdict under serializability is still `false` (the cycle found, or
+/// failing that a cycle proven to exist), and under snapshot isolation, which allows such
+/// cycles, unknown.
+#[test]
+fn a_timed_out_search_never_guesses() {
+    let n = 6000i64;
+    let mop =
+        |f: &str, k: i64, v: Value| Value::Vector(vec![Value::Keyword(f.into()), Value::Int(k), v]);
+    let ring = |i: i64| {
+        Value::Vector(vec![
+            mop("r", i, Value::Nil),
+            mop("w", (i + 1) % n, Value::Int(1)),
+        ])
+    };
+    let process = |i: i64| Process::Client(i as u64);
+    let invocations = (0..n).map(|i| Op::new(process(i), OpType::Invoke, "txn", ring(i)));
+    let completions = (0..n).map(|i| Op::new(process(i), OpType::Ok, "txn", ring(i)));
+    let skews = History::from_ops(invocations.chain(completions).collect::<Vec<_>>());
+    let analyse_in = |model: &str| {
+        let options = Options {
+            consistency_models: vec![model.into()],
+            cycle_search_timeout: std::time::Duration::ZERO,
+            ..Options::default()
+        };
+        check(&skews, Workload::RwRegister, &options).expect("checks")
+    };
+    let serializable = analyse_in("serializable");
+    assert_eq!(serializable.verdict, Verdict::Invalid);
+    assert!(serializable
+        .anomaly_types
+        .contains(&"cycle-search-timeout".to_string()));
+    let si = analyse_in("snapshot-isolation");
+    assert!(
+        matches!(si.verdict, Verdict::Unknown(_)),
+        "{:?}",
+        si.verdict
+    );
+    assert_eq!(si.anomaly_types, ["cycle-search-timeout"]);
+}

@@ -17,7 +17,7 @@
 
 use super::explain::{Cycle, Step};
 use super::graph::{Graph, Rels};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
@@ -315,6 +315,9 @@ fn bfs(
     let mut parent: FxHashMap<State, (State, Rels)> = FxHashMap::default();
     let mut queue = VecDeque::from([start]);
     parent.insert(start, (start, first));
+    // A closing walk that visits a transaction twice is no cycle, and the states it passed
+    // through may hide a simple one: then only a search of simple paths can tell.
+    let mut walked_twice = false;
     while let Some(state) = queue.pop_front() {
         *budget += 1;
         if budget.is_multiple_of(4096) && Instant::now() > deadline {
@@ -336,6 +339,7 @@ fn bfs(
                     if simple(&path) {
                         return Ok(Some(path));
                     }
+                    walked_twice = true;
                 }
                 continue;
             }
@@ -344,6 +348,70 @@ fn bfs(
                 e.insert((state, rel));
                 queue.push_back(key);
             }
+        }
+    }
+    if walked_twice {
+        return simple_paths(
+            graph,
+            inside,
+            shape,
+            (from, to, first),
+            flags,
+            deadline,
+            budget,
+        );
+    }
+    Ok(None)
+}
+
+/// Depth-first over simple paths from the anchor edge's target back to its source: exact
+/// where the breadth-first search over states is not, and exponential at worst, so bounded
+/// by the same deadline. Iterative: paths may be as long as the component.
+fn simple_paths(
+    graph: &Graph,
+    inside: &dyn Fn(u32) -> bool,
+    shape: &Shape,
+    (from, to, first): (u32, u32, Rels),
+    flags: u8,
+    deadline: Instant,
+    budget: &mut u32,
+) -> Result<Option<Path>, Timeout> {
+    // The path so far: each node with its flags, the label of the edge into it, and how
+    // many of its out-edges were tried.
+    let mut path: Vec<(u32, u8, Rels, usize)> = vec![(to, flags, first, 0)];
+    let mut on_path: FxHashSet<u32> = [from, to].into_iter().collect();
+    while let Some(&mut (node, flags, _, ref mut tried)) = path.last_mut() {
+        *budget += 1;
+        if budget.is_multiple_of(4096) && Instant::now() > deadline {
+            return Err(Timeout);
+        }
+        let out = graph.out(node);
+        let Some(&(next, rels)) = out.get(*tried) else {
+            on_path.remove(&node);
+            path.pop();
+            continue;
+        };
+        *tried += 1;
+        if !inside(next) {
+            continue;
+        }
+        let Some(rel) = rels.label(shape.allowed) else {
+            continue;
+        };
+        let Some(next_flags) = step(shape, flags, rel) else {
+            continue;
+        };
+        if next == from {
+            if closes(shape, next_flags, first) {
+                let mut cycle = vec![(from, to, first)];
+                for pair in path.windows(2) {
+                    cycle.push((pair[0].0, pair[1].0, pair[1].2));
+                }
+                cycle.push((node, from, rel));
+                return Ok(Some(cycle));
+            }
+        } else if on_path.insert(next) {
+            path.push((next, next_flags, rel, 0));
         }
     }
     Ok(None)

@@ -399,9 +399,110 @@ fn search_cycles(
                     "scc-size": component.len(),
                 }),
             );
+            cycles_exist(txns, graph, component, present, found);
         }
     }
     (explanations, components.len())
+}
+
+/// Elle's cycle-exists specifications that are unions of relationships (the snapshot
+/// isolation ones, which extend one subgraph by another, are not built): the anomaly, and
+/// the subgraph in which any cycle violates its model. Weakest first.
+const CYCLE_EXISTS: [(&str, Rels); 10] = [
+    ("PL-1-cycle-exists", Rels::WW),
+    ("PL-2-cycle-exists", Rels::WW.union(Rels::WR)),
+    (
+        "PL-2.99-cycle-exists",
+        Rels::WW.union(Rels::WR).union(Rels::RW),
+    ),
+    (
+        "PL-3-cycle-exists",
+        Rels::WW.union(Rels::WR).union(Rels::RW),
+    ),
+    (
+        "strong-session-PL-1-cycle-exists",
+        Rels::WW.union(Rels::PROCESS),
+    ),
+    (
+        "strong-session-PL-2-cycle-exists",
+        Rels::WW.union(Rels::WR).union(Rels::PROCESS),
+    ),
+    (
+        "strong-session-serializable-cycle-exists",
+        Rels::WW
+            .union(Rels::WR)
+            .union(Rels::RW)
+            .union(Rels::PROCESS),
+    ),
+    ("strong-PL-1-cycle-exists", Rels::WW.union(Rels::REALTIME)),
+    (
+        "strong-PL-2-cycle-exists",
+        Rels::WW.union(Rels::WR).union(Rels::REALTIME),
+    ),
+    (
+        "PL-SS-cycle-exists",
+        Rels::WW
+            .union(Rels::WR)
+            .union(Rels::RW)
+            .union(Rels::REALTIME),
+    ),
+];
+
+/// Where the search for specific cycles ran out of time in `component`, proves what it can
+/// without one: a strongly connected component in a spec's subgraph is a cycle its model
+/// forbids, somewhere (Elle's `<model>-cycle-exists`). A spec whose subgraph contains one
+/// already proven is left out, as Elle leaves out the models a weaker one rules out.
+fn cycles_exist(
+    txns: &Transactions<'_>,
+    graph: &graph::Graph,
+    component: &[u32],
+    present: Rels,
+    found: &mut Found,
+) {
+    let mut inside = vec![false; graph.nodes()];
+    for &t in component {
+        inside[t as usize] = true;
+    }
+    let within = |t: u32| inside[t as usize];
+    // The models the anomalies found so far already rule out: their cycle-exists adds nothing.
+    let named: Vec<&str> = found
+        .names()
+        .into_iter()
+        .filter(|n| !n.ends_with("-cycle-exists"))
+        .collect();
+    let (not, also_not) = model::ruled_out(&named);
+    let ruled_out: Vec<String> = not.iter().chain(&also_not).map(|m| m.to_string()).collect();
+    let mut proven: Vec<Rels> = Vec::new();
+    for (anomaly, rels) in CYCLE_EXISTS {
+        let needs = rels.intersection(Rels::PROCESS.union(Rels::REALTIME));
+        if !present.contains(needs) || proven.iter().any(|p| rels.contains(*p)) {
+            continue;
+        }
+        let components = graph.cycles_components(rels, &within);
+        let Some(smallest) = components.iter().min_by_key(|c| c.len()) else {
+            continue;
+        };
+        proven.push(rels);
+        let subgraph: Vec<&str> = Rels::PRIORITY
+            .iter()
+            .filter(|r| rels.contains(**r))
+            .map(|r| r.name())
+            .collect();
+        let (not, _) = model::ruled_out(&[anomaly]);
+        if not.iter().all(|m| ruled_out.iter().any(|r| r == m)) {
+            continue;
+        }
+        found.add(
+            anomaly,
+            serde_json::json!({
+                "type": anomaly,
+                "not": not.first(),
+                "subgraph": std::iter::once("union").chain(subgraph).collect::<Vec<_>>(),
+                "scc-size": smallest.len(),
+                "scc": smallest.iter().map(|&t| txns.op(t).index).collect::<Vec<_>>(),
+            }),
+        );
+    }
 }
 
 /// Fields whose string values are keywords in Elle's output.
@@ -519,5 +620,56 @@ fn result(
         transactions,
         edges,
         components,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use history::{Op, OpType, Process, Value};
+
+    /// A ring of write skews, `n` transactions: each read key i empty and wrote key i + 1.
+    fn ring(n: i64) -> History {
+        let mop = |f: &str, k: i64, v: Value| {
+            Value::Vector(vec![Value::Keyword(f.into()), Value::Int(k), v])
+        };
+        let txn = |i: i64| {
+            Value::Vector(vec![
+                mop("r", i, Value::Nil),
+                mop("w", (i + 1) % n, Value::Int(1)),
+            ])
+        };
+        let process = |i: i64| Process::Client(i as u64);
+        let invocations = (0..n).map(|i| Op::new(process(i), OpType::Invoke, "txn", txn(i)));
+        let completions = (0..n).map(|i| Op::new(process(i), OpType::Ok, "txn", txn(i)));
+        History::from_ops(invocations.chain(completions).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_component_proves_the_weakest_cycle_it_holds_and_only_that() {
+        let history = ring(5);
+        let txns = Transactions::read(&history, Workload::RwRegister).expect("well-formed");
+        let mut found = Found::default();
+        let versions = rw_register::Versions::infer(&txns, Default::default(), &mut found);
+        let mut builder = Builder::new(txns.len());
+        versions.link(&txns, &mut builder);
+        let graph = builder.build();
+        let component: Vec<u32> = (0..5).collect();
+        cycles_exist(&txns, &graph, &component, Rels::NONE, &mut found);
+        // Only rw edges: no cycle in ww or ww+wr; one in ww+wr+rw (PL-2.99, which PL-3's
+        // identical subgraph then adds nothing to).
+        assert_eq!(found.names(), ["PL-2.99-cycle-exists"]);
+        let case = &found.cases["PL-2.99-cycle-exists"][0];
+        assert_eq!(case["scc-size"], 5);
+        assert_eq!(case["not"], "repeatable-read");
+        assert_eq!(
+            case["subgraph"],
+            serde_json::json!(["union", "ww", "wr", "rw"])
+        );
+        // Once G2-item itself is found, the fallback says nothing more.
+        let mut found = Found::default();
+        found.add("G2-item", Json::Null);
+        cycles_exist(&txns, &graph, &component, Rels::NONE, &mut found);
+        assert_eq!(found.names(), ["G2-item"]);
     }
 }
