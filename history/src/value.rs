@@ -215,3 +215,12 @@ impl fmt::Display for Value {
         crate::edn::write_value(f, self)
     }
 }
+
+#[cfg(test)]
+mod size {
+    /// Histories hold millions of values: each one's size is what a history costs.
+    #[test]
+    fn a_value_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 32);
+    }
+}
