@@ -301,6 +301,21 @@ fn find(
     Ok(None)
 }
 
+/// Following the edge to `next` (with `rels`) from a path whose shape state is `flags`: the
+/// edge's label and the new state, if the edge stays inside and the shape allows it.
+fn follow(
+    shape: &Shape,
+    inside: &dyn Fn(u32) -> bool,
+    flags: u8,
+    (next, rels): (u32, Rels),
+) -> Option<(Rels, u8)> {
+    if !inside(next) {
+        return None;
+    }
+    let rel = rels.label(shape.allowed)?;
+    Some((rel, step(shape, flags, rel)?))
+}
+
 /// Breadth-first from the anchor edge's target back to its source.
 fn bfs(
     graph: &Graph,
@@ -324,13 +339,7 @@ fn bfs(
             return Err(Timeout);
         }
         for &(next, rels) in graph.out(state.node) {
-            if !inside(next) {
-                continue;
-            }
-            let Some(rel) = rels.label(shape.allowed) else {
-                continue;
-            };
-            let Some(flags) = step(shape, state.flags, rel) else {
+            let Some((rel, flags)) = follow(shape, inside, state.flags, (next, rels)) else {
                 continue;
             };
             if next == from {
@@ -392,13 +401,7 @@ fn simple_paths(
             continue;
         };
         *tried += 1;
-        if !inside(next) {
-            continue;
-        }
-        let Some(rel) = rels.label(shape.allowed) else {
-            continue;
-        };
-        let Some(next_flags) = step(shape, flags, rel) else {
+        let Some((rel, next_flags)) = follow(shape, inside, flags, (next, rels)) else {
             continue;
         };
         if next == from {
