@@ -301,6 +301,16 @@ fn find(
     Ok(None)
 }
 
+/// Counts one step of a search; every 4,096 steps, whether it is past its deadline (reading
+/// the clock at every step would cost more than the step).
+fn tick(budget: &mut u32, deadline: Instant) -> Result<(), Timeout> {
+    *budget += 1;
+    if budget.is_multiple_of(4096) && Instant::now() > deadline {
+        return Err(Timeout);
+    }
+    Ok(())
+}
+
 /// Following the edge to `next` (with `rels`) from a path whose shape state is `flags`: the
 /// edge's label and the new state, if the edge stays inside and the shape allows it.
 fn follow(
@@ -334,10 +344,7 @@ fn bfs(
     // through may hide a simple one: then only a search of simple paths can tell.
     let mut walked_twice = false;
     while let Some(state) = queue.pop_front() {
-        *budget += 1;
-        if budget.is_multiple_of(4096) && Instant::now() > deadline {
-            return Err(Timeout);
-        }
+        tick(budget, deadline)?;
         for &(next, rels) in graph.out(state.node) {
             let Some((rel, flags)) = follow(shape, inside, state.flags, (next, rels)) else {
                 continue;
@@ -390,10 +397,7 @@ fn simple_paths(
     let mut path: Vec<(u32, u8, Rels, usize)> = vec![(to, flags, first, 0)];
     let mut on_path: FxHashSet<u32> = [from, to].into_iter().collect();
     while let Some(&mut (node, flags, _, ref mut tried)) = path.last_mut() {
-        *budget += 1;
-        if budget.is_multiple_of(4096) && Instant::now() > deadline {
-            return Err(Timeout);
-        }
+        tick(budget, deadline)?;
         let out = graph.out(node);
         let Some(&(next, rels)) = out.get(*tried) else {
             on_path.remove(&node);
