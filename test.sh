@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 
 # What the tests need beyond a fresh machine of this kind (which has Rust, a C compiler, cmake, Java,
 # Maven and PostgreSQL 15): package, and the check that tells it is there.
-later_packages=(etcd-server faketime iptables iproute2 protobuf-compiler nginx mariadb-server galera-4 rsync)
+later_packages=(etcd-server faketime iptables iproute2 protobuf-compiler nginx mariadb-server galera-4 rsync
+  prometheus prometheus-node-exporter prometheus-nginx-exporter prometheus-postgres-exporter)
 have() {
   case "$1" in
     etcd-server) command -v etcd >/dev/null ;;     # the etcd client's tests start a real member
@@ -19,6 +20,10 @@ have() {
     mariadb-server) [ -x /usr/sbin/mariadbd ] ;;    # MariaDB Galera, three nodes (checker/tests/cluster_galera.rs)
     galera-4) [ -e /usr/lib/galera/libgalera_smm.so ] ;;
     rsync) command -v rsync >/dev/null ;;           # Galera's state transfer to a joining node
+    prometheus) command -v promtool >/dev/null ;;   # the lab's observability; promtool tests its rules
+    prometheus-node-exporter) command -v prometheus-node-exporter >/dev/null ;;
+    prometheus-nginx-exporter) command -v prometheus-nginx-exporter >/dev/null ;;
+    prometheus-postgres-exporter) command -v prometheus-postgres-exporter >/dev/null ;;
     build-essential) command -v cc >/dev/null ;;
     curl) command -v curl >/dev/null ;;
     postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] ;;   # the PostgreSQL tests start private servers
@@ -53,6 +58,7 @@ tools/check-layering   # the checking library builds without a runtime, driver o
 
 install postgresql-15 openjdk-17-jre-headless maven python3-venv "${later_packages[@]}"
 tools/schemathesis/run --install   # pinned, in a virtualenv under ~/.cache (outlives a clone)
+tools/locust/run --install         # Locust and grpcio, pinned, likewise
 
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc

@@ -107,6 +107,11 @@ pub trait Server: Send + Sync {
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(60)
     }
+    /// The port on each node's address where it serves Prometheus metrics at `/metrics`, if
+    /// it does (the lab's Prometheus scrapes every prepared node of such a kind).
+    fn metrics_port(&self) -> Option<u16> {
+        None
+    }
 }
 
 /// The state of one node, as [`Cluster::status`] sees it.

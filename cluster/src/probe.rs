@@ -19,6 +19,20 @@ pub fn http(
     body: &str,
     timeout: Duration,
 ) -> Option<String> {
+    http_response(addr, method, path, body, timeout)
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+}
+
+/// [`http`]'s request, answered with its status and body whatever the status (an API's 400
+/// says what was wrong in its body); `None` if nothing answered in `timeout`.
+pub fn http_response(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
     stream.set_read_timeout(Some(timeout)).ok()?;
     stream.set_write_timeout(Some(timeout)).ok()?;
@@ -30,8 +44,12 @@ pub fn http(
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
-    head.lines()
-        .next()
-        .is_some_and(|status| status.split_whitespace().nth(1) == Some("200"))
-        .then(|| body.to_string())
+    let status = head
+        .lines()
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((status, body.to_string()))
 }

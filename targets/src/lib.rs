@@ -16,7 +16,9 @@
 //! | [`postgres`] | PostgreSQL 15, primary and 2 standbys | `postgres`, `postgres-standby-reads` |
 //! | [`cassandra`] | Apache Cassandra 5.0, 3 nodes | `cassandra-one`, `cassandra-quorum`, `cassandra-lwt` |
 //! | [`kafka`] | Apache Kafka 4.4 KRaft, 3 brokers | `kafka-acks-all`, `kafka-acks-1` |
+//! | [`galera`] | MariaDB Galera 10.11, 3 nodes | `galera`, `galera-causal` |
 //! | [`service`] | the service system (api replicas over the four above) | `system-strong`, `system-eventual`, `system-async` |
+//! | [`observability`] | Prometheus and exporters watching the rest | none: it is watched with, not tested |
 
 #![warn(missing_docs)]
 
@@ -24,6 +26,7 @@ pub mod cassandra;
 pub mod etcd;
 pub mod galera;
 pub mod kafka;
+pub mod observability;
 pub mod postgres;
 pub mod service;
 pub mod sim;
@@ -46,6 +49,7 @@ pub static SYSTEMS: &[&System] = &[
     &kafka::SYSTEM,
     &galera::SYSTEM,
     &service::SYSTEM,
+    &observability::SYSTEM,
 ];
 
 /// A system the lab can test: a row of [`SYSTEMS`].

@@ -15,6 +15,7 @@ fn after_help() -> String {
   checker cluster up etcd          # three etcd members, 10.47.0.11-13, one namespace each
   checker cluster up cassandra     # three Cassandra 5.0 nodes from Maven Central's jars (~1 min)
   checker cluster up system --replicas 5 --workers 3   # the service system and every store it uses
+  checker cluster up observability # Prometheus (10.47.0.81:9090) scraping whatever runs, with exporters
   checker cluster status all
   checker cluster logs postgres --node 2 --lines 100
   checker cluster down all
@@ -242,6 +243,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 }
             }
         }
+    }
+    // Prometheus scrapes what the lab runs: the lab just changed, so its targets do too.
+    if let (Action::Up { .. } | Action::Down(_), Some(any)) = (&args.action, clusters.first()) {
+        let lab = ::cluster::Lab {
+            net: any.net().clone(),
+            state: which.state.clone(),
+        };
+        targets::observability::refresh(&lab)?;
     }
     Ok(0)
 }

@@ -96,10 +96,23 @@ pub struct SystemLab {
 
 impl SystemLab {
     pub fn up(system: &str) -> SystemLab {
-        let (net, state) = test_lab(system);
-        let system = targets::real_system(system).expect("a real system");
-        let clusters: Vec<Arc<Cluster>> = system
-            .all_servers()
+        SystemLab::up_all(&[system])
+    }
+
+    /// `systems` and those they run on, in order, on one network and state folder
+    /// (`&["system", "observability"]`: Prometheus comes up watching the service system).
+    pub fn up_all(systems: &[&str]) -> SystemLab {
+        let (net, state) = test_lab(&systems.join("+"));
+        let mut servers: Vec<&'static dyn cluster::Server> = Vec::new();
+        for name in systems {
+            let system = targets::real_system(name).expect("a real system");
+            for server in system.all_servers() {
+                if !servers.iter().any(|s| s.name() == server.name()) {
+                    servers.push(server);
+                }
+            }
+        }
+        let clusters: Vec<Arc<Cluster>> = servers
             .into_iter()
             .map(|s| Arc::new(Cluster::new(s, net.clone(), &state)))
             .collect();

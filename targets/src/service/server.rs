@@ -245,4 +245,8 @@ impl Server for Instance {
     fn fakes_clock(&self) -> bool {
         true
     }
+
+    fn metrics_port(&self) -> Option<u16> {
+        Some(HTTP_PORT)
+    }
 }

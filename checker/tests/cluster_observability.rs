@@ -1,0 +1,214 @@
+//! The lab's observability on real servers (`checker cluster up system observability`): the
+//! service system, Prometheus with the repository's rules and the exporters, and Locust
+//! (`tools/locust/run`) driving the hybrid workload through NGINX. Prometheus must scrape every
+//! target, every dashboard query must return data after the load, and the api's request counts
+//! in Prometheus must agree with Locust's. Needs root; `test.sh` installs what it needs.
+
+mod servers;
+
+use servers::{wait_for, SystemLab};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use targets::observability::{dashboard, prometheus, query, scrape_targets};
+
+const PROBES: &str = r#"method!~"GET /(metrics|healthz|readyz|openapi.json)""#;
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+}
+
+/// Waits until every target has been scraped after `moment`, so an instant query sees what
+/// happened before it.
+fn scraped_after(client: &query::Client, moment: f64) {
+    wait_for("a scrape of every target", Duration::from_secs(20), || {
+        client
+            .last_scrape()
+            .ok()
+            .flatten()
+            .is_some_and(|t| t > moment)
+    });
+}
+
+/// The api's requests per (protocol, method) as Prometheus has them now, probes left out.
+fn api_requests(client: &query::Client) -> BTreeMap<(String, String), f64> {
+    let expr =
+        format!(r#"sum by (protocol, method) (service_requests_total{{job="api",{PROBES}}})"#);
+    client
+        .instant(&expr, None)
+        .expect("the query runs")
+        .into_iter()
+        .map(|s| {
+            let key = (s.labels["protocol"].clone(), s.labels["method"].clone());
+            (key, s.samples.first().map_or(0.0, |&(_, v)| v))
+        })
+        .collect()
+}
+
+/// Locust's requests per (protocol, method) from its final statistics (`--json-file`; its CSV
+/// files are rewritten each second and may miss the last one), its own "ASYNC visible" entries
+/// (not requests) left out, with its failure count.
+fn locust_requests(stats: &Path) -> (BTreeMap<(String, String), f64>, u64) {
+    let text = std::fs::read_to_string(stats).expect("Locust wrote its stats");
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).expect("Locust's JSON");
+    let mut counts = BTreeMap::new();
+    let mut failures = 0;
+    for entry in &entries {
+        let (kind, name) = (
+            entry["method"].as_str().unwrap_or(""),
+            entry["name"].as_str().unwrap_or(""),
+        );
+        failures += entry["num_failures"].as_u64().expect("a failure count");
+        let requests = entry["num_requests"].as_f64().expect("a request count");
+        let protocol = match kind {
+            "grpc" => "grpc",
+            "ASYNC" => continue,
+            _ => "http",
+        };
+        // "GET /kv/{key} strong" is the api's "GET /kv/{key}"; "Kv/Get strong" its "Kv/Get".
+        let method = match protocol {
+            "http" => name.splitn(3, ' ').take(2).collect::<Vec<_>>().join(" "),
+            _ => name.split(' ').next().unwrap_or(name).to_string(),
+        };
+        *counts.entry((protocol.to_string(), method)).or_insert(0.0) += requests;
+    }
+    (counts, failures)
+}
+
+#[test]
+fn prometheus_sees_every_target_and_agrees_with_locust() {
+    let lab = SystemLab::up_all(&["system", "observability"]);
+    let prometheus_cluster = lab.cluster("prometheus");
+    let client = query::Client::new(
+        prometheus::address(&prometheus_cluster),
+        Duration::from_secs(5),
+    );
+    let lab_view = cluster::Lab {
+        net: prometheus_cluster.net().clone(),
+        state: lab.state.clone(),
+    };
+
+    // Every prepared node of every kind that serves metrics, and each one up.
+    let expected: Vec<(String, String)> = scrape_targets(&lab_view)
+        .into_iter()
+        .map(|t| (t.job.to_string(), t.instance))
+        .collect();
+    assert!(
+        expected.len() >= 12,
+        "api ×3, worker ×2, etcd ×3, 3 exporters, Prometheus: {expected:?}"
+    );
+    let mut up = Vec::new();
+    wait_for("every target up", Duration::from_secs(60), || {
+        up = client.instant("up", None).unwrap_or_default();
+        let mut seen: Vec<(String, String)> = up
+            .iter()
+            .filter(|s| s.samples.first().is_some_and(|&(_, v)| v == 1.0))
+            .map(|s| (s.labels["job"].clone(), s.labels["instance"].clone()))
+            .collect();
+        seen.sort();
+        let mut wanted = expected.clone();
+        wanted.sort();
+        seen == wanted
+    });
+    eprintln!("Prometheus: up == 1 for all {} targets", expected.len());
+
+    // A moderate hybrid load through NGINX: REST, gRPC and async writes followed to visibility.
+    scraped_after(&client, now());
+    let before = api_requests(&client);
+    let out = tempdir("locust");
+    let nginx = lab.cluster("nginx");
+    let locust =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/locust/run"))
+            .args([
+                "-f",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../workloads/locust/locustfile.py"
+                ),
+            ])
+            .args([
+                "--headless",
+                "-u",
+                "10",
+                "-r",
+                "10",
+                "-t",
+                "20s",
+                "--only-summary",
+            ])
+            .args(["--host", &targets::service::balancer::http_url(&nginx)])
+            .arg("--json-file")
+            .arg(out.join("run"))
+            .arg("MixedUser")
+            .output()
+            .expect("tools/locust/run runs (./test.sh installs it)");
+    let summary = String::from_utf8_lossy(&locust.stderr);
+    let (locust_counts, failures) = locust_requests(&out.join("run.json"));
+    assert!(
+        locust.status.success() && failures == 0,
+        "Locust had {failures} failures:\n{summary}"
+    );
+
+    // Prometheus's count of each operation against Locust's: the same requests, within 1 %.
+    scraped_after(&client, now());
+    let after = api_requests(&client);
+    let mut total = (0.0, 0.0);
+    for (key, &sent) in &locust_counts {
+        let counted =
+            after.get(key).copied().unwrap_or(0.0) - before.get(key).copied().unwrap_or(0.0);
+        eprintln!(
+            "  {} {:<24} Locust {sent:>6}  Prometheus {counted:>6}",
+            key.0, key.1
+        );
+        total.0 += sent;
+        total.1 += counted;
+    }
+    let gap = (total.0 - total.1).abs() / total.0;
+    eprintln!(
+        "requests: Locust {} Prometheus {} ({:.2} % apart)",
+        total.0,
+        total.1,
+        gap * 100.0
+    );
+    assert!(total.0 > 500.0, "a load worth comparing: {}", total.0);
+    assert!(
+        gap <= 0.01,
+        "Locust {} against Prometheus {}",
+        total.0,
+        total.1
+    );
+
+    // Every query of every dashboard returns data now.
+    let mut empty = Vec::new();
+    let mut queries = 0;
+    for board in dashboard::all().expect("valid dashboards") {
+        for panel in &board.panels {
+            for q in &panel.queries {
+                queries += 1;
+                let series = client.instant(&q.expr, None).expect("the query runs");
+                if series.is_empty() {
+                    empty.push(format!("{} / {}: {}", board.title, panel.title, q.expr));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "dashboards: {queries} queries, {} without data",
+        empty.len()
+    );
+    assert!(
+        empty.is_empty(),
+        "queries without data:\n{}",
+        empty.join("\n")
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("observability-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
