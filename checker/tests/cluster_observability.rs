@@ -181,6 +181,49 @@ fn prometheus_sees_every_target_and_agrees_with_locust() {
         total.1
     );
 
+    // Distributed Locust: a master and two workers on this machine share the same load.
+    let run = |role: &[&str]| {
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/locust/run"))
+            .args([
+                "-f",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../workloads/locust/locustfile.py"
+                ),
+            ])
+            .args(role)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tools/locust/run runs")
+    };
+    let master = run(&[
+        "--master",
+        "--headless",
+        "-u",
+        "6",
+        "-r",
+        "6",
+        "-t",
+        "8s",
+        "--expect-workers",
+        "2",
+        "--host",
+        &targets::service::balancer::http_url(&nginx),
+        "--json-file",
+        &out.join("distributed").to_string_lossy(),
+        "MixedUser",
+    ]);
+    let workers = [run(&["--worker"]), run(&["--worker"])];
+    let finished = master.wait_with_output().expect("the master finishes");
+    for worker in workers {
+        let _ = worker.wait_with_output();
+    }
+    let (distributed, failures) = locust_requests(&out.join("distributed.json"));
+    let sent: f64 = distributed.values().sum();
+    eprintln!("distributed Locust, two workers: {sent} requests, {failures} failures");
+    assert!(finished.status.success() && failures == 0 && sent > 50.0);
+
     // Every query of every dashboard returns data now.
     let mut empty = Vec::new();
     let mut queries = 0;
