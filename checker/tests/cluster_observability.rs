@@ -120,31 +120,23 @@ fn prometheus_sees_every_target_and_agrees_with_locust() {
     let before = api_requests(&client);
     let out = tempdir("locust");
     let nginx = lab.cluster("nginx");
-    let locust =
-        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/locust/run"))
-            .args([
-                "-f",
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../workloads/locust/locustfile.py"
-                ),
-            ])
-            .args([
-                "--headless",
-                "-u",
-                "10",
-                "-r",
-                "10",
-                "-t",
-                "20s",
-                "--only-summary",
-            ])
-            .args(["--host", &targets::service::balancer::http_url(&nginx)])
-            .arg("--json-file")
-            .arg(out.join("run"))
-            .arg("MixedUser")
-            .output()
-            .expect("tools/locust/run runs (./test.sh installs it)");
+    let locust = locust_command()
+        .args([
+            "--headless",
+            "-u",
+            "10",
+            "-r",
+            "10",
+            "-t",
+            "20s",
+            "--only-summary",
+        ])
+        .args(["--host", &targets::service::balancer::http_url(&nginx)])
+        .arg("--json-file")
+        .arg(out.join("run"))
+        .arg("MixedUser")
+        .output()
+        .expect("tools/locust/run runs (./test.sh installs it)");
     let summary = String::from_utf8_lossy(&locust.stderr);
     let (locust_counts, failures) = locust_requests(&out.join("run.json"));
     assert!(
@@ -183,14 +175,7 @@ fn prometheus_sees_every_target_and_agrees_with_locust() {
 
     // Distributed Locust: a master and two workers on this machine share the same load.
     let run = |role: &[&str]| {
-        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/locust/run"))
-            .args([
-                "-f",
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../workloads/locust/locustfile.py"
-                ),
-            ])
+        locust_command()
             .args(role)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -247,6 +232,20 @@ fn prometheus_sees_every_target_and_agrees_with_locust() {
         "queries without data:\n{}",
         empty.join("\n")
     );
+}
+
+/// `tools/locust/run` with the lab's locustfile.
+fn locust_command() -> std::process::Command {
+    let mut command =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/locust/run"));
+    command.args([
+        "-f",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../workloads/locust/locustfile.py"
+        ),
+    ]);
+    command
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {

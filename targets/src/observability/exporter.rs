@@ -12,6 +12,9 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+/// An exporter's arguments, and the environment variables it reads.
+pub type Invocation = (Vec<String>, Vec<(&'static str, String)>);
+
 /// One exporter: which program, where, and what it watches.
 pub struct Exporter {
     /// Its name (`checker cluster status`, Prometheus's `job`).
@@ -29,7 +32,7 @@ pub struct Exporter {
     pub waits: bool,
     /// Its arguments and environment, given its own cluster (for the clusters beside it) and
     /// the address it listens on: where to listen and what to watch.
-    pub watch: fn(&Cluster, SocketAddr) -> (Vec<String>, Vec<(&'static str, String)>),
+    pub watch: fn(&Cluster, SocketAddr) -> Invocation,
 }
 
 /// The machine: CPU, memory and load.
