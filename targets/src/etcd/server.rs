@@ -119,13 +119,13 @@ impl Server for Etcd {
         command
     }
 
-    /// The member the others agree leads (asked of every member; one that
-    /// does not answer, isolated or paused, does not count against it).
     /// etcd serves its own metrics on the client port.
     fn metrics_port(&self) -> Option<u16> {
         Some(CLIENT_PORT)
     }
 
+    /// The member the others agree leads (asked of every member; one that
+    /// does not answer, isolated or paused, does not count against it).
     fn leader(&self, cluster: &Cluster) -> Option<usize> {
         let all: Vec<Option<MemberStatus>> =
             (0..cluster.nodes()).map(|n| status(cluster, n)).collect();

@@ -1,7 +1,6 @@
 //! The Grafana dashboards of `observability/grafana/dashboards/`, checked against Grafana's
 //! dashboard schema and read into what the lab needs of them: each panel's title, unit and
-//! PromQL queries (the suite runs every query against the real Prometheus; the run report
-//! draws the panels from it).
+//! PromQL queries (the suite runs every query against the real Prometheus).
 //!
 //! Grafana itself cannot be installed here (its licence), so [`parse`] holds a dashboard to the
 //! constraints of Grafana's dashboard kind (`kinds/dashboard/dashboard_kind.cue`: the required

@@ -1,6 +1,5 @@
 //! Prometheus's HTTP query API (`/api/v1/query`, `/api/v1/query_range`), blocking and without a
-//! client library: the suite checks the dashboards' queries with it, and the run report draws
-//! their panels from it.
+//! client library: the suite checks the dashboards' queries and the api's request counts with it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
