@@ -17,7 +17,7 @@
 //! a time, elected through etcd and fenced, relays the outbox to Kafka ([`relay`]).
 //!
 //! Every instance registers in etcd under a lease ([`discovery`]), applies live settings from etcd
-//! ([`live`]), serves Prometheus metrics ([`metrics`]), `/healthz` and `/readyz`, bounds every
+//! ([`live`]), serves Prometheus metrics ([`metrics`]), CPU profiles on demand ([`profile`]), `/healthz` and `/readyz`, bounds every
 //! request ([`limits`]) and stops gracefully ([`lifecycle`]). The `balancer` binary runs NGINX in
 //! front of the api replicas, its upstreams following discovery ([`balancer`]).
 //!
@@ -39,6 +39,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod live;
 pub mod metrics;
+pub mod profile;
 pub mod queue;
 pub mod relay;
 pub mod rest;

@@ -1,6 +1,6 @@
 //! The REST front end (axum), with its OpenAPI 3 document generated from these handlers
-//! (utoipa) and served at `/openapi.json`; `/metrics`, `/healthz`, `/readyz` and `/cluster`
-//! beside it.
+//! (utoipa) and served at `/openapi.json`; `/metrics`, `/healthz`, `/readyz`, `/cluster` and
+//! `/debug/pprof/profile` (a CPU flame graph, [`crate::profile`]) beside it.
 //!
 //! Every error is a JSON body `{"error": kind, "message": text}`: 4xx for the caller's mistakes
 //! (malformed JSON, wrong types, unknown fields, bodies over the limit, bad keys, amounts or
@@ -505,6 +505,37 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/debug/pprof/profile", params(crate::profile::Request),
+    responses(
+        (status = 200, description = "a flame graph (image/svg+xml) or folded stacks (text/plain)"),
+        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn profile(query: Result<Query<crate::profile::Request>, QueryRejection>) -> Response {
+    use crate::profile::{take, ProfileError};
+    let request = match query {
+        Ok(Query(request)) => request,
+        Err(e) => return Failure::from(e).into_response(),
+    };
+    match take(&request).await {
+        Ok(body) => (
+            [(header::CONTENT_TYPE, request.format.content_type())],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            let (status, kind) = match e {
+                ProfileError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+                ProfileError::Busy => (StatusCode::CONFLICT, "conflict"),
+                ProfileError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "failed"),
+            };
+            let body = ErrorBody {
+                error: kind.into(),
+                message: e.to_string(),
+            };
+            Failure(status, body).into_response()
+        }
+    }
+}
+
 /// The OpenAPI document of this API.
 #[derive(OpenApi)]
 #[openapi(
@@ -529,7 +560,8 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         cluster,
         healthz,
         readyz,
-        metrics
+        metrics,
+        profile
     ),
     components(schemas(
         ErrorBody,
@@ -555,7 +587,8 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         ClusterBody,
         Instance,
         Consistency,
-        Readiness
+        Readiness,
+        crate::profile::Format
     ))
 )]
 pub struct ApiDoc;
@@ -657,10 +690,11 @@ const OPERATIONAL: &[&str] = &[
     "/readyz",
     "/metrics",
     "/openapi.json",
+    "/debug/pprof/profile",
 ];
 
 /// The routes every instance serves, workers too: `/cluster`, `/healthz`, `/readyz`,
-/// `/metrics`, `/openapi.json`.
+/// `/metrics`, `/openapi.json`, `/debug/pprof/profile`.
 pub fn operations_router(app: Arc<App>) -> Router {
     finish(operations(), app)
 }
@@ -672,6 +706,7 @@ fn operations() -> Router<Arc<App>> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/debug/pprof/profile", get(profile))
 }
 
 /// Metrics and the body limit on every route, and the instance as their state.
