@@ -194,7 +194,14 @@ async fn publish_batch(
         .connection()
         .await
         .map_err(|e| Batch::Failed(e.to_string()))?;
-    let tx = conn.transaction().await?;
+    // READ COMMITTED, not the sessions' SERIALIZABLE default (`strong::SESSION_OPTIONS`): the
+    // outbox's rows are locked FOR UPDATE, and a serializable read of the whole backlog would
+    // only abort transfers that insert into it meanwhile.
+    let tx = conn
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .await?;
     // A leader paused inside a batch must not hold the outbox's locks forever.
     tx.batch_execute("SET LOCAL idle_in_transaction_session_timeout = '3s'")
         .await?;
@@ -242,14 +249,15 @@ async fn publish_batch(
         &[&token, &ids],
     )
     .await?;
-    tx.commit().await?;
-    let backlog: i64 = conn
+    // Counted inside the batch's transaction (which sees its own marks) and at its isolation.
+    let backlog: i64 = tx
         .query_one(
             "SELECT count(*) FROM service.outbox WHERE published_epoch IS NULL",
             &[],
         )
         .await?
         .get(0);
+    tx.commit().await?;
     app.metrics.outbox_backlog.set(backlog);
     Ok(())
 }

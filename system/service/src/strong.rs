@@ -1,6 +1,8 @@
 //! The strong store: PostgreSQL, every request one SERIALIZABLE transaction from a connection
 //! pool, retried when PostgreSQL aborts it to keep the order serializable (SQLSTATE 40001, and
-//! deadlocks, 40P01). PostgreSQL stands in for CockroachDB here (the same wire protocol and
+//! deadlocks, 40P01). A request of one statement is sent alone, a transaction by the session's
+//! default isolation, and every statement is prepared once per connection: a get is one round
+//! trip (it was four, `BEGIN`, parse, execute, `COMMIT`; see `docs/profiling.md`). PostgreSQL stands in for CockroachDB here (the same wire protocol and
 //! isolation level; CockroachDB cannot be installed on these machines).
 //!
 //! Tables live in the `service` schema: `kv`, `accounts`, `transfers` and the bank's `outbox`.
@@ -8,7 +10,9 @@
 use crate::kv::Swap;
 use crate::metrics::Metrics;
 use crate::ServiceError;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    GenericClient as _, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -181,6 +185,7 @@ impl Strong {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| ServiceError::Invalid(format!("the PostgreSQL URL {url:?}: {e}")))?;
         config.connect_timeout(deadline);
+        config.options(SESSION_OPTIONS);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -289,116 +294,113 @@ fn definite(e: tokio_postgres::Error) -> ServiceError {
 }
 
 async fn attempt_once(conn: &mut Object, request: &Request) -> Result<Reply, Failure> {
-    let tx = conn
-        .build_transaction()
-        .isolation_level(IsolationLevel::Serializable)
-        .start()
-        .await?;
-    let reply = match request {
-        Request::Get(key) => {
-            let row = tx
-                .query_opt("SELECT value FROM service.kv WHERE key = $1", &[key])
-                .await?;
-            Reply::Value(row.map(|r| r.get(0)))
+    match request {
+        // Statements that must see one snapshot: a transaction of their own.
+        Request::Cas(key, expected, new) => {
+            let tx = serializable(conn).await?;
+            let reply = cas(&tx, key, *expected, *new).await?;
+            tx.commit().await.map_err(Failure::AtCommit)?;
+            Ok(reply)
         }
-        Request::Put(key, value) => {
-            tx.execute(
-                "INSERT INTO service.kv (key, value) VALUES ($1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                &[key, value],
+        Request::Transfer { from, to, amount } => {
+            let tx = serializable(conn).await?;
+            let reply = transfer(&tx, from, to, *amount).await?;
+            tx.commit().await.map_err(Failure::AtCommit)?;
+            Ok(reply)
+        }
+        Request::Get(key) => {
+            let rows = alone(
+                conn,
+                request,
+                "SELECT value FROM service.kv WHERE key = $1",
+                &[key],
             )
             .await?;
-            Reply::Done
+            Ok(Reply::Value(rows.first().map(|r| r.get(0))))
         }
-        Request::Cas(key, expected, new) => {
-            let current: Option<i64> = tx
-                .query_opt("SELECT value FROM service.kv WHERE key = $1", &[key])
-                .await?
-                .map(|r| r.get(0));
-            if current == *expected {
-                tx.execute(
-                    "INSERT INTO service.kv (key, value) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                    &[key, new],
-                )
-                .await?;
-                Reply::Swap(Swap {
-                    swapped: true,
-                    current: None,
-                })
-            } else {
-                Reply::Swap(Swap {
-                    swapped: false,
-                    current,
-                })
-            }
+        Request::Put(key, value) => {
+            alone(conn, request, PUT, &[key, value]).await?;
+            Ok(Reply::Done)
         }
         Request::Open(account, balance) => {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO service.accounts (id, balance) VALUES ($1, $2) \
-                     ON CONFLICT (id) DO NOTHING",
-                    &[account, balance],
-                )
-                .await?;
-            if inserted == 0 {
+            let rows = alone(
+                conn,
+                request,
+                "INSERT INTO service.accounts (id, balance) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO NOTHING RETURNING id",
+                &[account, balance],
+            )
+            .await?;
+            if rows.is_empty() {
                 return Err(Failure::Refused(ServiceError::Conflict(format!(
                     "account {account:?} exists"
                 ))));
             }
-            Reply::Done
+            Ok(Reply::Done)
         }
-        Request::Transfer { from, to, amount } => transfer(&tx, from, to, *amount).await?,
         Request::SetAdd(name, element) => {
-            tx.execute(
+            alone(
+                conn,
+                request,
                 "INSERT INTO service.set_elements (name, element) VALUES ($1, $2) \
                  ON CONFLICT DO NOTHING",
                 &[name, element],
             )
             .await?;
-            Reply::Done
+            Ok(Reply::Done)
         }
         Request::SetRead(name) => {
-            let rows = tx
-                .query(
-                    "SELECT element FROM service.set_elements WHERE name = $1 ORDER BY element",
-                    &[name],
-                )
-                .await?;
-            Reply::Elements(rows.iter().map(|r| r.get(0)).collect())
+            let rows = alone(
+                conn,
+                request,
+                "SELECT element FROM service.set_elements WHERE name = $1 ORDER BY element",
+                &[name],
+            )
+            .await?;
+            Ok(Reply::Elements(rows.iter().map(|r| r.get(0)).collect()))
         }
         Request::CounterAdd(name, delta) => {
-            tx.execute(
+            alone(
+                conn,
+                request,
                 "INSERT INTO service.counters (name, value) VALUES ($1, $2) \
                  ON CONFLICT (name) DO UPDATE SET value = service.counters.value + EXCLUDED.value",
                 &[name, delta],
             )
             .await?;
-            Reply::Done
+            Ok(Reply::Done)
         }
         Request::CounterRead(name) => {
-            let row = tx
-                .query_opt(
-                    "SELECT value FROM service.counters WHERE name = $1",
-                    &[name],
-                )
-                .await?;
-            Reply::Value(Some(row.map_or(0, |r| r.get(0))))
+            let rows = alone(
+                conn,
+                request,
+                "SELECT value FROM service.counters WHERE name = $1",
+                &[name],
+            )
+            .await?;
+            Ok(Reply::Value(Some(rows.first().map_or(0, |r| r.get(0)))))
         }
         Request::Balances => {
-            let rows = tx
-                .query("SELECT id, balance FROM service.accounts ORDER BY id", &[])
-                .await?;
-            Reply::Balances(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            let rows = alone(
+                conn,
+                request,
+                "SELECT id, balance FROM service.accounts ORDER BY id",
+                &[],
+            )
+            .await?;
+            Ok(Reply::Balances(
+                rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            ))
         }
         Request::Transfers => {
-            let rows = tx
-                .query(
-                    "SELECT id, source, target, amount FROM service.transfers ORDER BY id",
-                    &[],
-                )
-                .await?;
-            Reply::Transfers(
+            let rows = alone(
+                conn,
+                request,
+                "SELECT id, source, target, amount FROM service.transfers ORDER BY id",
+                &[],
+            )
+            .await?;
+            Ok(Reply::Transfers(
                 rows.iter()
                     .map(|r| Transfer {
                         id: r.get(0),
@@ -407,11 +409,72 @@ async fn attempt_once(conn: &mut Object, request: &Request) -> Result<Reply, Fai
                         amount: r.get(3),
                     })
                     .collect(),
-            )
+            ))
         }
-    };
-    tx.commit().await.map_err(Failure::AtCommit)?;
-    Ok(reply)
+    }
+}
+
+/// A key's upsert.
+const PUT: &str = "INSERT INTO service.kv (key, value) VALUES ($1, $2) \
+                   ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
+
+/// Begins a SERIALIZABLE transaction.
+async fn serializable(conn: &mut Object) -> Result<deadpool_postgres::Transaction<'_>, Failure> {
+    Ok(conn
+        .build_transaction()
+        .isolation_level(IsolationLevel::Serializable)
+        .start()
+        .await?)
+}
+
+/// One statement as its own transaction, SERIALIZABLE by the session's default
+/// ([`SESSION_OPTIONS`]), prepared once per connection: one round trip where `BEGIN`, a parse,
+/// the execution and `COMMIT` took four.
+///
+/// PostgreSQL refusing it (a serialization failure among them) is definite, as an error before
+/// COMMIT is; a write whose answer was lost may have committed, as one whose COMMIT's was.
+async fn alone(
+    conn: &Object,
+    request: &Request,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, Failure> {
+    let statement = conn.prepare_cached(sql).await?;
+    conn.query(&statement, params).await.map_err(|e| {
+        if e.code().is_none() && request.writes() {
+            Failure::AtCommit(e)
+        } else {
+            Failure::Before(e)
+        }
+    })
+}
+
+/// Each connection's session settings: a statement outside a transaction block is a
+/// transaction of its own at this level, so single-statement requests need no `BEGIN`.
+pub const SESSION_OPTIONS: &str = "-c default_transaction_isolation=serializable";
+
+async fn cas(
+    tx: &deadpool_postgres::Transaction<'_>,
+    key: &str,
+    expected: Option<i64>,
+    new: i64,
+) -> Result<Reply, Failure> {
+    let select = tx
+        .prepare_cached("SELECT value FROM service.kv WHERE key = $1")
+        .await?;
+    let current: Option<i64> = tx.query_opt(&select, &[&key]).await?.map(|r| r.get(0));
+    if current != expected {
+        return Ok(Reply::Swap(Swap {
+            swapped: false,
+            current,
+        }));
+    }
+    let put = tx.prepare_cached(PUT).await?;
+    tx.execute(&put, &[&key, &new]).await?;
+    Ok(Reply::Swap(Swap {
+        swapped: true,
+        current: None,
+    }))
 }
 
 async fn transfer(
@@ -420,12 +483,11 @@ async fn transfer(
     to: &str,
     amount: i64,
 ) -> Result<Reply, Failure> {
-    let balances = tx
-        .query(
-            "SELECT id, balance FROM service.accounts WHERE id = $1 OR id = $2",
-            &[&from, &to],
-        )
-        .await?;
+    // Prepared once per connection: each statement one round trip, not two.
+    let prepared = |sql| tx.prepare_cached(sql);
+    let select =
+        prepared("SELECT id, balance FROM service.accounts WHERE id = $1 OR id = $2").await?;
+    let balances = tx.query(&select, &[&from, &to]).await?;
     let balance_of = |name: &str| {
         balances
             .iter()
@@ -442,29 +504,22 @@ async fn transfer(
     if balance_of(from).unwrap_or(0) < amount {
         return Ok(Reply::Transfer { id: 0, done: false });
     }
-    tx.execute(
-        "UPDATE service.accounts SET balance = balance - $2 WHERE id = $1",
-        &[&from, &amount],
+    let debit =
+        prepared("UPDATE service.accounts SET balance = balance - $2 WHERE id = $1").await?;
+    tx.execute(&debit, &[&from, &amount]).await?;
+    let credit =
+        prepared("UPDATE service.accounts SET balance = balance + $2 WHERE id = $1").await?;
+    tx.execute(&credit, &[&to, &amount]).await?;
+    let record = prepared(
+        "INSERT INTO service.transfers (source, target, amount) VALUES ($1, $2, $3) RETURNING id",
     )
     .await?;
-    tx.execute(
-        "UPDATE service.accounts SET balance = balance + $2 WHERE id = $1",
-        &[&to, &amount],
-    )
-    .await?;
-    let id: i64 = tx
-        .query_one(
-            "INSERT INTO service.transfers (source, target, amount) VALUES ($1, $2, $3) RETURNING id",
-            &[&from, &to, &amount],
-        )
-        .await?
-        .get(0);
+    let id: i64 = tx.query_one(&record, &[&from, &to, &amount]).await?.get(0);
     // The event goes out with the transfer or not at all: the relay publishes it later.
     let event = serde_json::json!({ "id": id, "from": from, "to": to, "amount": amount });
-    tx.execute(
-        "INSERT INTO service.outbox (transfer, event) VALUES ($1, $2::text::jsonb)",
-        &[&id, &event.to_string()],
-    )
-    .await?;
+    let outbox =
+        prepared("INSERT INTO service.outbox (transfer, event) VALUES ($1, $2::text::jsonb)")
+            .await?;
+    tx.execute(&outbox, &[&id, &event.to_string()]).await?;
     Ok(Reply::Transfer { id, done: true })
 }
