@@ -222,3 +222,45 @@ fn the_readme_lists_come_from_the_tables() {
         }
     }
 }
+
+/// `--load locust` is refused, before anything runs, where it cannot work: off the service
+/// system, with a user class the locustfile lacks, or with steps too short for the run.
+#[test]
+fn a_load_that_cannot_run_is_refused_with_its_reason() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["--target", "sim"], "system-*"),
+        (
+            &["--target", "system-strong", "--load-class", "BotUser"],
+            "MixedUser",
+        ),
+        (
+            &["--target", "system-strong", "--load-users", "1:1:50"],
+            "under 5 s",
+        ),
+    ];
+    for (args, says) in cases {
+        let mut all = vec!["run", "--dry-run", "--load", "locust"];
+        all.extend_from_slice(args);
+        let o = checker(&all);
+        assert_eq!(o.status.code(), Some(254), "{all:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(says),
+            "{all:?} names its reason: {}",
+            stderr(&o)
+        );
+    }
+    let o = checker(&[
+        "run",
+        "--dry-run",
+        "--target",
+        "system-strong",
+        "--load",
+        "locust",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("with Locust's MixedUser (20 users)"),
+        "{}",
+        stdout(&o)
+    );
+}

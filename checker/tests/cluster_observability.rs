@@ -6,74 +6,34 @@
 
 mod servers;
 
+use checker::load::{locust, now, observed};
 use servers::{wait_for, SystemLab};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use targets::observability::{dashboard, prometheus, query, scrape_targets};
-
-const PROBES: &str = r#"method!~"GET /(metrics|healthz|readyz|openapi.json)""#;
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs_f64()
-}
 
 /// Waits until every target has been scraped after `moment`, so an instant query sees what
 /// happened before it.
 fn scraped_after(client: &query::Client, moment: f64) {
-    wait_for("a scrape of every target", Duration::from_secs(20), || {
-        client
-            .last_scrape()
-            .ok()
-            .flatten()
-            .is_some_and(|t| t > moment)
-    });
+    observed::scraped_after(client, moment).expect("Prometheus answers");
 }
 
-/// The api's requests per (protocol, method) as Prometheus has them now, probes left out.
 fn api_requests(client: &query::Client) -> BTreeMap<(String, String), f64> {
-    let expr =
-        format!(r#"sum by (protocol, method) (service_requests_total{{job="api",{PROBES}}})"#);
-    client
-        .instant(&expr, None)
-        .expect("the query runs")
-        .into_iter()
-        .map(|s| {
-            let key = (s.labels["protocol"].clone(), s.labels["method"].clone());
-            (key, s.samples.first().map_or(0.0, |&(_, v)| v))
-        })
-        .collect()
+    observed::api_requests(client).expect("the query runs")
 }
 
-/// Locust's requests per (protocol, method) from its final statistics (`--json-file`; its CSV
-/// files are rewritten each second and may miss the last one), its own "ASYNC visible" entries
-/// (not requests) left out, with its failure count.
+/// Locust's requests per (protocol, method) from its final statistics, its own "ASYNC visible"
+/// entries (not requests) left out, with its failure count.
 fn locust_requests(stats: &Path) -> (BTreeMap<(String, String), f64>, u64) {
-    let text = std::fs::read_to_string(stats).expect("Locust wrote its stats");
-    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).expect("Locust's JSON");
     let mut counts = BTreeMap::new();
     let mut failures = 0;
-    for entry in &entries {
-        let (kind, name) = (
-            entry["method"].as_str().unwrap_or(""),
-            entry["name"].as_str().unwrap_or(""),
-        );
-        failures += entry["num_failures"].as_u64().expect("a failure count");
-        let requests = entry["num_requests"].as_f64().expect("a request count");
-        let protocol = match kind {
-            "grpc" => "grpc",
-            "ASYNC" => continue,
-            _ => "http",
-        };
-        // "GET /kv/{key} strong" is the api's "GET /kv/{key}"; "Kv/Get strong" its "Kv/Get".
-        let method = match protocol {
-            "http" => name.splitn(3, ' ').take(2).collect::<Vec<_>>().join(" "),
-            _ => name.split(' ').next().unwrap_or(name).to_string(),
-        };
-        *counts.entry((protocol.to_string(), method)).or_insert(0.0) += requests;
+    for op in locust::read_stats(stats).expect("Locust's JSON statistics") {
+        if !op.is_request() {
+            continue;
+        }
+        failures += op.failures;
+        *counts.entry(op.api_labels()).or_insert(0.0) += op.requests as f64;
     }
     (counts, failures)
 }
@@ -232,6 +192,87 @@ fn prometheus_sees_every_target_and_agrees_with_locust() {
         "queries without data:\n{}",
         empty.join("\n")
     );
+
+    integrated_run(&lab, &prometheus_cluster, &out);
+}
+
+/// `checker run --load locust`: a consistency workload, Locust's hybrid load and partitions at
+/// once, and one report of the verdicts, the load and Prometheus's panels.
+fn integrated_run(lab: &SystemLab, prometheus_cluster: &cluster::Cluster, out: &Path) {
+    let net = prometheus_cluster.net();
+    let dir = out.join("integrated");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_checker"))
+        .args(["run", "--workload", "register", "--target", "system-strong"])
+        .args(["--nemesis", "partition", "--time-limit", "16", "--quiet"])
+        .args(["--fault-interval", "3", "--fault-duration", "3"])
+        .args(["--load", "locust", "--load-users", "4:4:8"])
+        .arg("--state")
+        .arg(&lab.state)
+        .arg("--out")
+        .arg(&dir)
+        .env(
+            cluster::netns::Net::ENV,
+            format!(
+                "{}/{}.{}.{}",
+                net.prefix, net.subnet[0], net.subnet[1], net.subnet[2]
+            ),
+        )
+        .output()
+        .expect("checker runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!("{said}");
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "a valid run, its load counted: {said}"
+    );
+
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
+            .expect("run.json is JSON");
+    let load: checker::load::LoadReport =
+        serde_json::from_value(file["load"].clone()).expect("the load's figures");
+    assert!(
+        load.requests() > 100,
+        "Locust loaded the system: {}",
+        load.requests()
+    );
+    assert_eq!(
+        load.steps.len(),
+        2,
+        "two steps of 4 and 8 users: {:?}",
+        load.steps
+    );
+    assert!(
+        load.steps.iter().all(|s| s.resources.is_some()),
+        "resources per step"
+    );
+    let agreement = load.agreement.as_ref().expect("Prometheus's counts");
+    assert_eq!(agreement.agrees(), Some(true), "{agreement:?}");
+    let rate = load
+        .panels
+        .iter()
+        .find(|p| p.title == "Request rate")
+        .expect("the overview's request rate");
+    assert!(!rate.series.is_empty(), "the request rate has data");
+
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(page.contains("The system during the run"));
+    assert!(
+        page.contains("class=\"plot panel\"") && page.contains("class=\"fault partition\""),
+        "the panels with the partitions shaded"
+    );
+    for file in [
+        "load/locust.html",
+        "load/locust.json",
+        "load/locust_stats_history.csv",
+    ] {
+        assert!(dir.join(file).is_file(), "{file}");
+    }
 }
 
 /// `tools/locust/run` with the lab's locustfile.

@@ -47,6 +47,7 @@ fn spec(consistency: &str, seed: u64, seconds: f64) -> Spec {
         lab: Default::default(),
         transactions: Default::default(),
         command: "test".into(),
+        load: None,
     }
 }
 

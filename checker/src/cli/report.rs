@@ -59,14 +59,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         ..Options::default()
     };
     let checks = (workload.build)(&workloads::Options::default()).checks;
-    let judgement = judge(&checks, &history, &options);
+    let mut judgement = judge(&checks, &history, &options);
+    if let Some(load) = &run.load {
+        judgement.loaded(load, &history);
+    }
     let summary = output::summarize(
         &judgement,
         &history,
         run.info.duration_s,
         &dir.join("report.html"),
     );
-    output::write(dir, &run.info, &judgement, &history, &summary)?;
+    output::write(
+        dir,
+        &run.info,
+        &judgement,
+        &history,
+        &summary,
+        run.load.as_ref(),
+    )?;
     println!("{}\t{}", dir.display(), judgement.verdict);
     println!("  report: {}", dir.join("report.html").display());
     Ok(judgement.verdict.exit_code())

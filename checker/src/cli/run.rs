@@ -2,7 +2,8 @@
 //! report folder under `results/`.
 
 use super::EXIT_BAD_INPUT;
-use checker::run::spec::{execute, resolve, Executed, Lab, Spec};
+use checker::load::locust::Users;
+use checker::run::spec::{execute, resolve, Executed, Lab, LoadSpec, Spec};
 use checker::run::{RunConfig, Stop};
 use cluster::netns::Net;
 use nemesis::FaultKind;
@@ -17,10 +18,15 @@ fn after_help() -> String {
   checker run --workload register --target sim --consistency eventual --nemesis partition,clock --time-limit 30
   checker run --workload bank --target sim --nemesis all --seed 7 --out results/bank-run
   checker cluster up etcd && checker run --target etcd-serializable --nemesis partition,kill
+  checker cluster up system && checker cluster up observability &&
+    checker run --target system-strong --nemesis kill --load locust --load-users 10:10:40 --time-limit 60
 
 {}
 Writes results/<time>-<workload>-<target>-<consistency>/ with history.jsonl, history.edn,
 results.json, results.edn, report.html, latency.svg and rate.svg; results/latest points at it.
+With --load locust, load/ holds Locust's CSV, JSON and HTML, and the report adds the load per
+step, Prometheus's panels for the run (faults shaded) and a check that Prometheus counted the
+requests Locust and the checker sent (within 1 %; unknown without `cluster up observability`).
 Ctrl-C stops the run, heals every fault, and still checks and reports what was recorded.
 Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments (a target that does not run the
 workload, say), 255 internal error (a client, worker or nemesis task that panicked, say).",
@@ -96,6 +102,16 @@ pub struct Common {
     /// Seconds the final reads may take to agree after healing.
     #[arg(long, default_value = "5")]
     settle: f64,
+    /// Load beside the run: none, or locust (the locustfile's users through NGINX, on system-*
+    /// targets; its figures, Prometheus's panels and a count check join the report).
+    #[arg(long, value_enum, default_value_t = LoadKind::None)]
+    load: LoadKind,
+    /// Locust's users: N for the whole run, or FROM:BY:TO in equal steps across --time-limit.
+    #[arg(long, default_value = "20", value_name = "N|FROM:BY:TO")]
+    load_users: String,
+    /// The locustfile's user class: MixedUser, RestUser, GrpcUser or AsyncUser.
+    #[arg(long, default_value = "MixedUser")]
+    load_class: String,
     /// The output folder (default: results/<time>-<workload>-<target>-<consistency>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -104,6 +120,15 @@ pub struct Common {
     pub quiet: bool,
     #[command(flatten)]
     elle: super::elle::ElleArgs,
+}
+
+/// What `--load` puts beside a run.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadKind {
+    /// Nothing: the checker's clients only.
+    None,
+    /// Locust, through `tools/locust/run`.
+    Locust,
 }
 
 fn seconds(name: &str, s: f64) -> Result<Duration, String> {
@@ -178,6 +203,13 @@ impl Common {
             },
             transactions: self.elle.options()?,
             command: std::env::args().collect::<Vec<_>>().join(" "),
+            load: match self.load {
+                LoadKind::None => None,
+                LoadKind::Locust => Some(LoadSpec {
+                    class: self.load_class.clone(),
+                    users: Users::parse(&self.load_users, self.time_limit)?,
+                }),
+            },
         };
         spec.validate().map_err(|e| e.to_string())?;
         Ok(spec)

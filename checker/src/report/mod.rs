@@ -14,11 +14,15 @@
 //! - [`html`]: the HTML helpers every page uses, written once;
 //! - [`counterexample`]: a linearizability check's page and fragment;
 //! - [`cycles`]: transactional anomalies' cycles, drawn and explained;
-//! - [`plots`]: the latency and rate plots.
+//! - [`plots`]: the latency and rate plots;
+//! - [`load`]: the load's section (`--load locust`), its curve and [`panels`]: the
+//!   overview dashboard's panels drawn from Prometheus's data.
 
 pub mod counterexample;
 pub mod cycles;
 pub mod html;
+pub mod load;
+pub mod panels;
 pub mod plots;
 
 use crate::stats::{is_nemesis, LatencyRow};
@@ -369,6 +373,8 @@ fn faults(out: &mut String, h: &History) {
 const CSS: &str = r#"
 .plotbox{overflow-x:auto;border:1px solid var(--line);border-radius:6px;margin:6px 0 8px}
 .plotbox svg{display:block}
+.panels{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0 8px}.panels svg{border:1px solid var(--line);border-radius:6px}
+tr.saturated td{background:#fff8c5}
 table.params th{text-align:left;font-size:13px;color:var(--muted);width:120px}
 table.params code{white-space:pre-wrap;word-break:break-all}
 section.check{border-top:3px solid var(--line);margin-top:36px}

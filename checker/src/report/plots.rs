@@ -50,7 +50,7 @@ const MAX_LEGEND_FS: usize = 12;
 /// Series listed in the rate legend.
 const MAX_LEGEND_SERIES: usize = 24;
 
-const STYLE: &str = "svg.plot text{font:11px system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;fill:#1f2328}\
+pub(crate) const STYLE: &str = "svg.plot text{font:11px system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;fill:#1f2328}\
 svg.plot .ttl{font-size:13px;font-weight:600}svg.plot .ax{fill:#656d76}svg.plot .cap{fill:#656d76}svg.plot .note{fill:#9a6700}\
 svg.plot .grid{stroke:#eaeef2;stroke-width:1}svg.plot .grid2{stroke:#f3f5f7;stroke-width:1}svg.plot .axis{stroke:#8c959f;stroke-width:1;fill:none}\
 svg.plot .pt{stroke:none;fill-opacity:.75}svg.plot .ok{fill:#3d7fe0;stroke:#3d7fe0}svg.plot .fail{fill:#e0266e;stroke:#e0266e}\
@@ -87,7 +87,7 @@ fn message_svg(class: &str, title: &str, message: &str) -> String {
 const NO_TIMES: &str = "no timing information: the history's client operations have no times";
 
 /// 1, 2 or 5 × 10^k, at least `v` when `up`, else at most `v` (`v > 0`).
-fn nice(v: f64, up: bool) -> f64 {
+pub(crate) fn nice(v: f64, up: bool) -> f64 {
     let mag = 10f64.powi(v.log10().floor() as i32);
     let steps = [1.0, 2.0, 5.0, 10.0];
     if up {
@@ -107,14 +107,14 @@ fn nice(v: f64, up: bool) -> f64 {
 }
 
 /// Ticks from 0 to `hi` about `target` apart, and their step.
-fn linear_ticks(hi: f64, target: usize) -> (Vec<f64>, f64) {
+pub(crate) fn linear_ticks(hi: f64, target: usize) -> (Vec<f64>, f64) {
     let step = nice(hi / target as f64, true);
     let n = (hi / step + 1e-9).floor() as usize;
     ((0..=n).map(|i| i as f64 * step).collect(), step)
 }
 
 /// A tick value with as many decimals as its step needs.
-fn tick_label(v: f64, step: f64) -> String {
+pub(crate) fn tick_label(v: f64, step: f64) -> String {
     let decimals = (-step.log10().floor()).max(0.0) as usize;
     format!("{v:.decimals$}")
 }

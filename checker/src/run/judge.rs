@@ -42,6 +42,33 @@ impl Judgement {
         }
     }
 
+    /// Adds the load's section: its figures, and whether Prometheus counted what Locust and
+    /// the checker sent (valid within 1 %, invalid outside it, unknown when it could not tell).
+    pub fn loaded(&mut self, load: &crate::load::LoadReport, history: &History) {
+        let verdict = match load.agreement.as_ref().and_then(|a| a.agrees()) {
+            Some(true) => Verdict::Valid,
+            Some(false) => Verdict::Invalid,
+            None => Verdict::Unknown(consistency::Unknown::Error),
+        };
+        self.verdict = self.verdict.clone().and(verdict.clone());
+        self.sections.push(Section {
+            title: "load and metrics".into(),
+            verdict: verdict.clone(),
+            summary: load.summary(),
+            body_html: crate::report::load::fragment(load, history),
+        });
+        if let Json::Object(results) = &mut self.results {
+            let mut entry = serde_json::to_value(load).unwrap_or(Json::Null);
+            if let Json::Object(map) = &mut entry {
+                // The panels are for drawing; run.json keeps them.
+                map.remove("panels");
+                map.insert("valid?".into(), verdict.json());
+            }
+            results.insert("load".into(), entry);
+            results.insert("valid?".into(), self.verdict.json());
+        }
+    }
+
     /// Adds the target's own checks: a section each, an entry of the results, and their
     /// verdicts in the run's.
     pub fn audited(&mut self, audits: &[workloads::Audit]) {

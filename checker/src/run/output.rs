@@ -1,7 +1,8 @@
 //! The folder a run writes: `history.jsonl` (streamed while running),
 //! `history.edn`, `results.json`, `results.edn`, `report.html`,
 //! `latency.svg`, `rate.svg`, and `run.json` (what `checker report`
-//! needs to rebuild the page).
+//! needs to rebuild the page, the load's figures among it); with `--load locust`, `load/`
+//! holds Locust's own files.
 
 use super::judge::Judgement;
 use crate::report::{self, RunInfo};
@@ -61,6 +62,9 @@ pub struct RunFile {
     pub info: RunInfo,
     /// Its figures.
     pub summary: Summary,
+    /// What Locust's load beside it did (`--load locust`), and what Prometheus saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::load::LoadReport>,
 }
 
 /// Computes the figures of a judged run.
@@ -113,6 +117,7 @@ pub fn write(
     judgement: &Judgement,
     history: &History,
     summary: &Summary,
+    load: Option<&crate::load::LoadReport>,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut edn = Vec::with_capacity(history.len() * 100);
@@ -134,6 +139,7 @@ pub fn write(
     let run = RunFile {
         info: info.clone(),
         summary: summary.clone(),
+        load: load.cloned(),
     };
     std::fs::write(
         dir.join("run.json"),

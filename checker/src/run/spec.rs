@@ -56,6 +56,17 @@ pub struct Spec {
     pub transactions: consistency::txn::Options,
     /// The command line that reproduces it, for the report.
     pub command: String,
+    /// Locust's load beside the run (`--load locust`), on the service system only.
+    pub load: Option<LoadSpec>,
+}
+
+/// Locust's part of a run: which of the locustfile's users, how many.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSpec {
+    /// One of [`crate::load::locust::CLASSES`].
+    pub class: String,
+    /// How many users, and how that changes.
+    pub users: crate::load::locust::Users,
 }
 
 /// What an executed spec produced.
@@ -179,6 +190,22 @@ impl Spec {
                 self.target.name
             )));
         }
+        if let Some(load) = &self.load {
+            if !std::ptr::eq(self.system, &targets::service::SYSTEM) {
+                return Err(SpecError::Invalid(format!(
+                    "--load locust drives the service system through NGINX: choose a system-* \
+                     target, not {}",
+                    self.target.name
+                )));
+            }
+            if !crate::load::locust::CLASSES.contains(&load.class.as_str()) {
+                return Err(SpecError::Unknown {
+                    what: "--load-class",
+                    name: load.class.clone(),
+                    choices: crate::load::locust::CLASSES.join(", "),
+                });
+            }
+        }
         if !self.nemesis.is_empty() && self.fault_duration.is_zero() {
             return Err(SpecError::Invalid(
                 "--fault-duration must be more than 0 seconds".into(),
@@ -220,8 +247,11 @@ impl Spec {
     /// `register on sim (strong), nemesis partition, 20 s, 8 processes,
     /// seed 1`: what runs, for people.
     pub fn describe(&self) -> String {
+        let load = self.load.as_ref().map_or(String::new(), |l| {
+            format!(", with Locust's {} ({})", l.class, l.users.describe())
+        });
         format!(
-            "{} on {}, nemesis {}, {:.0} s, {} processes, seed {}",
+            "{} on {}, nemesis {}, {:.0} s, {} processes, seed {}{load}",
             self.workload.name,
             self.title(),
             self.nemesis_name(),
@@ -272,6 +302,52 @@ fn open(spec: &Spec, options: &workloads::Options) -> Result<targets::Opened, ta
     }
 }
 
+/// Starts Locust against the lab's NGINX, for the run's main phase.
+fn start_load(spec: &Spec, load: &LoadSpec, dir: &Path) -> anyhow::Result<crate::load::Load> {
+    let nginx = cluster::Cluster::new(
+        &targets::service::balancer::Nginx,
+        spec.lab.net.clone(),
+        &spec.lab.state,
+    );
+    let plan = crate::load::locust::Plan {
+        class: load.class.clone(),
+        users: load.users,
+        host: targets::service::balancer::http_url(&nginx),
+        seconds: spec.run.time_limit.as_secs().max(1),
+    };
+    Ok(crate::load::Load::start(plan, dir, &spec.lab)?)
+}
+
+/// Waits for Locust and gathers what it and Prometheus saw; the run's own operations, each one
+/// request to the api, are counted beside Locust's: one completed, or failed with the api's
+/// answer, was served; one that timed out may have been; one that could not connect was not.
+async fn finish_load(
+    load: crate::load::Load,
+    history: &history::History,
+    origin: f64,
+    spec: &Spec,
+) -> anyhow::Result<crate::load::LoadReport> {
+    let (mut served, mut uncertain) = (0, 0);
+    for op in history.ops() {
+        if op.kind == history::OpType::Invoke || crate::stats::is_nemesis(op) {
+            continue;
+        }
+        let error = op.error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        match op.kind {
+            history::OpType::Ok => served += 1,
+            history::OpType::Fail if error.contains("connect") => {}
+            history::OpType::Fail => served += 1,
+            _ => uncertain += 1,
+        }
+    }
+    let limit = spec.run.time_limit + Duration::from_secs(30);
+    let mut report = tokio::task::spawn_blocking(move || load.finish((served, uncertain), limit))
+        .await
+        .map_err(|e| anyhow::anyhow!("the load's task failed: {e}"))??;
+    report.origin = origin;
+    Ok(report)
+}
+
 /// Runs `spec`, judges the history, and writes the run's folder `dir`.
 /// Must be called inside a tokio runtime.
 pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Executed> {
@@ -297,9 +373,20 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     let mut config = spec.run.clone();
     config.history_path = Some(dir.join("history.jsonl"));
     let started = crate::timestamp::now_compact();
+    let load = match &spec.load {
+        Some(load) => Some(start_load(spec, load, dir)?),
+        None => None,
+    };
+    let origin = crate::load::now();
     let begun = std::time::Instant::now();
-    let recorded = run(target, workload, nemesis, &config, stop).await?;
+    let recorded = run(target, workload, nemesis, &config, stop).await;
     let seconds = begun.elapsed().as_secs_f64();
+    // Locust is stopped however the run ended (dropping `load` kills it).
+    let recorded = recorded?;
+    let load = match load {
+        Some(load) => Some(finish_load(load, &recorded.history, origin, spec).await?),
+        None => None,
+    };
 
     let options = Options {
         timeout: Some(Duration::from_secs(120)),
@@ -310,6 +397,9 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     let mut judgement = judge(&checks, &recorded.history, &options);
     judgement.audited(&recorded.audits);
     judgement.crashed(&recorded.crashed);
+    if let Some(load) = &load {
+        judgement.loaded(load, &recorded.history);
+    }
     let info = RunInfo {
         title: format!(
             "{} on {}, nemesis {}",
@@ -334,7 +424,14 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
         seconds,
         &dir.join("report.html"),
     );
-    output::write(dir, &info, &judgement, &recorded.history, &summary)?;
+    output::write(
+        dir,
+        &info,
+        &judgement,
+        &recorded.history,
+        &summary,
+        load.as_ref(),
+    )?;
     let targets::Opened {
         target,
         nemesis,
