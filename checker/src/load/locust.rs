@@ -203,7 +203,7 @@ pub fn start(plan: &Plan, out: &Path) -> Result<Running, LoadError> {
 impl Running {
     /// Waits for Locust to end, at most `limit` from its start; past that it is interrupted
     /// (SIGINT, so that it still writes its statistics), then killed.
-    pub fn finish(mut self, limit: Duration) -> Result<(), LoadError> {
+    pub fn finish(&mut self, limit: Duration) -> Result<(), LoadError> {
         let deadline = self.begun + limit;
         let mut interrupted = false;
         loop {

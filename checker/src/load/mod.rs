@@ -205,86 +205,75 @@ impl Load {
     }
 
     /// Waits for Locust (at most `limit` past its planned end), then gathers its figures and
-    /// Prometheus's; `checker` holds the run's own operations: (completed, failed or timed out).
-    pub fn finish(self, checker: (u64, u64), limit: Duration) -> Result<LoadReport, LoadError> {
-        let Load {
-            plan,
-            dir,
-            running,
-            start,
-            prometheus,
-            before,
-            nginx_before,
-            mut gaps,
-        } = self;
-        running.finish(limit)?;
+    /// Prometheus's; `checker` holds the run's own operations: (answered, timed out).
+    pub fn finish(mut self, checker: (u64, u64), limit: Duration) -> Result<LoadReport, LoadError> {
+        self.running.finish(limit)?;
         let end = now();
-        let operations = locust::read_stats(&dir.join("locust.json"))?;
-        let found = steps::read(&dir.join("locust_stats_history.csv")).unwrap_or_else(|e| {
-            gaps.push(format!("no load steps: {e}"));
+        let operations = locust::read_stats(&self.dir.join("locust.json"))?;
+        let found = steps::read(&self.dir.join("locust_stats_history.csv")).unwrap_or_else(|e| {
+            self.gaps.push(format!("no load steps: {e}"));
             Vec::new()
         });
-        let saturation = steps::saturation(&found);
         let mut report = LoadReport {
-            class: plan.class.clone(),
-            users: plan.users.describe(),
-            start,
-            origin: start,
+            class: self.plan.class.clone(),
+            users: self.plan.users.describe(),
+            start: self.start,
+            origin: self.start,
             end,
             operations,
             steps: Vec::new(),
-            saturation,
+            saturation: steps::saturation(&found),
             agreement: None,
             panels: Vec::new(),
             gaps: Vec::new(),
         };
-        let Some(client) = prometheus else {
-            report.steps = found
-                .into_iter()
-                .map(|step| ObservedStep {
-                    step,
-                    resources: None,
-                })
-                .collect();
-            report.gaps = gaps;
-            return Ok(report);
-        };
         report.steps = found
             .into_iter()
             .map(|step| ObservedStep {
-                resources: observed::resources(&client, step.start, step.end).ok(),
+                resources: self
+                    .prometheus
+                    .as_ref()
+                    .and_then(|client| observed::resources(client, step.start, step.end).ok()),
                 step,
             })
             .collect();
-        match observed::scraped_after(&client, end).and_then(|()| {
-            let after = observed::api_requests(&client)?;
-            let resets = observed::resets(&client, start, now())?;
-            let nginx = match (nginx_before, observed::nginx_requests(&client)?) {
-                (Some(before), Some(after)) => {
-                    Some(after - before - observed::nginx_scrapes(&client, start, now())?)
-                }
-                _ => None,
-            };
-            Ok((after, resets, nginx))
-        }) {
-            Ok((after, resets, nginx)) => {
-                let counted: f64 = after
-                    .iter()
-                    .map(|(k, v)| v - before.get(k).copied().unwrap_or(0.0))
-                    .sum();
-                report.agreement = Some(observed::Agreement {
-                    prometheus: counted,
-                    locust: report.requests(),
-                    checker_ok: checker.0,
-                    checker_uncertain: checker.1,
-                    resets,
-                    nginx,
-                });
+        if let Some(client) = &self.prometheus {
+            match self.agreement(client, &report, checker) {
+                Ok(agreement) => report.agreement = Some(agreement),
+                Err(e) => self.gaps.push(format!("no counts after the load: {e}")),
             }
-            Err(e) => gaps.push(format!("no counts after the load: {e}")),
+            report.panels = observed::panels(client, self.start, end);
         }
-        report.panels = observed::panels(&client, start, end);
-        report.gaps = gaps;
+        report.gaps = self.gaps;
         Ok(report)
+    }
+
+    /// The api's and NGINX's counts since the load began, against Locust's and the checker's.
+    fn agreement(
+        &self,
+        client: &Client,
+        report: &LoadReport,
+        checker: (u64, u64),
+    ) -> Result<observed::Agreement, targets::observability::query::QueryError> {
+        observed::scraped_after(client, report.end)?;
+        let after = observed::api_requests(client)?;
+        let counted: f64 = after
+            .iter()
+            .map(|(k, v)| v - self.before.get(k).copied().unwrap_or(0.0))
+            .sum();
+        let nginx = match (self.nginx_before, observed::nginx_requests(client)?) {
+            (Some(before), Some(after)) => {
+                Some(after - before - observed::nginx_scrapes(client, self.start, now())?)
+            }
+            _ => None,
+        };
+        Ok(observed::Agreement {
+            prometheus: counted,
+            locust: report.requests(),
+            checker_ok: checker.0,
+            checker_uncertain: checker.1,
+            resets: observed::resets(client, self.start, now())?,
+            nginx,
+        })
     }
 }

@@ -324,6 +324,7 @@ fn start_load(spec: &Spec, load: &LoadSpec, dir: &Path) -> anyhow::Result<crate:
 async fn finish_load(
     load: crate::load::Load,
     history: &history::History,
+    interrupted: bool,
     origin: f64,
     spec: &Spec,
 ) -> anyhow::Result<crate::load::LoadReport> {
@@ -340,7 +341,12 @@ async fn finish_load(
             _ => uncertain += 1,
         }
     }
-    let limit = spec.run.time_limit + Duration::from_secs(30);
+    // Stopped early (Ctrl-C): Locust is interrupted at once and still writes its statistics.
+    let limit = if interrupted {
+        Duration::ZERO
+    } else {
+        spec.run.time_limit + Duration::from_secs(30)
+    };
     let mut report = tokio::task::spawn_blocking(move || load.finish((served, uncertain), limit))
         .await
         .map_err(|e| anyhow::anyhow!("the load's task failed: {e}"))??;
@@ -384,7 +390,9 @@ pub async fn execute(spec: &Spec, dir: &Path, stop: Stop) -> anyhow::Result<Exec
     // Locust is stopped however the run ended (dropping `load` kills it).
     let recorded = recorded?;
     let load = match load {
-        Some(load) => Some(finish_load(load, &recorded.history, origin, spec).await?),
+        Some(load) => {
+            Some(finish_load(load, &recorded.history, recorded.interrupted, origin, spec).await?)
+        }
         None => None,
     };
 

@@ -2,7 +2,9 @@
 //! pool, retried when PostgreSQL aborts it to keep the order serializable (SQLSTATE 40001, and
 //! deadlocks, 40P01). A request of one statement is sent alone, a transaction by the session's
 //! default isolation, and every statement is prepared once per connection: a get is one round
-//! trip (it was four, `BEGIN`, parse, execute, `COMMIT`; see `docs/profiling.md`). PostgreSQL stands in for CockroachDB here (the same wire protocol and
+//! trip (it was four, `BEGIN`, parse, execute, `COMMIT`; see `docs/profiling.md`).
+//!
+//! PostgreSQL stands in for CockroachDB here (the same wire protocol and
 //! isolation level; CockroachDB cannot be installed on these machines).
 //!
 //! Tables live in the `service` schema: `kv`, `accounts`, `transfers` and the bank's `outbox`.
