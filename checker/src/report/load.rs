@@ -147,6 +147,7 @@ fn steps(out: &mut String, load: &LoadReport) {
         );
     }
     out.push_str("</tbody></table>\n");
+    per_operation(out, &load.steps);
     let growth = crate::load::steps::SATURATION_GROWTH * 100.0;
     let sentence = match (load.saturation, load.saturated_resource()) {
         (Some(i), Some(resource)) => format!(
@@ -169,6 +170,47 @@ fn steps(out: &mut String, load: &LoadReport) {
         (None, None) => return,
     };
     let _ = writeln!(out, "<p>{}</p>", escape(&sentence));
+}
+
+/// Each operation at each step: requests per second, failures, p50 and p99.
+fn per_operation(out: &mut String, steps: &[ObservedStep]) {
+    let mut names: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| s.step.operations.iter().map(|o| o.name.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<details><summary>Each operation at each step (requests/s, failed, p50 / p99)</summary>\
+         <table class=\"lat\"><thead><tr><th>operation</th>",
+    );
+    for s in steps {
+        let _ = write!(out, "<th>{} users</th>", s.step.users);
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for name in names {
+        let _ = write!(out, "<tr><td>{}</td>", escape(name));
+        for s in steps {
+            match s.step.operations.iter().find(|o| o.name == name) {
+                Some(o) => {
+                    let _ = write!(
+                        out,
+                        "<td>{:.1}/s, {}, {} / {}</td>",
+                        o.per_second,
+                        num(o.failures),
+                        ms(o.p50_ms),
+                        ms(o.p99_ms)
+                    );
+                }
+                None => out.push_str("<td>–</td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></details>\n");
 }
 
 /// p50 and p99 latency against throughput, one point per step, the saturation step marked.
@@ -318,4 +360,111 @@ fn panels(out: &mut String, load: &LoadReport, history: &History) {
         out.push_str(&panel_svg(panel, span, &shades));
     }
     out.push_str("</div>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fragment;
+    use crate::load::locust::Operation;
+    use crate::load::observed::{Agreement, PanelData, Resources, SeriesData};
+    use crate::load::steps::{Figures, Step};
+    use crate::load::{LoadReport, ObservedStep};
+    use history::{History, Op, OpType, Process, Value};
+
+    fn figures(name: &str, per_second: f64) -> Figures {
+        Figures {
+            name: name.into(),
+            requests: (per_second * 10.0) as u64,
+            failures: 0,
+            per_second,
+            p50_ms: 5.0,
+            p95_ms: 9.0,
+            p99_ms: 12.0,
+        }
+    }
+
+    fn step(users: u64, start: f64, per_second: f64, cpu: f64) -> ObservedStep {
+        ObservedStep {
+            step: Step {
+                users,
+                start,
+                end: start + 10.0,
+                all: figures("Aggregated", per_second),
+                operations: vec![figures("GET /kv/{key} strong", per_second)],
+            },
+            resources: Some(Resources {
+                cpu_busy: cpu,
+                memory_used: 0.3,
+                cores: vec![("api".into(), 0.05)],
+            }),
+        }
+    }
+
+    /// The section says where throughput stopped, what ran out, whether the counts agree, and
+    /// draws the curve and the panels with the run's faults.
+    #[test]
+    fn the_section_explains_the_load_and_draws_the_system() {
+        let load = LoadReport {
+            class: "MixedUser".into(),
+            users: "10 → 20 users".into(),
+            start: 1000.0,
+            origin: 1001.0,
+            end: 1021.0,
+            operations: vec![Operation {
+                kind: "GET".into(),
+                name: "GET /kv/{key} strong".into(),
+                requests: 2000,
+                failures: 3,
+                p50_ms: 5.0,
+                p95_ms: 9.0,
+                p99_ms: 12.0,
+                per_second: 100.0,
+            }],
+            steps: vec![step(10, 1000.0, 100.0, 0.6), step(20, 1010.0, 104.0, 0.97)],
+            saturation: Some(1),
+            agreement: Some(Agreement {
+                prometheus: 2500.0,
+                locust: 2000,
+                checker_ok: 500,
+                checker_uncertain: 0,
+                resets: 0,
+                nginx: Some(2500.0),
+            }),
+            panels: vec![PanelData {
+                title: "Request rate".into(),
+                unit: "reqps".into(),
+                series: vec![SeriesData {
+                    legend: "api".into(),
+                    points: vec![(0.0, 90.0), (20.0, 110.0)],
+                }],
+            }],
+            gaps: vec![],
+        };
+        let mut history = History::default();
+        for (kind, f, t) in [
+            (OpType::Invoke, "start-partition", 2),
+            (OpType::Info, "start-partition", 2),
+            (OpType::Invoke, "stop-partition", 6),
+            (OpType::Info, "stop-partition", 6),
+        ] {
+            let mut op = Op::new(Process::Named("nemesis".into()), kind, f, Value::Nil);
+            op.time = t * 1_000_000_000;
+            history.push(op);
+        }
+        let html = fragment(&load, &history);
+        assert!(
+            html.contains("at 20 users; the machine&#39;s CPU (97 % busy) had run out")
+                || html.contains("at 20 users; the machine's CPU (97 % busy) had run out"),
+            "{html}"
+        );
+        assert!(html.contains("agrees (within 0.00 %)"), "the counts agree");
+        assert!(html.contains("Each operation at each step"));
+        assert!(html.contains("Latency against throughput"));
+        assert!(html.contains("class=\"plot panel\""));
+        assert_eq!(
+            html.matches("class=\"fault partition\"").count(),
+            1,
+            "{html}"
+        );
+    }
 }
