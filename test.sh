@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 # What the tests need beyond a fresh machine of this kind (which has Rust, a C compiler, cmake, Java,
 # Maven and PostgreSQL 15): package, and the check that tells it is there.
 later_packages=(etcd-server faketime iptables iproute2 protobuf-compiler nginx mariadb-server galera-4 rsync
-  prometheus prometheus-node-exporter prometheus-nginx-exporter prometheus-postgres-exporter)
+  prometheus prometheus-node-exporter prometheus-nginx-exporter prometheus-postgres-exporter
+  containerd runc containernetworking-plugins conntrack busybox-static)
 have() {
   case "$1" in
     etcd-server) command -v etcd >/dev/null ;;     # the etcd client's tests start a real member
@@ -24,6 +25,11 @@ have() {
     prometheus-node-exporter) command -v prometheus-node-exporter >/dev/null ;;
     prometheus-nginx-exporter) command -v prometheus-nginx-exporter >/dev/null ;;
     prometheus-postgres-exporter) command -v prometheus-postgres-exporter >/dev/null ;;
+    containerd) [ -x /usr/bin/containerd ] ;;     # Kubernetes nodes' runtime (checker/tests/cluster_kube.rs), one per node
+    runc) [ -x /usr/sbin/runc ] ;;
+    containernetworking-plugins) [ -x /usr/lib/cni/bridge ] ;;   # the pods' network
+    conntrack) command -v conntrack >/dev/null ;;   # kube-proxy flushes UDP conntrack entries with it
+    busybox-static) [ -x /bin/busybox ] ;;          # the image the Kubernetes tests' pods run
     build-essential) command -v cc >/dev/null ;;
     curl) command -v curl >/dev/null ;;
     postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] ;;   # the PostgreSQL tests start private servers
@@ -59,6 +65,7 @@ tools/check-layering   # the checking library builds without a runtime, driver o
 install postgresql-15 openjdk-17-jre-headless maven python3-venv "${later_packages[@]}"
 tools/schemathesis/run --install   # pinned, in a virtualenv under ~/.cache (outlives a clone)
 tools/locust/run --install         # Locust and grpcio, pinned, likewise
+tools/kube/build >/dev/null        # Kubernetes v1.34 from the Go module proxy, into ~/.cache (~8 min cold)
 
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc

@@ -112,6 +112,41 @@ pub trait Server: Send + Sync {
     fn metrics_port(&self) -> Option<u16> {
         None
     }
+    /// The programs each node runs beside its main one ([`Server::command`]), started after it
+    /// in this order in the same namespace (a Kubernetes node: the kubelet and kube-proxy beside
+    /// containerd). Killing, pausing, resuming and stopping a node do the same to all of them.
+    fn companions(&self) -> &'static [Companion] {
+        &[]
+    }
+    /// Undoes what the nodes did to the machine beyond their own folders and namespaces
+    /// (mounts, cgroups, global sysctls, processes they left), once every node's programs are
+    /// stopped and before the namespaces are deleted. Called by every [`Cluster::down`], so it
+    /// must be idempotent.
+    fn clean(&self, _cluster: &Cluster) -> Result<(), ClusterError> {
+        Ok(())
+    }
+    /// What is done once every node is ready, at the end of each [`Cluster::up`] (Kubernetes'
+    /// add-ons: images imported into each node, CoreDNS and metrics-server applied); idempotent.
+    fn after_up(
+        &self,
+        _cluster: &Cluster,
+        _report: &mut dyn FnMut(&str),
+    ) -> Result<(), ClusterError> {
+        Ok(())
+    }
+}
+
+/// A program a node runs beside its server's main one ([`Server::companions`]), with a pid
+/// file and a log of its own in the node's folder (`<name>.pid`, `<name>.log`).
+pub struct Companion {
+    /// Its name, in file names and messages (`kubelet`).
+    pub name: &'static str,
+    /// The command that runs it in the foreground on `node`; run inside the node's namespace.
+    pub command: fn(&Cluster, usize) -> Command,
+    /// Whether what it needs on `node` is there, so that it may start (containerd's socket
+    /// answers, for the kubelet); it starts when this holds, or fails after
+    /// [`Server::ready_timeout`].
+    pub may_start: fn(&Cluster, usize) -> bool,
 }
 
 /// The state of one node, as [`Cluster::status`] sees it.
@@ -129,6 +164,8 @@ pub struct NodeStatus {
     pub ready: bool,
     /// Whether its namespace exists.
     pub exists: bool,
+    /// Its [`Server::companions`], each with its process if alive.
+    pub companions: Vec<(&'static str, Option<u32>)>,
 }
 
 /// One cluster of one kind of server.
@@ -239,6 +276,46 @@ impl Cluster {
         self.dir(node).join("pid")
     }
 
+    fn companion_pid_file(&self, node: usize, name: &str) -> PathBuf {
+        self.dir(node).join(format!("{name}.pid"))
+    }
+
+    /// The log of `node`'s companion `name` (`.lab/kube-node/n1/kubelet.log`).
+    pub fn companion_log(&self, node: usize, name: &str) -> PathBuf {
+        self.dir(node).join(format!("{name}.log"))
+    }
+
+    /// The live process of `node`'s companion `name`, checked as [`Cluster::pid`] checks the
+    /// main one.
+    pub fn companion_pid(&self, node: usize, name: &str) -> Option<u32> {
+        let namespace = self.host(node).namespace;
+        process::read_pid(&self.companion_pid_file(node, name))
+            .filter(|&pid| process::alive(pid) && netns::contains(&namespace, pid))
+    }
+
+    /// Every live process of `node`: the main one, then its companions in start order.
+    pub fn pids(&self, node: usize) -> Vec<u32> {
+        let companions = self.server.companions().iter();
+        self.pid(node)
+            .into_iter()
+            .chain(companions.filter_map(|c| self.companion_pid(node, c.name)))
+            .collect()
+    }
+
+    /// The programs of `node` that do not run: the kind's name for the main one, then the
+    /// companions' names.
+    pub fn missing(&self, node: usize) -> Vec<&'static str> {
+        let main = self.pid(node).is_none().then(|| self.name());
+        let companions = self.server.companions().iter();
+        main.into_iter()
+            .chain(
+                companions
+                    .filter(|c| self.companion_pid(node, c.name).is_none())
+                    .map(|c| c.name),
+            )
+            .collect()
+    }
+
     /// `node`'s live process, if any: the recorded pid, alive, and still
     /// inside the node's namespace (so a recycled pid is never mistaken
     /// for the server, and never signalled).
@@ -268,7 +345,7 @@ impl Cluster {
         let mut waiting = Vec::new();
         for node in 0..self.nodes() {
             self.net.add_host(&self.host(node))?;
-            if self.pid(node).is_some() {
+            if self.missing(node).is_empty() {
                 continue;
             }
             let dir = self.dir(node);
@@ -294,7 +371,7 @@ impl Cluster {
             self.wait_ready(node, started)?;
             report(&ready_after(node, started));
         }
-        Ok(())
+        self.server.after_up(self, report)
     }
 
     fn wait_ready(&self, node: usize, since: Instant) -> Result<(), ClusterError> {
@@ -316,20 +393,68 @@ impl Cluster {
     }
 
     fn failed(&self, node: usize, what: &str) -> ClusterError {
-        let log = self.log(node);
+        let companions = self.server.companions().iter();
+        let logs = std::iter::once(self.log(node))
+            .chain(companions.map(|c| self.companion_log(node, c.name)))
+            .filter(|log| log.exists());
+        let tails: Vec<String> = logs
+            .map(|log| {
+                format!(
+                    "last lines of {}:\n{}",
+                    log.display(),
+                    process::tail(&log, 15)
+                )
+            })
+            .collect();
         ClusterError(format!(
-            "{} node n{} {what}; last lines of {}:\n{}",
+            "{} node n{} {what}; {}",
             self.name(),
             node + 1,
-            log.display(),
-            process::tail(&log, 15)
+            tails.join("\n")
         ))
     }
 
-    /// Starts `node`'s server in its namespace (it must be prepared).
-    pub fn start(&self, node: usize) -> Result<u32, ClusterError> {
+    /// Starts `node`'s programs that do not run, in its namespace (it must be prepared): the
+    /// main one, then each companion once it [may start](Companion::may_start).
+    pub fn start(&self, node: usize) -> Result<(), ClusterError> {
+        if self.pid(node).is_none() {
+            if self.server.fakes_clock() {
+                faketime::ensure(&self.clock_file(node))?;
+            }
+            let mut command = self.in_namespace(node, self.server.command(self, node));
+            process::spawn(&mut command, &self.log(node), &self.pid_file(node))?;
+        }
+        for companion in self.server.companions() {
+            if self.companion_pid(node, companion.name).is_some() {
+                continue;
+            }
+            let since = Instant::now();
+            while !(companion.may_start)(self, node) {
+                if since.elapsed() > self.server.ready_timeout() {
+                    return Err(self.failed(
+                        node,
+                        &format!(
+                            "could not start {}: what it needs was not there",
+                            companion.name
+                        ),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let mut command = self.in_namespace(node, (companion.command)(self, node));
+            let log = self.companion_log(node, companion.name);
+            process::spawn(
+                &mut command,
+                &log,
+                &self.companion_pid_file(node, companion.name),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `inner` run in `node`'s namespace, with its arguments, environment and folder.
+    fn in_namespace(&self, node: usize, inner: Command) -> Command {
         let host = self.host(node);
-        let inner = self.server.command(self, node);
         let mut command = netns::in_ns(&host.namespace, &inner.get_program().to_string_lossy());
         command.args(inner.get_args());
         for (key, value) in inner.get_envs() {
@@ -341,50 +466,62 @@ impl Cluster {
         if let Some(dir) = inner.get_current_dir() {
             command.current_dir(dir);
         }
-        if self.server.fakes_clock() {
-            faketime::ensure(&self.clock_file(node))?;
-        }
-        process::spawn(&mut command, &self.log(node), &self.pid_file(node))
+        command
     }
 
-    /// Crashes `node` (SIGKILL) and waits until it is gone.
+    /// Crashes `node` (SIGKILL to each of its programs, companions first) and waits until they
+    /// are gone.
     pub fn kill(&self, node: usize) -> Result<(), ClusterError> {
-        if let Some(pid) = self.pid(node) {
-            process::signal(pid, libc::SIGKILL)?;
-            if !process::wait_gone(pid, Duration::from_secs(10)) {
-                // Restarting now would race it for its ports; say so instead.
-                return Err(ClusterError(format!(
-                    "{} node {} (pid {pid}) survived SIGKILL for 10 s",
-                    self.server.name(),
-                    node + 1
-                )));
-            }
+        for pid in self.pids(node).into_iter().rev() {
+            self.kill_pid(node, pid)?;
         }
         Ok(())
     }
 
-    /// Starts `node` again if it is not running.
+    /// Crashes `node`'s companion `name` alone (SIGKILL), and waits until it is gone: the
+    /// kubelet of a Kubernetes node whose containers go on running.
+    pub fn kill_companion(&self, node: usize, name: &str) -> Result<(), ClusterError> {
+        match self.companion_pid(node, name) {
+            Some(pid) => self.kill_pid(node, pid),
+            None => Ok(()),
+        }
+    }
+
+    fn kill_pid(&self, node: usize, pid: u32) -> Result<(), ClusterError> {
+        process::signal(pid, libc::SIGKILL)?;
+        if !process::wait_gone(pid, Duration::from_secs(10)) {
+            // Restarting now would race it for its ports; say so instead.
+            return Err(ClusterError(format!(
+                "{} node {} (pid {pid}) survived SIGKILL for 10 s",
+                self.server.name(),
+                node + 1
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts `node`'s programs that are not running.
     pub fn restart(&self, node: usize) -> Result<(), ClusterError> {
-        if self.pid(node).is_none() {
+        if !self.missing(node).is_empty() {
             self.start(node)?;
         }
         Ok(())
     }
 
-    /// Freezes `node` (SIGSTOP).
+    /// Freezes `node` (SIGSTOP to each of its programs).
     pub fn pause(&self, node: usize) -> Result<(), ClusterError> {
-        match self.pid(node) {
-            Some(pid) => process::signal(pid, libc::SIGSTOP),
-            None => Ok(()),
+        for pid in self.pids(node) {
+            process::signal(pid, libc::SIGSTOP)?;
         }
+        Ok(())
     }
 
-    /// Resumes a frozen `node` (SIGCONT).
+    /// Resumes a frozen `node` (SIGCONT to each of its programs).
     pub fn resume(&self, node: usize) -> Result<(), ClusterError> {
-        match self.pid(node) {
-            Some(pid) => process::signal(pid, libc::SIGCONT),
-            None => Ok(()),
+        for pid in self.pids(node) {
+            process::signal(pid, libc::SIGCONT)?;
         }
+        Ok(())
     }
 
     /// The node that leads now, if the server kind can tell.
@@ -435,21 +572,25 @@ impl Cluster {
                 let host = self.host(node);
                 let pid = self.pid(node);
                 let exists = namespaces.contains(&host.namespace);
+                let companions = self.server.companions().iter();
                 Ok(NodeStatus {
                     node,
                     pid,
                     paused: pid.is_some_and(process::stopped),
                     ready: pid.is_some() && self.server.ready(self, node),
                     exists,
+                    companions: companions
+                        .map(|c| (c.name, self.companion_pid(node, c.name)))
+                        .collect(),
                     host,
                 })
             })
             .collect()
     }
 
-    /// Whether every node runs and answers.
+    /// Whether every node runs all its programs and answers.
     pub fn is_up(&self) -> bool {
-        (0..self.nodes()).all(|n| self.pid(n).is_some() && self.server.ready(self, n))
+        (0..self.nodes()).all(|n| self.missing(n).is_empty() && self.server.ready(self, n))
     }
 
     /// Whether every node runs and answers, waiting up to `limit` for
@@ -459,7 +600,7 @@ impl Cluster {
     pub fn wait_up(&self, limit: Duration) -> bool {
         let started = Instant::now();
         loop {
-            if (0..self.nodes()).any(|n| self.pid(n).is_none()) {
+            if (0..self.nodes()).any(|n| !self.missing(n).is_empty()) {
                 return false;
             }
             if self.is_up() {
@@ -472,16 +613,23 @@ impl Cluster {
         }
     }
 
-    /// Stops every node (SIGTERM, then SIGKILL after 10 s), deletes its
-    /// namespace and data (logs stay, for post-mortems), and deletes the
-    /// bridge when no namespace of the lab is left. Idempotent.
+    /// Stops every node (each program SIGTERM, companions first, then SIGKILL after 10 s),
+    /// undoes what they did to the machine ([`Server::clean`]), deletes their namespaces and
+    /// data (logs stay, for post-mortems), and deletes the bridge when no namespace of the
+    /// lab is left. Idempotent.
     pub fn down(&self) -> Result<(), ClusterError> {
         netns::require_root(&format!("stopping the {} cluster", self.name()))?;
         for node in 0..self.nodes() {
-            if let Some(pid) = self.pid(node) {
+            for pid in self.pids(node).into_iter().rev() {
                 process::stop(pid, Duration::from_secs(10))?;
             }
+        }
+        self.server.clean(self)?;
+        for node in 0..self.nodes() {
             let _ = std::fs::remove_file(self.pid_file(node));
+            for companion in self.server.companions() {
+                let _ = std::fs::remove_file(self.companion_pid_file(node, companion.name));
+            }
             self.net.remove_host(&self.host(node).namespace)?;
             for stale in [self.data_dir(node), self.dir(node).join("prepared")] {
                 let _ = std::fs::remove_dir_all(&stale).or_else(|_| std::fs::remove_file(&stale));

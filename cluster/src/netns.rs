@@ -211,11 +211,18 @@ impl Net {
     }
 }
 
-/// `program` run inside `namespace` (`ip netns exec`, which execs the
-/// program in place, so the pid of the spawned command is the program's).
+/// `program` run inside `namespace`'s network namespace (`nsenter`, which execs the program
+/// in place, so the pid of the spawned command is the program's).
+///
+/// Not `ip netns exec`: it also gives the program a mount namespace of its own, so mounts made
+/// inside (the kubelet's volumes for a pod) would be invisible to the rest of the machine
+/// (containerd, which starts the pod's containers on them).
 pub fn in_ns(namespace: &str, program: &str) -> Command {
-    let mut command = Command::new("ip");
-    command.args(["netns", "exec", namespace, program]);
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net=/run/netns/{namespace}"))
+        .arg("--")
+        .arg(program);
     command
 }
 

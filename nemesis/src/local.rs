@@ -221,7 +221,17 @@ pub fn heal_lab(
                     cluster.resume(node)?;
                     done.push(format!("resumed {name} n{}", node + 1));
                 }
-                Some(_) => {}
+                Some(_) => {
+                    let missing = cluster.missing(node);
+                    if !missing.is_empty() {
+                        cluster.restart(node)?;
+                        done.push(format!(
+                            "restarted {} of {name} n{}",
+                            missing.join(", "),
+                            node + 1
+                        ));
+                    }
+                }
                 None => {
                     cluster.restart(node)?;
                     done.push(format!("restarted {name} n{}", node + 1));

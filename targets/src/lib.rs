@@ -19,6 +19,7 @@
 //! | [`galera`] | MariaDB Galera 10.11, 3 nodes | `galera`, `galera-causal` |
 //! | [`service`] | the service system (api replicas over the four above) | `system-strong`, `system-eventual`, `system-async` |
 //! | [`observability`] | Prometheus and exporters watching the rest | none: it is watched with, not tested |
+//! | [`kube`] | Kubernetes v1.34, a control plane and three nodes | none yet |
 
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ pub mod cassandra;
 pub mod etcd;
 pub mod galera;
 pub mod kafka;
+pub mod kube;
 pub mod observability;
 pub mod postgres;
 pub mod service;
@@ -50,6 +52,7 @@ pub static SYSTEMS: &[&System] = &[
     &galera::SYSTEM,
     &service::SYSTEM,
     &observability::SYSTEM,
+    &kube::SYSTEM,
 ];
 
 /// A system the lab can test: a row of [`SYSTEMS`].

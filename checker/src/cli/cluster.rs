@@ -2,7 +2,7 @@
 //! servers on this machine, one network namespace per node.
 
 use ::cluster::netns::Net;
-use ::cluster::Cluster;
+use ::cluster::{Cluster, Server as _};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -16,6 +16,7 @@ fn after_help() -> String {
   checker cluster up cassandra     # three Cassandra 5.0 nodes from Maven Central's jars (~1 min)
   checker cluster up system --replicas 5 --workers 3   # the service system and every store it uses
   checker cluster up observability # Prometheus (10.47.0.81:9090) scraping whatever runs, with exporters
+  checker cluster up kube          # Kubernetes: a control plane and three nodes (KUBECONFIG=.lab/kube/admin.kubeconfig)
   checker cluster status all
   checker cluster logs postgres --node 2 --lines 100
   checker cluster down all
@@ -217,13 +218,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                         Some(pid) => format!("running (pid {pid})"),
                         None => "not running".into(),
                     };
+                    let companions: String = node
+                        .companions
+                        .iter()
+                        .map(|(name, pid)| match pid {
+                            Some(pid) => format!(", {name} (pid {pid})"),
+                            None => format!(", {name} not running"),
+                        })
+                        .collect();
                     println!(
-                        "  n{}  {:<12} {:<11} {:<24} {}{}",
+                        "  n{}  {:<12} {:<11} {:<24} {}{}{}",
                         node.node + 1,
                         node.host.address,
                         node.host.namespace,
                         process,
                         if node.ready { "ready" } else { "not ready" },
+                        companions,
                         if rules[node.node] > 0 {
                             format!(", {} partition rule(s)", rules[node.node])
                         } else {
@@ -237,11 +247,26 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     if node.is_some_and(|k| k != n + 1) {
                         continue;
                     }
-                    let log = cluster.log(n);
-                    println!("==> {} <==", log.display());
-                    println!("{}", ::cluster::process::tail(&log, *lines));
+                    let companions = cluster.server().companions().iter();
+                    let logs = std::iter::once(cluster.log(n))
+                        .chain(companions.map(|c| cluster.companion_log(n, c.name)));
+                    for log in logs {
+                        println!("==> {} <==", log.display());
+                        println!("{}", ::cluster::process::tail(&log, *lines));
+                    }
                 }
             }
+        }
+    }
+    if let (Action::Up { .. }, Some(last)) = (&args.action, clusters.last()) {
+        if last.name() == targets::kube::node::Node.name() {
+            let config = std::path::absolute(targets::kube::admin_kubeconfig(last))?;
+            println!("kubeconfig: {}", config.display());
+            println!(
+                "  export KUBECONFIG={}; export PATH={}:$PATH",
+                config.display(),
+                targets::kube::bin::folder()?.display()
+            );
         }
     }
     // Prometheus scrapes what the lab runs: the lab just changed, so its targets do too.
