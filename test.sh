@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 # Maven and PostgreSQL 15): package, and the check that tells it is there.
 later_packages=(etcd-server faketime iptables iproute2 protobuf-compiler nginx mariadb-server galera-4 rsync
   prometheus prometheus-node-exporter prometheus-nginx-exporter prometheus-postgres-exporter
-  containerd runc containernetworking-plugins conntrack busybox-static)
+  containerd runc containernetworking-plugins conntrack busybox-static podman)
 have() {
   case "$1" in
     etcd-server) command -v etcd >/dev/null ;;     # the etcd client's tests start a real member
@@ -30,6 +30,7 @@ have() {
     containernetworking-plugins) [ -x /usr/lib/cni/bridge ] ;;   # the pods' network
     conntrack) command -v conntrack >/dev/null ;;   # kube-proxy flushes UDP conntrack entries with it
     busybox-static) [ -x /bin/busybox ] ;;          # the image the Kubernetes tests' pods run
+    podman) [ -x /usr/bin/podman ] ;;               # builds the images FROM scratch (k8s/images/*/Containerfile)
     build-essential) command -v cc >/dev/null ;;
     curl) command -v curl >/dev/null ;;
     postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] ;;   # the PostgreSQL tests start private servers
@@ -66,6 +67,7 @@ install postgresql-15 openjdk-17-jre-headless maven python3-venv "${later_packag
 tools/schemathesis/run --install   # pinned, in a virtualenv under ~/.cache (outlives a clone)
 tools/locust/run --install         # Locust and grpcio, pinned, likewise
 tools/kube/build >/dev/null        # Kubernetes v1.34 from the Go module proxy, into ~/.cache (~8 min cold)
+k8s/validate --install             # yamllint, kubernetes-validate and kube-score, pinned, likewise
 
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc

@@ -380,6 +380,11 @@ fn a_kubernetes_cluster_schedules_serves_resolves_measures_limits_reschedules_an
             );
         }
     }
+    assert!(
+        !std::path::Path::new(node::RUNTIME_ROOT).exists(),
+        "{} is left",
+        node::RUNTIME_ROOT
+    );
     assert_eq!(
         read_sysctls(),
         sysctls_before,

@@ -61,3 +61,66 @@ async fn signal() {
         }
     }
 }
+
+/// Whether `GET url` (`http://127.0.0.1:8080/readyz`) answers 200 within 2 s: the health check
+/// of an image FROM scratch, which has no curl (`api --probe URL`, the Containerfiles'
+/// `HEALTHCHECK`). Plain HTTP/1.0 over a socket, so it needs nothing else; the error says why not.
+pub fn probe(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: only http:// URLs can be probed"))?;
+    let (authority, path) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, format!("/{path}")),
+        None => (rest, "/".to_string()),
+    };
+    let timeout = std::time::Duration::from_secs(2);
+    let addr = authority
+        .to_socket_addrs()
+        .map_err(|e| format!("{authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{authority}: no address"))?;
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    let _ = stream.set_read_timeout(Some(timeout));
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n")
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    let status = reply.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("{url}: {status:?}"))
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::probe;
+    use std::io::{Read, Write};
+
+    /// A one-request server answering `status`; its URL.
+    fn answering(status: &'static str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/readyz", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut request = [0u8; 512];
+            let _ = stream.read(&mut request);
+            let _ = write!(stream, "HTTP/1.0 {status}\r\n\r\n");
+        });
+        url
+    }
+
+    #[test]
+    fn a_200_passes_and_anything_else_fails_with_the_status() {
+        assert_eq!(probe(&answering("200 OK")), Ok(()));
+        let failed = probe(&answering("503 Service Unavailable")).expect_err("503 fails");
+        assert!(failed.contains("503"), "{failed}");
+        assert!(probe("https://example/")
+            .expect_err("not http")
+            .contains("only http://"));
+    }
+}

@@ -3,7 +3,7 @@
 //! `cluster.local` only: nothing is forwarded off the machine) and metrics-server (the
 //! `metrics.k8s.io` API behind `kubectl top` and the HPA's CPU and memory metrics).
 
-use super::image::{Image, COREDNS, IMAGES, METRICS_SERVER};
+use super::image::{self, Image, COREDNS, METRICS_SERVER};
 use super::node::ctr;
 use super::{kubectl_run, write, DNS_SERVICE_IP};
 use cluster::{Cluster, ClusterError};
@@ -15,7 +15,7 @@ pub fn install(nodes: &Cluster, report: &mut dyn FnMut(&str)) -> Result<(), Clus
     let images = super::bin::images_dir()?;
     std::fs::create_dir_all(&images)
         .map_err(|e| ClusterError(format!("cannot create {}: {e}", images.display())))?;
-    for image in IMAGES {
+    for image in image::add_ons() {
         let archive = image.archive(&images)?;
         for node in 0..nodes.nodes() {
             import(nodes, node, image, &archive)?;
@@ -78,16 +78,17 @@ pub fn remove_files(nodes: &Cluster) {
     let _ = std::fs::remove_file(manifest_file(nodes));
 }
 
-/// Imports `image` into `node`'s containerd unless it is there, pinned so that nothing collects
-/// it (it could not be pulled back).
-fn import(
+/// Imports `image` into `node`'s containerd (an add-on unless it is there; the service's images
+/// every time, since they change with each build), pinned so that nothing collects it (it could
+/// not be pulled back).
+pub fn import(
     nodes: &Cluster,
     node: usize,
     image: &Image,
     archive: &std::path::Path,
 ) -> Result<(), ClusterError> {
     let listed = cluster::command::run(ctr(nodes, node).args(["images", "ls", "-q"]))?;
-    if listed.lines().any(|line| line.trim() == image.reference) {
+    if image.add_on && listed.lines().any(|line| line.trim() == image.reference) {
         return Ok(());
     }
     cluster::command::run(ctr(nodes, node).args(["images", "import"]).arg(archive))?;

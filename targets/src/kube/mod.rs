@@ -15,6 +15,7 @@
 
 pub mod addons;
 pub mod bin;
+pub mod chart;
 pub mod control_plane;
 pub mod image;
 pub mod node;

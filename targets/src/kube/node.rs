@@ -11,7 +11,9 @@
 //! and CNI create `/var/lib/kubelet/device-plugins`, `/var/log/containers` and `/var/lib/cni`
 //! (removed if they did not exist), its cgroups (`/sys/fs/cgroup/*/lab-knode<i>`) and mounts
 //! (volumes, overlay root file systems, pod namespaces) are removed, and any process left in a
-//! node's namespace or cgroups (containerd's shims, containers) is killed.
+//! node's namespace or cgroups (containerd's shims, containers) is killed. The sockets live in
+//! [`RUNTIME_ROOT`], since the lab's state folder may be too deep for a socket's path; it goes
+//! at `down` too.
 
 use super::control_plane::ControlPlane;
 use super::pki::{kubeconfig, Leaf};
@@ -53,9 +55,20 @@ pub fn pod_cidr(node: usize) -> String {
     format!("10.244.{}.0/24", node + 1)
 }
 
+/// Where the nodes keep what holds sockets: the kubelet's root folder (its plugin and
+/// pod-resources sockets) and containerd's sockets. Not in the lab's state folder: a socket's
+/// path has at most 107 bytes, and the kubelet's would overflow under a deep state folder.
+/// Removed at `down`.
+pub const RUNTIME_ROOT: &str = "/var/lib/lab-kube";
+
+/// `node`'s folder under [`RUNTIME_ROOT`] (`/var/lib/lab-kube/lab-knode1`).
+pub fn runtime_dir(cluster: &Cluster, node: usize) -> PathBuf {
+    Path::new(RUNTIME_ROOT).join(cluster.host(node).namespace)
+}
+
 /// containerd's socket on `node`.
 pub fn containerd_socket(cluster: &Cluster, node: usize) -> PathBuf {
-    cluster.data_dir(node).join("containerd.sock")
+    runtime_dir(cluster, node).join("containerd.sock")
 }
 
 /// The cgroup every pod of `node` lives under (the kubelet's `cgroupRoot`), in every hierarchy.
@@ -98,6 +111,7 @@ impl Server for Node {
             ("/usr/lib/cni/bridge", "containernetworking-plugins"),
             ("/usr/sbin/conntrack", "conntrack"),
             ("/bin/busybox", "busybox-static"),
+            ("/usr/bin/podman", "podman"),
         ];
         let missing: Vec<&str> = needed
             .iter()
@@ -119,6 +133,9 @@ impl Server for Node {
         record_machine(cluster)?;
         let host = cluster.host(node);
         let dir = cluster.data_dir(node);
+        let runtime = runtime_dir(cluster, node);
+        std::fs::create_dir_all(&runtime)
+            .map_err(|e| ClusterError(format!("cannot create {}: {e}", runtime.display())))?;
         let pki = super::pki(cluster);
         let user = format!("kubelet-{}", name(node));
         pki.issue(&Leaf::client(
@@ -158,6 +175,26 @@ impl Server for Node {
             cluster::command::run(
                 netns::in_ns(&host.namespace, "sysctl").args(["-q", "-w", sysctl]),
             )?;
+        }
+        // Pods reach the rest of the lab (its store clusters) from the node's address: those
+        // hosts have no route back to the pod ranges. Pod to pod stays routed, unmasqueraded.
+        let masquerade = [
+            "POSTROUTING",
+            "-s",
+            super::POD_CIDR,
+            "!",
+            "-d",
+            super::POD_CIDR,
+            "-m",
+            "comment",
+            "--comment",
+            "lab pods to the lab",
+            "-j",
+            "MASQUERADE",
+        ];
+        let iptables = || netns::in_ns(&host.namespace, "iptables");
+        if !cluster::command::succeeds(iptables().args(["-t", "nat", "-C"]).args(masquerade)) {
+            cluster::command::run(iptables().args(["-t", "nat", "-A"]).args(masquerade))?;
         }
         Ok(())
     }
@@ -260,7 +297,10 @@ fn kubelet(cluster: &Cluster, node: usize) -> Command {
             "--kubeconfig={}",
             super::kubeconfig(cluster, &format!("kubelet-{}", name(node))).display()
         ))
-        .arg(format!("--root-dir={}", dir.join("kubelet").display()))
+        .arg(format!(
+            "--root-dir={}",
+            runtime_dir(cluster, node).join("kubelet").display()
+        ))
         .arg(format!("--hostname-override={}", name(node)))
         .arg(format!("--node-ip={}", host.address))
         .arg(format!(
@@ -504,6 +544,9 @@ fn clean_node(cluster: &Cluster, node: usize) -> Result<(), ClusterError> {
         }
     }
     unmount_under(&cluster.dir(node))?;
+    unmount_under(&runtime_dir(cluster, node))?;
+    let _ = std::fs::remove_dir_all(runtime_dir(cluster, node));
+    let _ = std::fs::remove_dir(RUNTIME_ROOT);
     remove_cgroups(&cgroup_root(cluster, node));
     Ok(())
 }

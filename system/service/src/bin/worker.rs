@@ -20,11 +20,23 @@ use service::{relay, rest, worker, App, Settings};
 struct Cli {
     #[command(flatten)]
     settings: Settings,
+    /// Only check that URL answers 200 (`http://127.0.0.1:8080/readyz`), exit 0 if it does and
+    /// 1 if not: the health check of the image, which has no curl.
+    #[arg(long, value_name = "URL")]
+    probe: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Cli::parse().settings;
+    let cli = Cli::parse();
+    if let Some(url) = cli.probe {
+        if let Err(e) = service::lifecycle::probe(&url) {
+            eprintln!("worker: {e}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+    let settings = cli.settings;
     let app = App::new("worker", settings.clone()).context("configuring the worker")?;
     let http = tokio::net::TcpListener::bind(settings.http)
         .await

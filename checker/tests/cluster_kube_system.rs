@@ -1,0 +1,312 @@
+//! The service system deployed on the lab's Kubernetes cluster by its Helm chart (`k8s/chart`),
+//! over the lab's own store clusters (etcd, PostgreSQL, Cassandra, Kafka on the lab's network).
+//! Needs root and what `cluster_kube.rs` needs; `test.sh` installs and builds it all.
+//!
+//! What it shows, each as an assertion that can fail: `helm install --wait` leaves every
+//! Deployment ready; a request through NGINX's NodePort is answered by an api pod; the api's
+//! replicas are spread over nodes; a `register` run through NGINX is linearizable; the HPA
+//! scales the api up under a load and back down after it (replica counts and times printed);
+//! and a node whose kubelet stops has its pods replaced on the other nodes while a `register` run
+//! through the system stays valid (times printed).
+
+mod servers;
+
+use cluster::Cluster;
+use consistency::Verdict;
+use servers::{run_and_judge, wait_for, SystemLab};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use targets::kube::{self, chart, node};
+use targets::service::client::{Endpoint, ServiceTarget, Via};
+use workloads::Data;
+
+fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
+    kube::kubectl_run(cluster, args).unwrap_or_else(|e| panic!("kubectl {}: {e}", args.join(" ")))
+}
+
+/// `kubectl -n lab-system get … -o jsonpath=…`, or "" when it fails.
+fn jsonpath(cluster: &Cluster, what: &[&str], path: &str) -> String {
+    let mut args = vec!["-n", chart::NAMESPACE, "get"];
+    args.extend_from_slice(what);
+    let output = format!("jsonpath={path}");
+    args.extend_from_slice(&["-o", &output]);
+    kube::kubectl_run(cluster, &args).unwrap_or_default()
+}
+
+/// The api's pods that run and are not being deleted, with their nodes.
+fn api_pods(cluster: &Cluster) -> Vec<(String, String)> {
+    let text = jsonpath(
+        cluster,
+        &[
+            "pods",
+            "-l",
+            "app.kubernetes.io/name=api",
+            "--field-selector=status.phase=Running",
+        ],
+        r#"{range .items[*]}{.metadata.name} {.spec.nodeName} {.metadata.deletionTimestamp}{"\n"}{end}"#,
+    );
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let (pod, node) = (words.next()?, words.next()?);
+            words
+                .next()
+                .is_none()
+                .then(|| (pod.to_string(), node.to_string()))
+        })
+        .collect()
+}
+
+fn target(nodes: &Cluster, node: usize, timeout: Duration) -> Arc<ServiceTarget> {
+    let endpoints = vec![Endpoint {
+        http: format!("http://{}", chart::http_address(nodes, node)),
+        grpc: format!("http://{}", chart::grpc_address(nodes, node)),
+    }];
+    Arc::new(ServiceTarget::new(
+        endpoints,
+        Data::Registers,
+        "strong",
+        Via::Rest,
+        timeout,
+    ))
+}
+
+/// Requests from `threads` threads through NGINX until `stop`; counts the answers.
+fn load(
+    nodes: &Cluster,
+    threads: usize,
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicU64>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..threads)
+        .map(|t| {
+            let addr = chart::http_address(nodes, t % nodes.nodes());
+            let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if cluster::probe::http(addr, "GET", "/kv/load", "", Duration::from_secs(2))
+                        .is_some()
+                    {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+fn replicas(control: &Cluster) -> u32 {
+    jsonpath(control, &["hpa", "lab-api"], "{.status.currentReplicas}")
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
+    let started = Instant::now();
+    let lab = SystemLab::up_all(&["etcd", "postgres", "cassandra", "kafka", "kube"]);
+    let control = lab.cluster("kube-control-plane");
+    let nodes = lab.cluster("kube-node");
+    eprintln!(
+        "kube-system: stores and cluster up in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // What the schemas cannot check (admission, quotas), against the live cluster, before
+    // anything is applied.
+    let validate = std::process::Command::new(chart::chart_dir().join("../validate"))
+        .arg("--live")
+        .arg(kube::admin_kubeconfig(&control))
+        .output()
+        .expect("k8s/validate runs");
+    assert!(
+        validate.status.success(),
+        "k8s/validate --live: {}",
+        String::from_utf8_lossy(&validate.stderr)
+    );
+    chart::install(&nodes, &[], &mut |event| eprintln!("kube-system: {event}"))
+        .unwrap_or_else(|e| panic!("helm install: {e}"));
+
+    let deployments = jsonpath(
+        &control,
+        &["deployments"],
+        r#"{range .items[*]}{.metadata.name}={.status.readyReplicas}/{.spec.replicas} {end}"#,
+    );
+    for name in ["lab-api", "lab-worker", "lab-nginx"] {
+        let entry = deployments
+            .split_whitespace()
+            .find(|d| d.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} missing: {deployments}"));
+        let (ready, wanted) = entry
+            .trim_start_matches(&format!("{name}="))
+            .split_once('/')
+            .expect("ready/wanted");
+        assert_eq!(ready, wanted, "{name} not ready: {deployments}");
+    }
+
+    // Through NGINX's NodePort on node 1, an api pod answers and says which it is.
+    let pods = api_pods(&control);
+    let body = cluster::probe::http(
+        chart::http_address(&nodes, 0),
+        "GET",
+        "/cluster",
+        "",
+        Duration::from_secs(5),
+    )
+    .expect("/cluster through NGINX");
+    let me: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let me = me["me"].as_str().expect("me").to_string();
+    assert!(
+        pods.iter().any(|(pod, _)| pod == &me),
+        "{me} is not an api pod: {pods:?}"
+    );
+    let spread: BTreeSet<&str> = pods.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(
+        spread.len(),
+        pods.len(),
+        "anti-affinity spreads the api's replicas over nodes: {pods:?}"
+    );
+
+    // Linearizable through NGINX, the api pods and PostgreSQL.
+    let (history, judgement) = run_and_judge(
+        target(&nodes, 0, Duration::from_secs(5)),
+        "register",
+        8,
+        10,
+        100.0,
+    );
+    assert_eq!(
+        judgement.verdict,
+        Verdict::Valid,
+        "register through the cluster: {:?}",
+        judgement.results
+    );
+    eprintln!(
+        "kube-system: register run, {} operations, valid",
+        history.len()
+    );
+
+    // The HPA scales the api up under a load and down after it. First it settles at its
+    // minimum (the register run may have scaled it).
+    let minimum: u32 = jsonpath(&control, &["hpa", "lab-api"], "{.spec.minReplicas}")
+        .parse()
+        .expect("the HPA's minReplicas");
+    wait_for(
+        "the HPA to settle at its minimum",
+        Duration::from_secs(300),
+        || replicas(&control) == minimum,
+    );
+    let (stop, answered) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let loading = Instant::now();
+    let threads = load(&nodes, 24, Arc::clone(&stop), Arc::clone(&answered));
+    wait_for(
+        "the HPA to scale the api up",
+        Duration::from_secs(240),
+        || replicas(&control) > minimum,
+    );
+    let up_after = loading.elapsed();
+    // The load goes on a minute more, for the HPA to go on scaling.
+    let mut peak = minimum;
+    let more = Instant::now();
+    while more.elapsed() < Duration::from_secs(60) {
+        peak = peak.max(replicas(&control));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for thread in threads {
+        thread.join().expect("a load thread");
+    }
+    let rate = answered.load(Ordering::Relaxed) as f64 / loading.elapsed().as_secs_f64();
+    let unloaded = Instant::now();
+    wait_for(
+        "the HPA to scale the api back down",
+        Duration::from_secs(300),
+        || replicas(&control) == minimum,
+    );
+    eprintln!(
+        "kube-system: HPA {minimum} -> {} replicas {:.0} s into a load of {rate:.0} requests/s, up to {peak} within a minute more, back to {minimum} {:.0} s after it",
+        minimum + 1,
+        up_after.as_secs_f64(),
+        unloaded.elapsed().as_secs_f64()
+    );
+
+    // A node's kubelet stops during a register run: its api pod is replaced elsewhere, and the
+    // run through NGINX (on another node) stays linearizable.
+    let pods = api_pods(&control);
+    let (lost_pod, victim) = pods[0].clone();
+    let index = (0..nodes.nodes())
+        .find(|&n| node::name(n) == victim)
+        .expect("a lab node");
+    let entry = (index + 1) % nodes.nodes();
+    // Kill the kubelet 5 s into the run, then watch: the node NotReady, the pod replaced.
+    let watching = {
+        let (nodes, control) = (Arc::clone(&nodes), Arc::clone(&control));
+        let (victim, lost_pod, before) = (victim.clone(), lost_pod.clone(), pods.len());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(5));
+            nodes
+                .kill_companion(index, "kubelet")
+                .expect("kill the kubelet");
+            let stopped = Instant::now();
+            let ready = || {
+                kube::kubectl_run(
+                    &control,
+                    &[
+                        "get",
+                        "node",
+                        &victim,
+                        "-o",
+                        r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#,
+                    ],
+                )
+                .unwrap_or_default()
+            };
+            wait_for("the node to be NotReady", Duration::from_secs(120), || {
+                ready() != "True"
+            });
+            let not_ready = stopped.elapsed();
+            wait_for(
+                "the lost node's api pod to be replaced",
+                Duration::from_secs(180),
+                || {
+                    let now = api_pods(&control);
+                    now.len() >= before
+                        && now
+                            .iter()
+                            .all(|(pod, node)| pod != &lost_pod && node != &victim)
+                },
+            );
+            (not_ready, stopped.elapsed())
+        })
+    };
+    let (history, judgement) = run_and_judge(
+        target(&nodes, entry, Duration::from_secs(5)),
+        "register",
+        8,
+        90,
+        50.0,
+    );
+    let (not_ready, replaced) = watching.join().expect("the watcher");
+    assert_eq!(
+        judgement.verdict,
+        Verdict::Valid,
+        "register while {victim} is lost: {:?}",
+        judgement.results
+    );
+    eprintln!(
+        "kube-system: kubelet of {victim} stopped: NotReady after {:.0} s, {lost_pod} replaced after {:.0} s (grace {} s + toleration {} s); register through {} valid ({} operations)",
+        not_ready.as_secs_f64(),
+        replaced.as_secs_f64(),
+        kube::control_plane::NODE_MONITOR_GRACE_SECONDS,
+        kube::control_plane::EVICTION_TOLERATION_SECONDS,
+        node::name(entry),
+        history.len()
+    );
+    nodes.restart(index).expect("the kubelet again");
+    chart::uninstall(&nodes).expect("helm uninstall");
+    kubectl(&control, &["get", "namespaces"]);
+}
