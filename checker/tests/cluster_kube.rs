@@ -15,15 +15,12 @@
 mod servers;
 
 use cluster::Cluster;
+use servers::kube::kubectl;
 use servers::{wait_for, SystemLab};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use targets::kube::{self, image::BUSYBOX, node};
-
-fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
-    kube::kubectl_run(cluster, args).unwrap_or_else(|e| panic!("kubectl {}: {e}", args.join(" ")))
-}
 
 fn apply(cluster: &Cluster, name: &str, yaml: &str) {
     let file = kube::shared_dir(cluster).join(format!("test-{name}.yaml"));
@@ -31,38 +28,13 @@ fn apply(cluster: &Cluster, name: &str, yaml: &str) {
     kubectl(cluster, &["apply", "-f", &file.display().to_string()]);
 }
 
-/// `kubectl get … -o jsonpath=…`, or "" when it fails (a pod not created yet).
-fn jsonpath(cluster: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let output = format!("jsonpath={path}");
-    args.extend_from_slice(&["-o", &output]);
-    kube::kubectl_run(cluster, &args).unwrap_or_default()
+fn jsonpath(control: &Cluster, what: &[&str], path: &str) -> String {
+    servers::kube::jsonpath(control, None, what, path)
 }
 
 /// The node each pod labelled `app=<app>` runs on, by pod name (Running pods only).
-fn placements(cluster: &Cluster, app: &str) -> Vec<(String, String)> {
-    let text = jsonpath(
-        cluster,
-        &[
-            "pods",
-            "-l",
-            &format!("app={app}"),
-            "--field-selector=status.phase=Running",
-        ],
-        r#"{range .items[*]}{.metadata.name} {.spec.nodeName} {.metadata.deletionTimestamp}{"\n"}{end}"#,
-    );
-    text.lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let (pod, node) = (words.next()?, words.next()?);
-            // A pod being deleted (evicted) is not where the app runs any more.
-            words
-                .next()
-                .is_none()
-                .then(|| (pod.to_string(), node.to_string()))
-        })
-        .collect()
+fn placements(control: &Cluster, app: &str) -> Vec<(String, String)> {
+    servers::kube::running_pods(control, None, &format!("app={app}"))
 }
 
 const WEB: &str = r#"
@@ -75,6 +47,8 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
+      # One per node, the store node included.
+      tolerations: [{key: lab.consistency/stores, operator: Exists, effect: NoSchedule}]
       affinity:
         podAntiAffinity:
           requiredDuringSchedulingIgnoredDuringExecution:
@@ -296,6 +270,11 @@ fn a_kubernetes_cluster_schedules_serves_resolves_measures_limits_reschedules_an
         &["rollout", "status", "deployment/mover", "--timeout=120s"],
     );
     let before = placements(&control, "mover");
+    let store_node = node::name(node::STORE_NODE);
+    assert!(
+        before.iter().all(|(_, n)| n != &store_node),
+        "pods that do not tolerate the store node's taint stay off it: {before:?}"
+    );
     let (moved_pod, victim) = before[0].clone();
     let index = (0..nodes.nodes())
         .find(|&n| node::name(n) == victim)
@@ -353,6 +332,9 @@ fn a_kubernetes_cluster_schedules_serves_resolves_measures_limits_reschedules_an
             std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
                 .is_ok_and(|c| namespaces.iter().any(|ns| c.contains(&format!("/{ns}"))))
         })
+        // A killed container whose shim went first is reparented to the machine's init, and is
+        // a zombie until init reaps it: it holds nothing, and has left its cgroup already.
+        .filter(|&pid| cluster::process::alive(pid))
         .collect();
     assert!(
         left.is_empty(),

@@ -13,6 +13,7 @@ mod servers;
 
 use cluster::Cluster;
 use consistency::Verdict;
+use servers::kube::kubectl;
 use servers::{run_and_judge, wait_for, SystemLab};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,41 +23,17 @@ use targets::kube::{self, chart, node};
 use targets::service::client::{Endpoint, ServiceTarget, Via};
 use workloads::Data;
 
-fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
-    kube::kubectl_run(cluster, args).unwrap_or_else(|e| panic!("kubectl {}: {e}", args.join(" ")))
-}
-
-/// `kubectl -n lab-system get … -o jsonpath=…`, or "" when it fails.
-fn jsonpath(cluster: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["-n", chart::NAMESPACE, "get"];
-    args.extend_from_slice(what);
-    let output = format!("jsonpath={path}");
-    args.extend_from_slice(&["-o", &output]);
-    kube::kubectl_run(cluster, &args).unwrap_or_default()
+fn jsonpath(control: &Cluster, what: &[&str], path: &str) -> String {
+    servers::kube::jsonpath(control, Some(chart::NAMESPACE), what, path)
 }
 
 /// The api's pods that run and are not being deleted, with their nodes.
-fn api_pods(cluster: &Cluster) -> Vec<(String, String)> {
-    let text = jsonpath(
-        cluster,
-        &[
-            "pods",
-            "-l",
-            "app.kubernetes.io/name=api",
-            "--field-selector=status.phase=Running",
-        ],
-        r#"{range .items[*]}{.metadata.name} {.spec.nodeName} {.metadata.deletionTimestamp}{"\n"}{end}"#,
-    );
-    text.lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let (pod, node) = (words.next()?, words.next()?);
-            words
-                .next()
-                .is_none()
-                .then(|| (pod.to_string(), node.to_string()))
-        })
-        .collect()
+fn api_pods(control: &Cluster) -> Vec<(String, String)> {
+    servers::kube::running_pods(
+        control,
+        Some(chart::NAMESPACE),
+        "app.kubernetes.io/name=api",
+    )
 }
 
 fn target(nodes: &Cluster, node: usize, timeout: Duration) -> Arc<ServiceTarget> {
@@ -97,6 +74,22 @@ fn load(
         .collect()
 }
 
+/// Runs the `checker` binary on the test's lab; whether it exited 0, and what it said.
+fn checker(lab: &SystemLab, nodes: &Cluster, args: &[&str]) -> (bool, String) {
+    let output = servers::checker_on(nodes.net())
+        .args(args)
+        .arg("--state")
+        .arg(&lab.state)
+        .output()
+        .expect("checker runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
 fn replicas(control: &Cluster) -> u32 {
     jsonpath(control, &["hpa", "lab-api"], "{.status.currentReplicas}")
         .parse()
@@ -125,25 +118,48 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         "k8s/validate --live: {}",
         String::from_utf8_lossy(&validate.stderr)
     );
-    chart::install(&nodes, &[], &mut |event| eprintln!("kube-system: {event}"))
-        .unwrap_or_else(|e| panic!("helm install: {e}"));
+    let installed = checker(&lab, &nodes, &["kube", "install"]);
+    assert!(installed.0, "checker kube install: {}", installed.1);
+    eprint!("{}", installed.1);
 
-    let deployments = jsonpath(
-        &control,
-        &["deployments"],
-        r#"{range .items[*]}{.metadata.name}={.status.readyReplicas}/{.spec.replicas} {end}"#,
-    );
-    for name in ["lab-api", "lab-worker", "lab-nginx"] {
-        let entry = deployments
-            .split_whitespace()
-            .find(|d| d.starts_with(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("{name} missing: {deployments}"));
-        let (ready, wanted) = entry
-            .trim_start_matches(&format!("{name}="))
-            .split_once('/')
-            .expect("ready/wanted");
-        assert_eq!(ready, wanted, "{name} not ready: {deployments}");
+    // Every Deployment and StatefulSet of the release is ready.
+    let mut workloads = Vec::new();
+    for kind in ["deployments", "statefulsets"] {
+        let listed = jsonpath(
+            &control,
+            &[kind],
+            r#"{range .items[*]}{.metadata.name}={.status.readyReplicas}/{.spec.replicas} {end}"#,
+        );
+        for entry in listed.split_whitespace() {
+            let (name, counts) = entry.split_once('=').expect("name=ready/wanted");
+            let (ready, wanted) = counts.split_once('/').expect("ready/wanted");
+            assert_eq!(ready, wanted, "{kind} {name} not ready: {listed}");
+            workloads.push(name.to_string());
+        }
     }
+    for name in ["lab-api", "lab-worker", "lab-nginx", "lab-etcd"] {
+        assert!(
+            workloads.iter().any(|w| w == name),
+            "{name} missing: {workloads:?}"
+        );
+    }
+
+    // The stores in the cluster (etcd) run on the tainted store node only.
+    let etcd = jsonpath(
+        &control,
+        &["pods", "-l", "app.kubernetes.io/name=etcd"],
+        r#"{range .items[*]}{.spec.nodeName} {end}"#,
+    );
+    let store_node = node::name(node::STORE_NODE);
+    assert_eq!(
+        etcd.split_whitespace().count(),
+        3,
+        "three etcd members: {etcd}"
+    );
+    assert!(
+        etcd.split_whitespace().all(|n| n == store_node),
+        "store pods on {store_node} only: {etcd}"
+    );
 
     // Through NGINX's NodePort on node 1, an api pod answers and says which it is.
     let pods = api_pods(&control);
@@ -233,6 +249,37 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         up_after.as_secs_f64(),
         unloaded.elapsed().as_secs_f64()
     );
+
+    // `checker run` against the chart's system, with the lab's kill fault on the nodes.
+    let out = lab.state.join("kube-strong-run");
+    let out = out.display().to_string();
+    let (valid, said) = checker(
+        &lab,
+        &nodes,
+        &[
+            "run",
+            "--target",
+            "kube-strong",
+            "--workload",
+            "register",
+            "--nemesis",
+            "kill",
+            "--time-limit",
+            "20",
+            "--fault-interval",
+            "5",
+            "--fault-duration",
+            "5",
+            "--quiet",
+            "--out",
+            &out,
+        ],
+    );
+    assert!(
+        valid,
+        "checker run --target kube-strong --nemesis kill: {said}"
+    );
+    eprintln!("kube-system: checker run --target kube-strong --nemesis kill: valid");
 
     // A node's kubelet stops during a register run: its api pod is replaced elsewhere, and the
     // run through NGINX (on another node) stays linearizable.

@@ -201,7 +201,7 @@ fn prometheus_sees_every_target_and_agrees_with_locust() {
 fn integrated_run(lab: &SystemLab, prometheus_cluster: &cluster::Cluster, out: &Path) {
     let net = prometheus_cluster.net();
     let dir = out.join("integrated");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_checker"))
+    let run = servers::checker_on(net)
         .args(["run", "--workload", "register", "--target", "system-strong"])
         .args(["--nemesis", "partition", "--time-limit", "16", "--quiet"])
         .args(["--fault-interval", "3", "--fault-duration", "3"])
@@ -210,13 +210,6 @@ fn integrated_run(lab: &SystemLab, prometheus_cluster: &cluster::Cluster, out: &
         .arg(&lab.state)
         .arg("--out")
         .arg(&dir)
-        .env(
-            cluster::netns::Net::ENV,
-            format!(
-                "{}/{}.{}.{}",
-                net.prefix, net.subnet[0], net.subnet[1], net.subnet[2]
-            ),
-        )
         .output()
         .expect("checker runs");
     let said = format!(

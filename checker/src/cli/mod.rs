@@ -9,6 +9,7 @@ mod cluster;
 mod compare;
 mod demo;
 mod elle;
+mod kube;
 mod report;
 mod run;
 
@@ -47,6 +48,8 @@ enum Command {
     Cluster(cluster::Args),
     /// Undo faults the lab left behind (`checker nemesis heal`).
     Nemesis(cluster::NemesisArgs),
+    /// Deploy the service system on the lab's Kubernetes cluster with its Helm chart (see `checker kube --help`).
+    Kube(kube::Args),
     /// Time checks in-process (parsing excluded), for comparisons with other checkers.
     Bench(bench::Args),
 }
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Cluster(args)) => cluster::run(args),
         Some(Command::Nemesis(args)) => cluster::nemesis(args),
+        Some(Command::Kube(args)) => kube::run(args),
     });
     match run {
         Ok(Ok(code)) => ExitCode::from(code),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a part of it
 
+pub mod kube;
+
 use checker::run::judge::{judge, Judgement};
 use checker::run::{run, RunConfig, Stop};
 use cluster::netns::Net;
@@ -309,4 +311,17 @@ pub fn assert_healed(cluster: &Cluster) {
         rules.iter().all(|&r| r == 0) && status.iter().all(|s| !s.paused && s.pid.is_some()),
         "every fault is healed: {status:?}, rules {rules:?}"
     );
+}
+
+/// The `checker` binary on the network `net` (as `CHECKER_LAB_NET` gives it to the binary).
+pub fn checker_on(net: &Net) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_checker"));
+    command.env(
+        Net::ENV,
+        format!(
+            "{}/{}.{}.{}",
+            net.prefix, net.subnet[0], net.subnet[1], net.subnet[2]
+        ),
+    );
+    command
 }

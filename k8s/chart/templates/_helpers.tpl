@@ -50,11 +50,39 @@ capabilities: {drop: [ALL]}
 - name: SERVICE_KAFKA
   value: {{ .root.Values.stores.kafka | quote }}
 - name: SERVICE_ETCD
-  value: {{ .root.Values.stores.etcd | quote }}
+  value: {{ include "lab.etcdEndpoints" .root | quote }}
 - name: SERVICE_NAME
   valueFrom:
     fieldRef: {fieldPath: metadata.name}
 - name: SERVICE_ADVERTISE
   valueFrom:
     fieldRef: {fieldPath: status.podIP}
+{{- end -}}
+
+{{/* Where store pods run: the store nodes only (their label, their taint tolerated), one per
+     node where there are several. */}}
+{{- define "lab.storePlacement" -}}
+nodeSelector:
+  {{- toYaml .root.Values.stores.placement.nodeSelector | nindent 2 }}
+tolerations:
+{{- toYaml .root.Values.stores.placement.tolerations | nindent 0 }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "lab.selector" . | nindent 12 }}
+{{- end -}}
+
+{{/* The etcd endpoints the api and the workers use: the in-cluster members, or stores.etcd. */}}
+{{- define "lab.etcdEndpoints" -}}
+{{- if .Values.stores.etcdInCluster.enabled -}}
+{{- $name := include "lab.name" (dict "root" . "component" "etcd") -}}
+{{- range $i, $_ := until (int .Values.stores.etcdInCluster.replicas) }}{{ if $i }},{{ end }}http://{{ $name }}-{{ $i }}.{{ $name }}:2379{{ end -}}
+{{- else -}}
+{{- .Values.stores.etcd -}}
+{{- end -}}
 {{- end -}}

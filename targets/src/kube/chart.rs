@@ -5,8 +5,7 @@
 
 use super::image::{self, Image};
 use super::{addons, bin, write};
-use crate::service::server::beside;
-use crate::{cassandra, etcd, kafka, postgres};
+use crate::service::server::{beside, Stores};
 use cluster::{Cluster, ClusterError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +21,7 @@ pub const HTTP_NODE_PORT: u16 = 30080;
 pub const GRPC_NODE_PORT: u16 = 30090;
 
 /// The images the chart runs.
-pub static IMAGES: &[&Image] = &[&image::API, &image::WORKER, &image::NGINX];
+pub static IMAGES: &[&Image] = &[&image::API, &image::WORKER, &image::NGINX, &image::ETCD];
 
 /// The chart's folder (`k8s/chart` of the checkout).
 pub fn chart_dir() -> PathBuf {
@@ -33,24 +32,14 @@ pub fn chart_dir() -> PathBuf {
 /// same state folder), as JSON (which Helm reads as YAML): the addresses hold commas, which
 /// `--set` would split.
 pub fn store_values(nodes: &Cluster) -> serde_json::Value {
-    let pg = beside(nodes, &postgres::server::Postgres);
-    let cassandra = beside(nodes, &cassandra::server::Cassandra);
-    let kafka = beside(nodes, &kafka::server::Kafka);
-    let etcd = beside(nodes, &etcd::server::Etcd);
-    let all = |c: &Cluster, f: &dyn Fn(&Cluster, usize) -> String| {
-        (0..c.nodes())
-            .map(|n| f(c, n))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let net = nodes.net();
-    let [a, b, c] = net.subnet;
+    let stores = Stores::beside(nodes);
+    let [a, b, c] = nodes.net().subnet;
     serde_json::json!({
         "stores": {
-            "postgres": postgres::server::url(&pg, 0),
-            "cassandra": all(&cassandra, &|c, n| cassandra::server::cql_address(c, n).to_string()),
-            "kafka": all(&kafka, &kafka::server::bootstrap),
-            "etcd": all(&etcd, &etcd::server::client_url),
+            "postgres": stores.postgres,
+            "cassandra": stores.cassandra,
+            "kafka": stores.kafka,
+            "etcd": stores.etcd,
             "cidrs": [format!("{a}.{b}.{c}.0/24")],
         }
     })
@@ -128,6 +117,30 @@ pub fn uninstall(nodes: &Cluster) -> Result<(), ClusterError> {
         ],
     )?;
     Ok(())
+}
+
+/// Whether the release is deployed; the error says how to deploy it.
+pub fn deployed(nodes: &Cluster) -> Result<(), ClusterError> {
+    let status = cluster::command::run(helm(nodes).args([
+        "status",
+        RELEASE,
+        "--namespace",
+        NAMESPACE,
+        "-o",
+        "json",
+    ]));
+    let deployed = status
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|json| json["info"]["status"] == "deployed");
+    if deployed {
+        Ok(())
+    } else {
+        Err(ClusterError(String::from(
+            "the service system is not deployed on the lab's Kubernetes cluster: run `checker cluster up kube`, \
+             `checker cluster up` each of etcd, postgres, cassandra and kafka, then `checker kube install`"
+        )))
+    }
 }
 
 /// `helm` as the cluster's administrator.

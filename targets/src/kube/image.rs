@@ -105,6 +105,14 @@ pub static NGINX: Image = Image {
     add_on: false,
 };
 
+/// etcd 3.6.16, as the chart's in-cluster store for discovery, election and live settings.
+pub static ETCD: Image = Image {
+    name: "etcd",
+    reference: "lab.local/etcd:v3.6.16",
+    programs: &[Program::Built("etcd")],
+    add_on: false,
+};
+
 /// The checker, to run workloads from inside the cluster.
 pub static CHECKER: Image = Image {
     name: "checker",
@@ -122,6 +130,7 @@ pub static IMAGES: &[&Image] = &[
     &API,
     &WORKER,
     &NGINX,
+    &ETCD,
     &CHECKER,
 ];
 

@@ -21,10 +21,13 @@ pub mod image;
 pub mod node;
 pub mod pki;
 
-use crate::System;
+use crate::service::client::{Endpoint, ServiceTarget};
+use crate::{kafka, running, OpenError, Opened, Setup, System, TargetKind};
 use cluster::{Cluster, ClusterError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use workloads::{bank::BANK, counter::COUNTER, register::REGISTER, set::SET};
 
 /// Kubernetes' row of [`crate::SYSTEMS`].
 pub static SYSTEM: System = System {
@@ -32,8 +35,61 @@ pub static SYSTEM: System = System {
     about: "Kubernetes v1.34.4: a control plane and three nodes (containerd, kubelet, kube-proxy)",
     servers: &[&control_plane::ControlPlane, &node::Node],
     needs: &[],
-    targets: &[],
+    targets: &[
+        TargetKind {
+            name: "kube-strong",
+            about: "the service system deployed by k8s/chart, strong requests through NGINX's NodePort; faults hit the nodes",
+            workloads: &[&REGISTER, &SET, &COUNTER, &BANK],
+            open: |setup| open(setup, "strong"),
+        },
+        TargetKind {
+            name: "kube-eventual",
+            about: "the chart's system, eventual requests (Cassandra at QUORUM, last-write-wins on HLC)",
+            workloads: &[&REGISTER, &SET, &COUNTER],
+            open: |setup| open(setup, "eventual"),
+        },
+        TargetKind {
+            name: "kube-async",
+            about: "the chart's system, async writes through Kafka, applied by the workers' pods",
+            workloads: &[&REGISTER, &SET, &COUNTER],
+            open: |setup| open(setup, "async"),
+        },
+    ],
 };
+
+/// The service system as the chart deployed it (`checker kube install`), reached through
+/// NGINX's NodePort on every node; the lab's faults hit the Kubernetes nodes (a killed or paused
+/// node is its containerd, kubelet and kube-proxy; its containers go on running, as when a real
+/// node's agent dies).
+fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
+    let nodes = running(&node::Node, setup)?;
+    chart::deployed(&nodes)?;
+    let endpoints = (0..nodes.nodes())
+        .map(|n| Endpoint {
+            http: format!("http://{}", chart::http_address(&nodes, n)),
+            grpc: format!("http://{}", chart::grpc_address(&nodes, n)),
+        })
+        .collect();
+    let data = setup.workload.data;
+    let mut target = ServiceTarget::new(endpoints, data, consistency, setup.via, setup.op_timeout);
+    if consistency == "async" {
+        let kafka = running(&kafka::server::Kafka, setup)?;
+        target = target.draining(kafka::server::bootstrap_servers(&kafka));
+    }
+    let description = format!(
+        "the service system on Kubernetes ({} nodes, Helm release {} in {}), {consistency} requests through NGINX over {}",
+        nodes.nodes(),
+        chart::RELEASE,
+        chart::NAMESPACE,
+        setup.via.name()
+    );
+    let promise = match consistency {
+        "strong" => "each request one SERIALIZABLE PostgreSQL transaction: linearizable",
+        "eventual" => "Cassandra at QUORUM with last-write-wins: no promise for a read-then-write",
+        _ => "writes accepted into Kafka and applied later: reads converge once the queue drains",
+    };
+    Ok(Opened::real(nodes, Arc::new(target), description, promise))
+}
 
 /// The pods' network; node `i` (from 0) gets `10.244.<i+1>.0/24`.
 pub const POD_CIDR: &str = "10.244.0.0/16";

@@ -45,6 +45,23 @@ pub const MACHINE_FOLDERS: &[&str] = &[
 /// The file in the shared folder recording the machine as it was before the first node started.
 const MACHINE_FILE: &str = "machine-before.json";
 
+/// The node that holds the stores (`knode3`): tainted, so that only pods that tolerate
+/// [`STORE_TAINT`] run there, and labelled `lab.consistency/role=stores` for them to select it.
+pub const STORE_NODE: usize = 2;
+/// The label that says what a node is for (`stores` or `services`).
+pub const ROLE_LABEL: &str = "lab.consistency/role";
+/// The store node's taint.
+pub const STORE_TAINT: &str = "lab.consistency/stores=true:NoSchedule";
+
+/// What node `node` is for: `stores` or `services`.
+pub fn role(node: usize) -> &'static str {
+    if node == STORE_NODE {
+        "stores"
+    } else {
+        "services"
+    }
+}
+
 /// Node `node`'s name in Kubernetes (`knode1`).
 pub fn name(node: usize) -> String {
     format!("knode{}", node + 1)
@@ -304,9 +321,13 @@ fn kubelet(cluster: &Cluster, node: usize) -> Command {
         .arg(format!("--hostname-override={}", name(node)))
         .arg(format!("--node-ip={}", host.address))
         .arg(format!(
-            "--node-labels=topology.kubernetes.io/zone=zone-{}",
-            node + 1
+            "--node-labels=topology.kubernetes.io/zone=zone-{},{ROLE_LABEL}={}",
+            node + 1,
+            role(node)
         ));
+    if node == STORE_NODE {
+        command.arg(format!("--register-with-taints={STORE_TAINT}"));
+    }
     command
 }
 

@@ -156,33 +156,56 @@ pub fn binary(name: &str) -> Result<PathBuf, ClusterError> {
     })
 }
 
+/// Where the lab's store clusters beside `cluster` are, as the service's settings name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stores {
+    /// PostgreSQL's primary, a libpq connection string.
+    pub postgres: String,
+    /// Cassandra's contact points, comma-separated.
+    pub cassandra: String,
+    /// Kafka's bootstrap servers, comma-separated.
+    pub kafka: String,
+    /// etcd's client URLs, comma-separated.
+    pub etcd: String,
+}
+
+impl Stores {
+    /// The stores on `cluster`'s network and state folder.
+    pub fn beside(cluster: &Cluster) -> Stores {
+        let all = |server: &'static dyn Server, f: &dyn Fn(&Cluster, usize) -> String| {
+            let c = beside(cluster, server);
+            (0..c.nodes())
+                .map(|n| f(&c, n))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        Stores {
+            postgres: postgres::server::url(&beside(cluster, &postgres::server::Postgres), 0),
+            cassandra: all(&cassandra::server::Cassandra, &|c, n| {
+                cassandra::server::cql_address(c, n).to_string()
+            }),
+            kafka: all(&kafka::server::Kafka, &kafka::server::bootstrap),
+            etcd: all(&etcd::server::Etcd, &etcd::server::client_url),
+        }
+    }
+}
+
 /// The command line every instance shares: where the lab's stores are.
 pub fn store_args(cluster: &Cluster) -> Vec<String> {
-    let pg = beside(cluster, &postgres::server::Postgres);
-    let cassandra = beside(cluster, &cassandra::server::Cassandra);
-    let kafka = beside(cluster, &kafka::server::Kafka);
-    let etcd = beside(cluster, &etcd::server::Etcd);
-    let all = |c: &Cluster, f: &dyn Fn(&Cluster, usize) -> String| {
-        (0..c.nodes())
-            .map(|n| f(c, n))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let stores = Stores::beside(cluster);
     vec![
         "--postgres".into(),
-        postgres::server::url(&pg, 0),
+        stores.postgres,
         "--cassandra".into(),
-        all(&cassandra, &|c, n| {
-            cassandra::server::cql_address(c, n).to_string()
-        }),
+        stores.cassandra,
         // QUORUM: without faults a read sees the last acknowledged write, so what the checker
         // finds comes from the faults (and the clocks), not from replication lag.
         "--cassandra-consistency".into(),
         "quorum".into(),
         "--kafka".into(),
-        all(&kafka, &kafka::server::bootstrap),
+        stores.kafka,
         "--etcd".into(),
-        all(&etcd, &etcd::server::client_url),
+        stores.etcd,
     ]
 }
 
