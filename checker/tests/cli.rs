@@ -264,3 +264,58 @@ fn a_load_that_cannot_run_is_refused_with_its_reason() {
         stdout(&o)
     );
 }
+
+/// A fault a target's nodes cannot take is refused before anything runs, with the reason and
+/// the faults it can take: clock skew on a Go binary, a partition of Kubernetes nodes.
+#[test]
+fn a_fault_a_target_cannot_take_is_refused_with_its_reason_and_the_choices() {
+    let cases = [
+        (
+            "etcd",
+            "clock",
+            "libfaketime",
+            "choose from partition, kill, pause",
+        ),
+        (
+            "kube-strong",
+            "partition",
+            "Kubernetes node",
+            "choose from kill, pause",
+        ),
+    ];
+    for (target, nemesis, why, choices) in cases {
+        let args = [
+            "run",
+            "--dry-run",
+            "--target",
+            target,
+            "--workload",
+            "register",
+            "--nemesis",
+            nemesis,
+        ];
+        let o = checker(&args);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(why) && stderr(&o).contains(choices),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = checker(&[
+        "run",
+        "--dry-run",
+        "--target",
+        "kube-strong",
+        "--workload",
+        "register",
+        "--nemesis",
+        "kill",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "kill is a fault Kubernetes nodes take: {}",
+        stderr(&o)
+    );
+}

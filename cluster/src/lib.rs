@@ -1,6 +1,7 @@
 //! Real clusters on one machine (Jepsen's `db` and `control`): each node a
-//! real server process in its own network namespace ([`netns`]), its state
-//! under the lab's folder (`.lab/<kind>/n<i>/`: data, `server.log`, `pid`),
+//! real server process (and its [`Companion`]s, if any) in its own network
+//! namespace ([`netns`]), its state under the lab's folder (`.lab/<kind>/n<i>/`:
+//! data, `server.log`, `pid`, a log and pid file per companion),
 //! so that one `checker` invocation can bring a cluster up and another can
 //! fault it, inspect it or tear it down.
 //!
@@ -91,6 +92,12 @@ pub trait Server: Send + Sync {
     /// (standbys copy the primary; Cassandra nodes join one at a time).
     fn one_by_one(&self) -> bool {
         false
+    }
+    /// Whether the lab's partitions cut all of its nodes' traffic: they drop packets from the
+    /// other nodes' own addresses, so not for a node that forwards traffic of addresses of its
+    /// own (a Kubernetes node's pods).
+    fn partitionable(&self) -> bool {
+        true
     }
     /// Whether it reads the clock through libc, so it runs under
     /// libfaketime and the `clock` fault can skew it (not Go binaries).

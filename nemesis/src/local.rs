@@ -56,9 +56,24 @@ impl LocalNemesis {
 
     /// Whether faults of `kind` can hit servers of `server`'s kind: clock
     /// skew needs libfaketime, which only moves programs that read the
-    /// clock through libc (not Go binaries such as etcd).
+    /// clock through libc (not Go binaries such as etcd); partitions need a
+    /// kind whose traffic is its nodes' own ([`Server::partitionable`]).
     pub fn supports(server: &dyn Server, kind: FaultKind) -> bool {
-        kind != FaultKind::Clock || server.fakes_clock()
+        match kind {
+            FaultKind::Clock => server.fakes_clock(),
+            FaultKind::Partition | FaultKind::PartitionLeader => server.partitionable(),
+            FaultKind::Kill | FaultKind::Pause => true,
+        }
+    }
+
+    /// Why faults of `kind` cannot hit servers of `server`'s kind, when [`LocalNemesis::supports`]
+    /// says they cannot.
+    pub fn why_not(server: &dyn Server, kind: FaultKind) -> Option<&'static str> {
+        match kind {
+            _ if Self::supports(server, kind) => None,
+            FaultKind::Clock => Some("libfaketime cannot move a Go binary's clock"),
+            _ => Some("the lab's partitions cut a node's own address, not the traffic a Kubernetes node forwards for its pods"),
+        }
     }
 
     /// Runs a blocking cluster operation off the async workers.

@@ -107,11 +107,18 @@ impl System {
 
     /// Whether faults of `kind` can hit it: clock skew needs libfaketime,
     /// which only moves programs that read the clock through libc (not Go
-    /// binaries such as etcd).
+    /// binaries such as etcd); partitions need nodes whose traffic is their
+    /// own (not Kubernetes nodes').
     pub fn supports_fault(&self, kind: FaultKind) -> bool {
+        self.why_not(kind).is_none()
+    }
+
+    /// Why faults of `kind` cannot hit it, if they cannot (its targets' faults hit its first
+    /// server kind).
+    pub fn why_not(&self, kind: FaultKind) -> Option<&'static str> {
         self.servers
             .first()
-            .is_none_or(|server| LocalNemesis::supports(*server, kind))
+            .and_then(|server| LocalNemesis::why_not(*server, kind))
     }
 }
 

@@ -179,15 +179,21 @@ impl Spec {
         if self.replicas == 0 {
             return Err(SpecError::Invalid("--replicas must be at least 1".into()));
         }
-        if let Some(kind) = self
+        if let Some((kind, why)) = self
             .nemesis
             .iter()
-            .find(|k| !self.system.supports_fault(**k))
+            .find_map(|k| Some((k, self.system.why_not(*k)?)))
         {
+            let choices: Vec<&str> = FaultKind::ALL
+                .iter()
+                .filter(|k| self.system.supports_fault(**k))
+                .map(|k| k.name())
+                .collect();
             return Err(SpecError::Invalid(format!(
-                "--nemesis {} is not supported on {} (libfaketime cannot move a Go binary's clock); choose from partition, kill, pause",
+                "--nemesis {} is not supported on {} ({why}); choose from {}",
                 kind.name(),
-                self.target.name
+                self.target.name,
+                choices.join(", ")
             )));
         }
         if let Some(load) = &self.load {

@@ -1,7 +1,7 @@
-//! The service system on the cluster: its images (api, worker, NGINX) made from the binaries as
-//! they are now and imported into every node, then the Helm chart `k8s/chart` installed
-//! (`helm upgrade --install --wait`) with values pointing the api and the workers at the lab's
-//! store clusters on its network.
+//! The service system on the cluster: its images (api, worker, NGINX, etcd) made from the
+//! binaries as they are now and imported into every node, then the Helm chart `k8s/chart`
+//! installed (`helm upgrade --install --wait`) with values pointing the api and the workers at
+//! the lab's PostgreSQL, Cassandra and Kafka clusters on its network (etcd runs in the release).
 
 use super::image::{self, Image};
 use super::{addons, bin, write};

@@ -120,6 +120,12 @@ impl Server for Node {
         6
     }
 
+    /// Pods send from their own addresses, which the lab's partition rules (by the nodes'
+    /// addresses) do not cut.
+    fn partitionable(&self) -> bool {
+        false
+    }
+
     fn check_installed(&self, _cluster: &Cluster) -> Result<(), ClusterError> {
         bin::folder()?;
         let needed = [
