@@ -142,7 +142,9 @@ fn a_nodes_programs_start_in_order_fail_together_and_go_down_together() {
     cluster.kill(1).expect("kill");
     assert_eq!(cluster.missing(1), ["sleepers", "first", "second"]);
     cluster.restart(1).expect("restart");
-    wait("n2's programs to run again", || cluster.missing(1).is_empty());
+    wait("n2's programs to run again", || {
+        cluster.missing(1).is_empty()
+    });
 
     // Down: every program gone, clean called, the namespaces deleted.
     let all: Vec<u32> = (0..2).flat_map(|n| cluster.pids(n)).collect();
