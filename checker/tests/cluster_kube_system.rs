@@ -169,8 +169,22 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         "store pods on {store_node} only: {etcd}"
     );
 
+    // The Deployment starts with one replica and the HPA raises it to its minimum; the spread is
+    // judged once that many run.
+    let minimum: usize = jsonpath(&control, &["hpa", "lab-api"], "{.spec.minReplicas}")
+        .parse()
+        .expect("the HPA's minReplicas");
+    let mut pods = Vec::new();
+    wait_for(
+        "the api's minimum of replicas to run",
+        Duration::from_secs(120),
+        || {
+            pods = api_pods(&control);
+            pods.len() >= minimum
+        },
+    );
+
     // Through NGINX's NodePort on node 1, an api pod answers and says which it is.
-    let pods = api_pods(&control);
     let body = cluster::probe::http(
         chart::http_address(&nodes, 0),
         "GET",
