@@ -13,7 +13,6 @@ mod servers;
 
 use cluster::Cluster;
 use consistency::Verdict;
-use servers::kube::kubectl;
 use servers::{run_and_judge, wait_for, SystemLab};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -377,5 +376,4 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
     );
     nodes.restart(index).expect("the kubelet again");
     chart::uninstall(&nodes).expect("helm uninstall");
-    kubectl(&control, &["get", "namespaces"]);
 }

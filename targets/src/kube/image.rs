@@ -139,11 +139,6 @@ pub fn add_ons() -> impl Iterator<Item = &'static Image> {
     IMAGES.iter().copied().filter(|i| i.add_on)
 }
 
-/// The image named `name`.
-pub fn named(name: &str) -> Option<&'static Image> {
-    IMAGES.iter().copied().find(|i| i.name == name)
-}
-
 /// The folder of the Containerfiles (`k8s/images` of the checkout).
 pub fn containerfiles() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s/images")
