@@ -411,8 +411,7 @@ fn async_converges_after_faults(lab: &SystemLab) {
         (5.0, 8.0, Fault::isolating(6, 11)),
         (9.0, 12.0, Fault::Pause { node: 9 }),
     ]);
-    let kafka = targets::kafka::server::bootstrap_servers(&lab.cluster("kafka"));
-    let draining = target_through(lab, Data::Registers, "async", Via::Rest).draining(kafka);
+    let draining = target_through(lab, Data::Registers, "async", Via::Rest).draining();
     let (history, judgement) = run_with_config(
         Arc::new(draining),
         "register",
@@ -450,6 +449,17 @@ fn read_siblings(api: &cluster::Cluster, node: usize, key: &str) -> (Option<i64>
 }
 
 /// Writes `value` to `key` through replica `node`, and fails the test unless it was acknowledged.
+/// Waits until the workers applied every queued write, as the api replicas say (`GET /queue`).
+fn drain(api: &cluster::Cluster) {
+    let bases: Vec<String> = (0..api.nodes())
+        .map(|n| format!("http://{}:{}", api.host(n).address, server::HTTP_PORT))
+        .collect();
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(targets::service::queue::drain(&bases, Duration::from_secs(60)))
+        .expect("the queue drains");
+}
+
 fn write_through(api: &cluster::Cluster, node: usize, key: &str, value: i64, consistency: &str) {
     let addr = std::net::SocketAddr::new(api.host(node).address.into(), server::HTTP_PORT);
     let path = format!("/kv/{key}?consistency={consistency}");
@@ -512,7 +522,6 @@ fn vector_clocks_keep_concurrent_writes(lab: &SystemLab) {
         lab.cluster("api"),
         lab.cluster("worker"),
     );
-    let kafka = targets::kafka::server::bootstrap_servers(&lab.cluster("kafka"));
     let unique = std::process::id();
     for policy in ["hlc", "vector"] {
         targets::service::live::set(&etcd, &api, "conflict-policy", policy).expect(policy);
@@ -525,7 +534,7 @@ fn vector_clocks_keep_concurrent_writes(lab: &SystemLab) {
         for n in 0..workers.nodes() {
             workers.resume(n).expect("resume a worker");
         }
-        targets::service::queue::drain(&kafka, Duration::from_secs(60)).expect("the queue drains");
+        drain(&api);
         let (value, siblings) = read_siblings(&api, 2, &key);
         eprintln!(
             "two concurrent async writes under {policy}: value {value:?}, siblings {siblings:?}"
@@ -567,7 +576,7 @@ fn vector_clocks_keep_concurrent_writes(lab: &SystemLab) {
     );
     // Async: a write is accepted before the ones queued ahead of it are applied, so it cannot
     // have read them: writes through different replicas become siblings even without faults.
-    let draining = target_through(lab, Data::Registers, "async", Via::Rest).draining(kafka);
+    let draining = target_through(lab, Data::Registers, "async", Via::Rest).draining();
     let (prefix, judgement) = (
         draining.prefix().to_string(),
         run_with_config(Arc::new(draining), "register", &config(8), None).1,

@@ -28,6 +28,7 @@ pub mod etcd;
 pub mod galera;
 pub mod kafka;
 pub mod kube;
+pub mod maven;
 pub mod observability;
 pub mod postgres;
 pub mod service;
@@ -111,6 +112,16 @@ impl System {
     /// own (not Kubernetes nodes').
     pub fn supports_fault(&self, kind: FaultKind) -> bool {
         self.why_not(kind).is_none()
+    }
+
+    /// The faults a run injects when none are named: partitions where they can hit it, else
+    /// the first kind that can (kills, on Kubernetes nodes), else none.
+    pub fn default_faults(&self) -> Vec<FaultKind> {
+        std::iter::once(FaultKind::Partition)
+            .chain(FaultKind::ALL.iter().copied())
+            .find(|k| self.supports_fault(*k))
+            .into_iter()
+            .collect()
     }
 
     /// Why faults of `kind` cannot hit it, if they cannot (its targets' faults hit its first

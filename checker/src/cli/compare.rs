@@ -37,8 +37,9 @@ pub struct Args {
     /// Consistency modes, comma-separated.
     #[arg(long, short, default_value = "strong,eventual")]
     consistency: String,
-    /// Nemesis cells, comma-separated; `+` combines kinds in one cell (`partition+clock`).
-    #[arg(long, short, default_value = "partition")]
+    /// Nemesis cells, comma-separated; `+` combines kinds in one cell (`partition+clock`);
+    /// `default`: each target's own (partition, or what it can take).
+    #[arg(long, short, default_value = super::run::DEFAULT_NEMESIS)]
     nemesis: String,
     #[command(flatten)]
     common: Common,

@@ -1,5 +1,5 @@
 //! `checker kube install|uninstall|status`: the service system on the lab's Kubernetes cluster,
-//! deployed by the Helm chart `k8s/chart` over the lab's own store clusters.
+//! deployed by the Helm chart `k8s/chart`, its stores in the cluster or the lab's own.
 
 use ::cluster::netns::Net;
 use ::cluster::Cluster;
@@ -8,15 +8,19 @@ use targets::kube::{chart, node::Node};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  sudo checker cluster up kube; for s in etcd postgres cassandra kafka; do sudo checker cluster up $s; done
+  sudo checker cluster up kube
   sudo checker kube install                       # images made and imported, helm upgrade --install --wait
   sudo checker kube install --values my.yaml      # with values of your own on top
+  for s in etcd postgres cassandra kafka; do sudo checker cluster up $s; done
+  sudo checker kube install --lab-stores          # the stores: the lab's clusters, not StatefulSets
   sudo checker run --target kube-strong --workload register --nemesis kill
   sudo checker kube status
   sudo checker kube uninstall
 
-The chart's api and workers reach the lab's etcd, PostgreSQL, Cassandra and Kafka on its network;
-the checker reaches NGINX on every node's NodePort (30080 HTTP, 30090 gRPC).")]
+The chart runs PostgreSQL, Cassandra, Kafka and etcd as StatefulSets on the store node (knode3),
+on local volumes the lab offers; with --lab-stores the api and workers reach the lab's own store
+clusters on its network instead, where `--nemesis partition` reaches them. The checker reaches
+NGINX on every node's NodePort (30080 HTTP, 30090 gRPC).")]
 pub struct Args {
     #[command(subcommand)]
     action: Action,
@@ -29,6 +33,10 @@ enum Action {
         /// Extra values files, applied after the lab's (repeatable).
         #[arg(long = "values", short = 'f')]
         values: Vec<PathBuf>,
+        /// Run no store in the cluster: point the api and the workers at the lab's own etcd,
+        /// PostgreSQL, Cassandra and Kafka clusters (`checker cluster up` each first).
+        #[arg(long)]
+        lab_stores: bool,
         /// The lab's state folder.
         #[arg(long, default_value = ".lab")]
         state: PathBuf,
@@ -39,7 +47,7 @@ enum Action {
         #[arg(long, default_value = ".lab")]
         state: PathBuf,
     },
-    /// Show the release's pods, where they run, and the HPA.
+    /// Show the release's pods (where they run), StatefulSets, volume claims and the HPA.
     Status {
         /// The lab's state folder.
         #[arg(long, default_value = ".lab")]
@@ -60,8 +68,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(super::EXIT_BAD_INPUT);
     }
     match args.action {
-        Action::Install { values, .. } => {
+        Action::Install {
+            values, lab_stores, ..
+        } => {
             let mut texts = Vec::new();
+            if lab_stores {
+                texts.push(chart::lab_store_values(&nodes).to_string());
+            }
             for file in &values {
                 texts.push(
                     std::fs::read_to_string(file)
@@ -85,7 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 &nodes,
                 &targets::kube::control_plane::ControlPlane,
             );
-            for what in ["pods", "hpa"] {
+            for what in ["pods", "statefulsets", "pvc", "hpa"] {
                 println!(
                     "{}",
                     targets::kube::kubectl_run(

@@ -7,6 +7,9 @@ use checker::run::spec::{execute, resolve, Executed, Lab, LoadSpec, Spec};
 use checker::run::{RunConfig, Stop};
 use cluster::netns::Net;
 use nemesis::FaultKind;
+
+/// `--nemesis default`: the target's default faults ([`targets::System::default_faults`]).
+pub const DEFAULT_NEMESIS: &str = "default";
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use system::sim::ConflictPolicy;
@@ -47,8 +50,9 @@ pub struct Args {
     #[arg(long, short, default_value = "strong")]
     consistency: String,
     /// Faults: none, all (partition, kill, pause, clock), or a comma-separated list of those and
-    /// partition-leader (cut off whichever node leads: sim strong, etcd, postgres).
-    #[arg(long, short, default_value = "partition")]
+    /// partition-leader (cut off whichever node leads: sim strong, etcd, postgres); `default`:
+    /// partition, or the first fault the target can take (kill on kube-*).
+    #[arg(long, short, default_value = DEFAULT_NEMESIS)]
     nemesis: String,
     /// Check the arguments and print what would run, without running it.
     #[arg(long)]
@@ -180,7 +184,11 @@ impl Common {
             target,
             consistency: consistency.to_string(),
             conflict,
-            nemesis: FaultKind::parse_list(nemesis)?,
+            nemesis: if nemesis == DEFAULT_NEMESIS {
+                system.default_faults()
+            } else {
+                FaultKind::parse_list(nemesis)?
+            },
             fault_interval: seconds("fault-interval", self.fault_interval)?,
             fault_duration: seconds("fault-duration", self.fault_duration)?,
             replicas: self.replicas,

@@ -44,11 +44,15 @@ capabilities: {drop: [ALL]}
   valueFrom:
     secretKeyRef: {name: {{ include "lab.name" (dict "root" .root "component" "stores") }}, key: postgres}
 - name: SERVICE_CASSANDRA
-  value: {{ .root.Values.stores.cassandra | quote }}
+  value: {{ include "lab.cassandraNodes" .root | quote }}
 - name: SERVICE_CASSANDRA_CONSISTENCY
-  value: {{ .root.Values.stores.cassandraConsistency | quote }}
+  value: {{ .root.Values.stores.cassandra.consistency | quote }}
+{{- if .root.Values.stores.cassandra.inCluster }}
+- name: SERVICE_CASSANDRA_DATACENTER
+  value: {{ .root.Values.stores.cassandra.datacenter | quote }}
+{{- end }}
 - name: SERVICE_KAFKA
-  value: {{ .root.Values.stores.kafka | quote }}
+  value: {{ include "lab.kafkaBrokers" .root | quote }}
 - name: SERVICE_ETCD
   value: {{ include "lab.etcdEndpoints" .root | quote }}
 - name: SERVICE_NAME
@@ -77,12 +81,126 @@ affinity:
             {{- include "lab.selector" . | nindent 12 }}
 {{- end -}}
 
-{{/* The etcd endpoints the api and the workers use: the in-cluster members, or stores.etcd. */}}
-{{- define "lab.etcdEndpoints" -}}
-{{- if .Values.stores.etcdInCluster.enabled -}}
-{{- $name := include "lab.name" (dict "root" . "component" "etcd") -}}
-{{- range $i, $_ := until (int .Values.stores.etcdInCluster.replicas) }}{{ if $i }},{{ end }}http://{{ $name }}-{{ $i }}.{{ $name }}:2379{{ end -}}
-{{- else -}}
-{{- .Values.stores.etcd -}}
+{{/* The stable names of a store's members, "<name>-<i>.<name>:<port>", comma-separated:
+     dict "root" . "component" "kafka" "replicas" 3 "port" 9092 ("scheme" optional). */}}
+{{- define "lab.members" -}}
+{{- $name := include "lab.name" . -}}
+{{- $scheme := .scheme | default "" -}}
+{{- range $i, $_ := until (int .replicas) }}{{ if $i }},{{ end }}{{ $scheme }}{{ $name }}-{{ $i }}.{{ $name }}:{{ $.port }}{{ end -}}
 {{- end -}}
+
+{{/* The etcd endpoints the api and the workers use: the in-cluster members, or the external. */}}
+{{- define "lab.etcdEndpoints" -}}
+{{- $e := .Values.stores.etcd -}}
+{{- if $e.inCluster -}}
+{{- include "lab.members" (dict "root" . "component" "etcd" "replicas" $e.replicas "port" 2379 "scheme" "http://") -}}
+{{- else -}}
+{{- $e.external -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Cassandra's contact points. */}}
+{{- define "lab.cassandraNodes" -}}
+{{- $c := .Values.stores.cassandra -}}
+{{- if $c.inCluster -}}
+{{- include "lab.members" (dict "root" . "component" "cassandra" "replicas" $c.replicas "port" 9042) -}}
+{{- else -}}
+{{- $c.external -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Kafka's bootstrap servers. */}}
+{{- define "lab.kafkaBrokers" -}}
+{{- $k := .Values.stores.kafka -}}
+{{- if $k.inCluster -}}
+{{- include "lab.members" (dict "root" . "component" "kafka" "replicas" $k.replicas "port" 9092) -}}
+{{- else -}}
+{{- $k.external -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A generated secret value kept across upgrades: the value given, else the one the Secret
+     already holds, else "fresh" (24 random letters and digits when not given).
+     dict "root" . "key" "postgres-password" "given" "" ("fresh" optional). */}}
+{{- define "lab.kept" -}}
+{{- $name := include "lab.name" (dict "root" .root "component" "stores") -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace $name -}}
+{{- if .given -}}
+{{- .given -}}
+{{- else if and $existing (hasKey $existing.data .key) -}}
+{{- index $existing.data .key | b64dec -}}
+{{- else -}}
+{{- .fresh | default (randAlphaNum 24) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The superuser's password of the in-cluster PostgreSQL. */}}
+{{- define "lab.postgresPassword" -}}
+{{- include "lab.kept" (dict "root" . "key" "postgres-password" "given" .Values.stores.postgres.password) -}}
+{{- end -}}
+
+{{/* Kafka's cluster id: 16 random bytes in URL-safe base64 without padding, as Kafka's
+     `random-uuid` prints them (alphanumeric bytes never encode to a leading "-"). */}}
+{{- define "lab.kafkaClusterId" -}}
+{{- $fresh := randAlphaNum 16 | b64enc | trimSuffix "==" | replace "+" "-" | replace "/" "_" -}}
+{{- include "lab.kept" (dict "root" . "key" "kafka-cluster-id" "given" .Values.stores.kafka.clusterId "fresh" $fresh) -}}
+{{- end -}}
+
+{{/* A store's data volume: a claim per member (volumeClaimTemplates), or an emptyDir. */}}
+{{- define "lab.storeClaims" -}}
+{{- if not .root.Values.stores.emptyDir }}
+volumeClaimTemplates:
+- metadata: {name: data}
+  spec:
+    accessModes: [ReadWriteOnce]
+    {{- with .root.Values.stores.storageClassName }}
+    storageClassName: {{ . }}
+    {{- end }}
+    resources:
+      requests: {storage: {{ .storage }}}
+{{- end }}
+{{- end -}}
+
+{{/* The emptyDir standing in for a store's claim when stores.emptyDir is set. */}}
+{{- define "lab.storeEmptyData" -}}
+{{- if .root.Values.stores.emptyDir }}
+- name: data
+  emptyDir: {sizeLimit: {{ .storage }}}
+{{- end }}
+{{- end -}}
+
+{{/* The stores, as JSON: each one's component, whether it runs in the cluster, its client
+     ports and its peers' ports. The NetworkPolicies come from it. */}}
+{{- define "lab.storeTable" -}}
+{{- $v := .Values.stores -}}
+{{- list
+  (dict "component" "etcd" "on" $v.etcd.inCluster "clients" (list 2379) "peers" (list 2380))
+  (dict "component" "postgres" "on" $v.postgres.inCluster "clients" (list 5432) "peers" (list 5432))
+  (dict "component" "cassandra" "on" $v.cassandra.inCluster "clients" (list 9042) "peers" (list 7000))
+  (dict "component" "kafka" "on" $v.kafka.inCluster "clients" (list 9092) "peers" (list 9092 9093))
+  | toJson -}}
+{{- end -}}
+
+{{/* Where the api and the workers may connect: the stores in the cluster, on their client
+     ports, and the external stores' address ranges. */}}
+{{- define "lab.storeEgress" -}}
+{{- $v := .Values.stores -}}
+{{- range $store := include "lab.storeTable" . | fromJsonArray }}
+{{- if $store.on }}
+- to:
+  - podSelector:
+      matchLabels:
+        {{- include "lab.selector" (dict "root" $ "component" $store.component) | nindent 8 }}
+  ports:
+  {{- range $store.clients }}
+  - {port: {{ . }}, protocol: TCP}
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- if not (and $v.etcd.inCluster $v.postgres.inCluster $v.cassandra.inCluster $v.kafka.inCluster) }}
+- to:
+  {{- range $v.externalCidrs }}
+  - ipBlock: {cidr: {{ . }}}
+  {{- end }}
+{{- end }}
 {{- end -}}

@@ -2,7 +2,7 @@
 //! by the gRPC and REST front ends.
 
 use crate::discovery::{Discovery, Instance};
-use crate::eventual::Eventual;
+use crate::eventual::{Eventual, Replication};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::queue::Queue;
@@ -69,7 +69,10 @@ impl App {
         let eventual = Eventual::new(
             settings.cassandra.clone(),
             settings.cassandra_consistency,
-            settings.cassandra_replication,
+            Replication {
+                factor: settings.cassandra_replication,
+                datacenter: settings.cassandra_datacenter.clone(),
+            },
             deadline,
             metrics.clone(),
             &settings.name,

@@ -22,7 +22,6 @@ use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::prepared::PreparedStatement;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -30,11 +29,39 @@ use tokio::sync::OnceCell;
 /// The keyspace of the service's tables (the `cassandra` targets use `lab`).
 pub const KEYSPACE: &str = "service";
 
+/// How the store's keyspace is replicated, when the service creates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replication {
+    /// Copies of each row.
+    pub factor: u32,
+    /// The datacenter whose racks the copies are spread over (`NetworkTopologyStrategy`);
+    /// none: `SimpleStrategy`, copies on the next nodes of the ring, racks ignored.
+    pub datacenter: Option<String>,
+}
+
+impl Replication {
+    /// The keyspace's `replication` map in CQL.
+    fn cql(&self) -> String {
+        match &self.datacenter {
+            // A CQL string literal doubles its quotes.
+            Some(dc) => format!(
+                "{{'class': 'NetworkTopologyStrategy', '{}': {}}}",
+                dc.replace('\'', "''"),
+                self.factor
+            ),
+            None => format!(
+                "{{'class': 'SimpleStrategy', 'replication_factor': {}}}",
+                self.factor
+            ),
+        }
+    }
+}
+
 /// The Cassandra store, connected on first use.
 pub struct Eventual {
-    nodes: Vec<SocketAddr>,
+    nodes: Vec<String>,
     level: Level,
-    replication: u32,
+    replication: Replication,
     deadline: Duration,
     metrics: Metrics,
     stamper: Stamper,
@@ -58,12 +85,12 @@ struct Connected {
 }
 
 impl Eventual {
-    /// The store on `nodes`, at `level`, its keyspace replicated `replication` times; `writer`
-    /// names this instance in vector clocks.
+    /// The store on `nodes` (`host:port` each), at `level`, its keyspace replicated as
+    /// `replication` says; `writer` names this instance in vector clocks.
     pub fn new(
-        nodes: Vec<SocketAddr>,
+        nodes: Vec<String>,
         level: Level,
-        replication: u32,
+        replication: Replication,
         deadline: Duration,
         metrics: Metrics,
         writer: &str,
@@ -96,7 +123,7 @@ impl Eventual {
         let unavailable =
             |e: &dyn std::fmt::Display| ServiceError::Unavailable(format!("Cassandra: {e}"));
         let session = SessionBuilder::new()
-            .known_nodes_addr(self.nodes.iter().copied())
+            .known_nodes(&self.nodes)
             .connection_timeout(self.deadline)
             .fetch_schema_metadata(false)
             .build()
@@ -104,9 +131,8 @@ impl Eventual {
             .map_err(|e| unavailable(&e))?;
         let schema = [
             format!(
-                "CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = \
-                 {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
-                self.replication
+                "CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {}",
+                self.replication.cql()
             ),
             format!(
                 "CREATE TABLE IF NOT EXISTS {KEYSPACE}.kv (key text PRIMARY KEY, value bigint)"
@@ -492,5 +518,30 @@ fn classify(e: ExecutionError, write: bool) -> ServiceError {
         ServiceError::Unavailable(text)
     } else {
         ServiceError::Indeterminate(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datacenter_spreads_replicas_over_its_racks_and_none_uses_the_ring() {
+        let racks = Replication {
+            factor: 3,
+            datacenter: Some("dc'1".into()),
+        };
+        assert_eq!(
+            racks.cql(),
+            "{'class': 'NetworkTopologyStrategy', 'dc''1': 3}"
+        );
+        let ring = Replication {
+            factor: 2,
+            datacenter: None,
+        };
+        assert_eq!(
+            ring.cql(),
+            "{'class': 'SimpleStrategy', 'replication_factor': 2}"
+        );
     }
 }

@@ -84,7 +84,10 @@ pub fn probe(url: &str) -> Result<(), String> {
     let mut stream =
         std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
     let _ = stream.set_read_timeout(Some(timeout));
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n")
+    // One write: `write!` would send each formatted piece as a segment of its own.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
         .map_err(|e| format!("{addr}: {e}"))?;
     let mut reply = String::new();
     let _ = stream.read_to_string(&mut reply);
@@ -107,8 +110,12 @@ mod probe_tests {
         let url = format!("http://{}/readyz", listener.local_addr().expect("addr"));
         std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().expect("accept");
-            let mut request = [0u8; 512];
-            let _ = stream.read(&mut request);
+            // The whole request, or closing with some of it unread would reset the connection.
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                request.push(byte[0]);
+            }
             let _ = write!(stream, "HTTP/1.0 {status}\r\n\r\n");
         });
         url

@@ -8,7 +8,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -123,6 +125,16 @@ impl Queue {
             .copied()
     }
 
+    /// The async writes the workers have not applied yet ([`pending`]), as the brokers see it
+    /// now.
+    pub async fn pending(&self) -> Result<i64, ServiceError> {
+        let (bootstrap, deadline) = (self.bootstrap.clone(), self.deadline);
+        tokio::task::spawn_blocking(move || pending(&bootstrap, deadline))
+            .await
+            .map_err(|e| ServiceError::Unavailable(format!("asking Kafka: {e}")))?
+            .map_err(ServiceError::Unavailable)
+    }
+
     /// Whether a broker answers now.
     pub async fn ready(&self) -> bool {
         let producer = self.producer.clone();
@@ -155,4 +167,45 @@ impl Queue {
             _ => ServiceError::Indeterminate(format!("Kafka did not confirm the write: {e}")),
         })
     }
+}
+
+/// Queued writes the workers have not applied yet, as the brokers at `bootstrap` see it now: for
+/// every partition of the writes topic, how far its end is past what the workers' group has
+/// committed (which a worker does only once the write is in Cassandra). Blocking; each call to
+/// the brokers bounded by `timeout`.
+pub fn pending(bootstrap: &str, timeout: Duration) -> Result<i64, String> {
+    let kafka = |e: KafkaError| format!("Kafka at {bootstrap}: {e}");
+    // Only reads the group's committed offsets: it never subscribes, so it never joins the group.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", system::names::WORKER_GROUP)
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(kafka)?;
+    let metadata = consumer
+        .fetch_metadata(Some(WRITES), timeout)
+        .map_err(kafka)?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut list = TopicPartitionList::new();
+    for &p in &partitions {
+        list.add_partition(WRITES, p);
+    }
+    let committed = consumer.committed_offsets(list, timeout).map_err(kafka)?;
+    let mut pending = 0;
+    for &p in &partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(WRITES, p, timeout)
+            .map_err(kafka)?;
+        let done = match committed.find_partition(WRITES, p).map(|e| e.offset()) {
+            Some(Offset::Offset(at)) => at,
+            // Nothing committed yet: everything from the start is pending.
+            _ => low,
+        };
+        pending += (high - done).max(0);
+    }
+    Ok(pending)
 }

@@ -465,6 +465,21 @@ async fn timeline(State(app): State<Arc<App>>, Path(account): Path<String>) -> R
     Ok(Json(TimelineBody { account, entries }))
 }
 
+/// The async writes not applied yet (`GET /queue`).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueBody {
+    /// Writes accepted into Kafka that the workers have not yet applied to Cassandra.
+    pub pending: i64,
+}
+
+#[utoipa::path(get, path = "/queue",
+    responses((status = 200, body = QueueBody), (status = 503, body = ErrorBody)))]
+async fn queue(State(app): State<Arc<App>>) -> Reply<QueueBody> {
+    Ok(Json(QueueBody {
+        pending: app.queue.pending().await?,
+    }))
+}
+
 #[utoipa::path(get, path = "/cluster",
     responses((status = 200, body = ClusterBody), (status = 503, body = ErrorBody)))]
 async fn cluster(State(app): State<Arc<App>>) -> Reply<ClusterBody> {
@@ -557,6 +572,7 @@ async fn profile(query: Result<Query<crate::profile::Request>, QueryRejection>) 
         transfers,
         timeline,
         balances,
+        queue,
         cluster,
         healthz,
         readyz,
@@ -585,6 +601,7 @@ async fn profile(query: Result<Query<crate::profile::Request>, QueryRejection>) 
         TimelineEntry,
         TimelineBody,
         ClusterBody,
+        QueueBody,
         Instance,
         Consistency,
         Readiness,
@@ -630,6 +647,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/bank/transfers", post(transfer).get(transfers))
         .route("/bank/timeline/{account}", get(timeline))
         .route("/bank/balances", get(balances))
+        .route("/queue", get(queue))
         // The operations above, not the ones below: a probe or a scrape is never refused.
         .route_layer(middleware::from_fn_with_state(app.clone(), admit))
         .merge(operations());

@@ -32,20 +32,25 @@ pub struct Settings {
     /// Connections in the PostgreSQL pool.
     #[arg(long, env = "SERVICE_POSTGRES_POOL", default_value_t = 16)]
     pub postgres_pool: usize,
-    /// The eventual store: Cassandra contact points, comma-separated.
+    /// The eventual store: Cassandra contact points (`host:port`, a host being an address or a
+    /// name), comma-separated.
     #[arg(
         long,
         env = "SERVICE_CASSANDRA",
         value_delimiter = ',',
         default_value = "127.0.0.1:9042"
     )]
-    pub cassandra: Vec<SocketAddr>,
+    pub cassandra: Vec<String>,
     /// The Cassandra consistency level of eventual reads and writes.
     #[arg(long, env = "SERVICE_CASSANDRA_CONSISTENCY", value_enum, default_value_t = Level::One)]
     pub cassandra_consistency: Level,
     /// How many times the eventual store's keyspace is replicated (when it creates it).
     #[arg(long, env = "SERVICE_CASSANDRA_REPLICATION", default_value_t = 3)]
     pub cassandra_replication: u32,
+    /// The datacenter whose racks the keyspace's replicas are spread over
+    /// (`NetworkTopologyStrategy`, when it creates it); none: `SimpleStrategy`, in ring order.
+    #[arg(long, env = "SERVICE_CASSANDRA_DATACENTER")]
+    pub cassandra_datacenter: Option<String>,
     /// Kafka bootstrap servers, comma-separated (async writes).
     #[arg(long, env = "SERVICE_KAFKA", default_value = "127.0.0.1:9092")]
     pub kafka: String,

@@ -210,13 +210,23 @@ impl Strong {
         })
     }
 
-    /// Creates the tables if they are missing.
+    /// Creates the tables if they are missing. Replicas starting together take turns (an
+    /// advisory lock); at READ COMMITTED, so that each statement sees what the one before it
+    /// made (a SERIALIZABLE snapshot, taken before the lock was granted, would fail the turn
+    /// after the first). A failed attempt is rolled back, or the pooled connection would stay
+    /// in the aborted transaction and fail every attempt after it.
     pub async fn create_schema(&self) -> Result<(), ServiceError> {
         let conn = self.connection().await?;
-        let script = format!("BEGIN; SELECT pg_advisory_xact_lock(7701); {SCHEMA} COMMIT;");
-        conn.batch_execute(&script)
-            .await
-            .map_err(|e| ServiceError::Unavailable(format!("creating the PostgreSQL schema: {e}")))
+        let script = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(7701); {SCHEMA} COMMIT;"
+        );
+        if let Err(e) = conn.batch_execute(&script).await {
+            let _ = conn.batch_execute("ROLLBACK").await;
+            return Err(ServiceError::Unavailable(format!(
+                "creating the PostgreSQL schema: {e}"
+            )));
+        }
+        Ok(())
     }
 
     /// Whether PostgreSQL answers now.

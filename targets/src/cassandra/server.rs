@@ -17,7 +17,6 @@
 //! is convicted by the others' failure detectors after about 18 s (phi 8,
 //! the default), which then log `… is now DOWN`.
 
-use cluster::command::line;
 use cluster::ClusterError;
 use cluster::{probe, Cluster, Server};
 use std::net::SocketAddr;
@@ -39,13 +38,9 @@ const HEAP: &str = "768m";
 const READY_LINE: &str = "Starting listening for CQL clients";
 
 /// `tools/cassandra` of this workspace: the POM, logging, JVM options and
-/// configuration template (found from the source tree, which the lab runs
-/// from).
+/// configuration template.
 pub fn tools_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("tools")
-        .join("cassandra")
+    crate::maven::tools_dir("cassandra")
 }
 
 /// Where the resolved classpath is kept: `<state>/cassandra/classpath`.
@@ -77,48 +72,10 @@ fn read(path: &Path) -> Result<String, ClusterError> {
         .map_err(|e| ClusterError(format!("cannot read {}: {e}", path.display())))
 }
 
-/// `java` and the classpath are there: resolves the jars with `mvn` into
-/// `~/.m2` and writes the classpath file when it is missing.
+/// The classpath is there: resolves the jars with `mvn` into `~/.m2` and writes the classpath
+/// file when it is missing.
 fn ensure_classpath(cluster: &Cluster) -> Result<(), ClusterError> {
-    let classpath = classpath_file(cluster);
-    if classpath.exists() {
-        return Ok(());
-    }
-    let pom = tools_dir().join("pom.xml");
-    if !pom.exists() {
-        return Err(ClusterError(format!(
-            "{} is missing: the lab runs Cassandra from the jars it lists",
-            pom.display()
-        )));
-    }
-    let dir = cluster.kind_dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ClusterError(format!("cannot create {}: {e}", dir.display())))?;
-    let mut mvn = Command::new("mvn");
-    mvn.args(["-q", "-B", "-f"])
-        .arg(&pom)
-        .args(["dependency:build-classpath", "-DincludeScope=runtime"])
-        .arg(format!("-Dmdep.outputFile={}", classpath.display()));
-    let output = mvn.output().map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound {
-            " (install it with `apt-get install maven`, or run ./test.sh, which installs what the lab needs)"
-        } else {
-            ""
-        };
-        ClusterError(format!("cannot run `{}`: {e}{hint}", line(&mvn)))
-    })?;
-    if !output.status.success() || !classpath.exists() {
-        // Maven reports its errors on stdout, not stderr.
-        let _ = std::fs::remove_file(&classpath);
-        return Err(ClusterError(format!(
-            "resolving Cassandra's jars failed: `{}` ({}):\n{}{}",
-            line(&mvn),
-            output.status,
-            String::from_utf8_lossy(&output.stdout).trim(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(())
+    crate::maven::classpath("cassandra", &classpath_file(cluster)).map(|_| ())
 }
 
 /// The JVM options of `tools/cassandra/jvm17-server.options`, one per

@@ -21,7 +21,7 @@ use cluster::ClusterError;
 use cluster::{Cluster, Server};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ const HEAP: &str = "512m";
 /// `tools/kafka` of this workspace: the POM, logging configs and the
 /// server.properties template.
 fn tools_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/kafka")
+    crate::maven::tools_dir("kafka")
 }
 
 /// `<state>/kafka`: what all nodes of a cluster share.
@@ -70,47 +70,9 @@ pub fn bootstrap_servers(cluster: &Cluster) -> String {
         .join(",")
 }
 
-/// Resolves the jars with Maven and writes their classpath, unless an
-/// earlier run did. The file is written by Maven itself: its stdout is not
-/// clean (Debian's Maven prints stray ANSI codes even in quiet batch mode).
+/// Resolves the jars with Maven and writes their classpath, unless an earlier run did.
 fn resolve_classpath(cluster: &Cluster) -> Result<String, ClusterError> {
-    let file = classpath_file(cluster);
-    if let Ok(classpath) = std::fs::read_to_string(&file) {
-        if !classpath.trim().is_empty() {
-            return Ok(classpath.trim().to_string());
-        }
-    }
-    let pom = tools_dir().join("pom.xml");
-    std::fs::create_dir_all(shared_dir(cluster)).map_err(|e| {
-        ClusterError(format!(
-            "cannot create {}: {e}",
-            shared_dir(cluster).display()
-        ))
-    })?;
-    let output = Command::new("mvn")
-        .args(["-q", "-B", "-f"])
-        .arg(&pom)
-        .arg("dependency:build-classpath")
-        .arg(format!("-Dmdep.outputFile={}", file.display()))
-        .arg("-DincludeScope=runtime")
-        .output()
-        .map_err(|e| {
-            ClusterError(format!(
-                "cannot run mvn to fetch Kafka's jars ({e}); install Maven with `apt-get install maven`, or run ./test.sh"
-            ))
-        })?;
-    let classpath = std::fs::read_to_string(&file).unwrap_or_default();
-    if !output.status.success() || classpath.trim().is_empty() {
-        let _ = std::fs::remove_file(&file);
-        return Err(ClusterError(format!(
-            "resolving Kafka's jars with `mvn -f {} dependency:build-classpath` failed ({}):\n{}{}",
-            pom.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout).trim(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(classpath.trim().to_string())
+    crate::maven::classpath("kafka", &classpath_file(cluster))
 }
 
 /// A Kafka CLI tool (`kafka.tools.StorageTool`) with the tools' logging,

@@ -1,10 +1,12 @@
-//! The service system on the cluster: its images (api, worker, NGINX, etcd) made from the
-//! binaries as they are now and imported into every node, then the Helm chart `k8s/chart`
-//! installed (`helm upgrade --install --wait`) with values pointing the api and the workers at
-//! the lab's PostgreSQL, Cassandra and Kafka clusters on its network (etcd runs in the release).
+//! The service system on the cluster: its images made (the api's and the worker's from the
+//! binaries as they are now) and imported into the nodes (the stores' into the store node
+//! only), the pool of local volumes the stores claim ([`volumes`]), then the Helm chart
+//! `k8s/chart` installed (`helm upgrade --install --wait`): the api, the workers and NGINX on
+//! the service nodes, PostgreSQL, Cassandra, Kafka and etcd as StatefulSets on the store node.
 
 use super::image::{self, Image};
-use super::{addons, bin, write};
+use super::node::STORE_NODE;
+use super::{addons, bin, volumes, write};
 use crate::service::server::{beside, Stores};
 use cluster::{Cluster, ClusterError};
 use std::net::SocketAddr;
@@ -21,33 +23,47 @@ pub const HTTP_NODE_PORT: u16 = 30080;
 pub const GRPC_NODE_PORT: u16 = 30090;
 
 /// The images the chart runs.
-pub static IMAGES: &[&Image] = &[&image::API, &image::WORKER, &image::NGINX, &image::ETCD];
+pub static IMAGES: &[&Image] = &[
+    &image::API,
+    &image::WORKER,
+    &image::NGINX,
+    &image::ETCD,
+    &image::POSTGRES,
+    &image::CASSANDRA,
+    &image::KAFKA,
+];
+
+/// How long `helm install --wait` may take: the stores start one member after another, and a
+/// Cassandra member takes up to a minute on this machine's two cores.
+const INSTALL_TIMEOUT: &str = "10m";
 
 /// The chart's folder (`k8s/chart` of the checkout).
 pub fn chart_dir() -> PathBuf {
     image::containerfiles().join("../chart")
 }
 
-/// The values that point the chart at the lab's store clusters beside `nodes` (same network,
-/// same state folder), as JSON (which Helm reads as YAML): the addresses hold commas, which
-/// `--set` would split.
-pub fn store_values(nodes: &Cluster) -> serde_json::Value {
+/// Values that run no store in the cluster and point the api and the workers at the lab's own
+/// store clusters beside `nodes` (same network, same state folder), where the lab's faults
+/// reach them; as JSON (which Helm reads as YAML): the addresses hold commas, which `--set`
+/// would split.
+pub fn lab_store_values(nodes: &Cluster) -> serde_json::Value {
     let stores = Stores::beside(nodes);
     let [a, b, c] = nodes.net().subnet;
+    let outside = |address: String| serde_json::json!({"inCluster": false, "external": address});
     serde_json::json!({
         "stores": {
-            "postgres": stores.postgres,
-            "cassandra": stores.cassandra,
-            "kafka": stores.kafka,
-            "etcd": stores.etcd,
-            "cidrs": [format!("{a}.{b}.{c}.0/24")],
+            "postgres": outside(stores.postgres),
+            "cassandra": outside(stores.cassandra),
+            "kafka": outside(stores.kafka),
+            "etcd": outside(stores.etcd),
+            "externalCidrs": [format!("{a}.{b}.{c}.0/24")],
         }
     })
 }
 
-/// Makes the chart's images, imports them into every node and installs (or upgrades) the
-/// release, waiting until every Deployment is ready; `values` are extra values files' contents
-/// (JSON or YAML), applied after the stores'.
+/// Makes the chart's images, imports them into the nodes, makes the volume pool whole and
+/// installs (or upgrades) the release, waiting until every Deployment and StatefulSet is ready;
+/// `values` are extra values files' contents (JSON or YAML), applied after the chart's own.
 pub fn install(
     nodes: &Cluster,
     values: &[String],
@@ -57,7 +73,7 @@ pub fn install(
     let images = bin::images_dir()?;
     for image in IMAGES {
         let archive = image.archive(&images)?;
-        for n in 0..nodes.nodes() {
+        for n in (0..nodes.nodes()).filter(|&n| !image.stores_only || n == STORE_NODE) {
             addons::import(nodes, n, image, &archive)?;
         }
     }
@@ -65,9 +81,9 @@ pub fn install(
         "images made and imported after {:.1} s",
         started.elapsed().as_secs_f64()
     ));
+    volumes::ensure(nodes)?;
     let shared = super::shared_dir(nodes);
-    let mut files = vec![shared.join("values-stores.json")];
-    write(&files[0], &store_values(nodes).to_string())?;
+    let mut files = Vec::new();
     for (i, text) in values.iter().enumerate() {
         let file = shared.join(format!("values-{i}.yaml"));
         write(&file, text)?;
@@ -82,7 +98,7 @@ pub fn install(
             "--create-namespace",
             "--wait",
             "--timeout",
-            "5m",
+            INSTALL_TIMEOUT,
         ]);
     for file in &files {
         helm.arg("--values").arg(file);
@@ -95,7 +111,8 @@ pub fn install(
     Ok(())
 }
 
-/// Uninstalls the release (waiting for its pods to go) and deletes its namespace.
+/// Uninstalls the release (waiting for its pods to go), deletes its namespace (and with it the
+/// stores' claims) and recycles the volumes they held.
 pub fn uninstall(nodes: &Cluster) -> Result<(), ClusterError> {
     cluster::command::run(helm(nodes).args([
         "uninstall",
@@ -116,7 +133,7 @@ pub fn uninstall(nodes: &Cluster) -> Result<(), ClusterError> {
             "--wait=true",
         ],
     )?;
-    Ok(())
+    volumes::recycle(nodes)
 }
 
 /// Whether the release is deployed; the error says how to deploy it.
@@ -138,7 +155,7 @@ pub fn deployed(nodes: &Cluster) -> Result<(), ClusterError> {
     } else {
         Err(ClusterError(String::from(
             "the service system is not deployed on the lab's Kubernetes cluster: run `checker cluster up kube`, \
-             `checker cluster up` each of etcd, postgres, cassandra and kafka, then `checker kube install`"
+             then `checker kube install`"
         )))
     }
 }

@@ -9,6 +9,8 @@
 use super::bin;
 use cluster::command::run;
 use cluster::ClusterError;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,32 +21,124 @@ pub struct Image {
     pub name: &'static str,
     /// Its reference (`lab.local/coredns:v1.14.7`), as pods name it.
     pub reference: &'static str,
-    /// The programs it holds, each at `/<file name>`.
-    pub programs: &'static [Program],
+    /// What its root file system holds, besides the other files of its folder (an entry-point
+    /// script), which go to `/`.
+    pub parts: &'static [Part],
     /// Whether every cluster gets it at `up` (the add-ons'); the others are the service
-    /// system's, made when it is deployed, from the binaries built then.
+    /// system's, made when it is deployed.
     pub add_on: bool,
+    /// Whether only the store nodes get it (the stores' images: only store pods use them).
+    pub stores_only: bool,
 }
 
-/// Where a program of an image comes from.
+/// A part of an image's root file system.
 #[derive(Debug, Clone, Copy)]
-pub enum Program {
-    /// A component `tools/kube/build` built ([`bin::folder`]).
+pub enum Part {
+    /// A component `tools/kube/build` built ([`bin::folder`]), at `/<name>`.
     Built(&'static str),
     /// A binary of this workspace (the service's `api` and `worker`, the `checker`), found as
-    /// the lab finds the service's binaries.
+    /// the lab finds the service's binaries, at `/<name>`.
     Workspace(&'static str),
-    /// A program installed on this machine (Debian's busybox-static, nginx).
+    /// A program installed on this machine (Debian's busybox-static, nginx), at `/<file name>`.
     File(&'static str),
+    /// A folder installed on this machine (Debian's PostgreSQL 15), copied to the same path
+    /// (its programs find their data files relative to where they are), without the entries
+    /// (paths relative to it) of the second field.
+    Tree(&'static str, &'static [&'static str]),
+    /// busybox (Debian's busybox-static) at `/busybox`, with `/bin/sh` a link to it: entry
+    /// points are its shell scripts, and programs that `popen` (initdb) need `/bin/sh`.
+    Shell,
+    /// The jars `tools/<name>/pom.xml` resolves ([`crate::maven`]) at `/opt/<name>/lib/`, and
+    /// the other files of `tools/<name>/` (configuration templates, logging) at
+    /// `/opt/<name>/conf/`.
+    Jars(&'static str),
+    /// A Java runtime at `/opt/java`, made by `jlink` from this machine's OpenJDK 17 (every
+    /// module, without debug symbols, headers or manuals: 83 MB instead of 263 MB).
+    Java,
 }
 
-impl Program {
-    fn path(&self) -> Result<PathBuf, ClusterError> {
+/// The JDK `jlink` makes [`Part::Java`] from: Debian's OpenJDK 17, which Cassandra 5.0 and
+/// Kafka 4 both run on.
+const JDK: &str = "/usr/lib/jvm/java-17-openjdk-amd64";
+/// Debian's static busybox.
+const BUSYBOX_PROGRAM: &str = "/bin/busybox";
+
+impl Part {
+    /// Puts this part into `rootfs`; `dir` is the images' folder (where made runtimes and
+    /// resolved classpaths are kept).
+    fn add(&self, rootfs: &Path, dir: &Path) -> Result<(), ClusterError> {
+        let program = |source: PathBuf| {
+            let name = source.file_name().unwrap_or_default().to_owned();
+            copy(&source, &rootfs.join(name))?;
+            add_libraries(rootfs, &source)
+        };
         match self {
-            Program::Built(name) => bin::path(name),
-            Program::Workspace(name) => crate::service::server::binary(name),
-            Program::File(path) => Ok(PathBuf::from(path)),
+            Part::Built(name) => program(bin::path(name)?),
+            Part::Workspace(name) => program(crate::service::server::binary(name)?),
+            Part::File(path) => program(PathBuf::from(path)),
+            Part::Tree(path, except) => {
+                let path = Path::new(path);
+                let to = inside(rootfs, path);
+                copy_tree(path, &to)?;
+                for entry in except.iter() {
+                    let _ = std::fs::remove_dir_all(to.join(entry));
+                    let _ = std::fs::remove_file(to.join(entry));
+                }
+                for file in elf_files(&to)? {
+                    add_libraries(rootfs, &file)?;
+                }
+                Ok(())
+            }
+            Part::Shell => {
+                program(PathBuf::from(BUSYBOX_PROGRAM))?;
+                std::fs::create_dir_all(rootfs.join("bin"))
+                    .and_then(|()| std::os::unix::fs::symlink("/busybox", rootfs.join("bin/sh")))
+                    .map_err(|e| ClusterError(format!("cannot link /bin/sh in an image: {e}")))
+            }
+            Part::Jars(name) => {
+                let classpath = crate::maven::classpath(name, &dir.join(format!("{name}.classpath")))?;
+                let opt = rootfs.join("opt").join(name);
+                for jar in crate::maven::jars(&classpath) {
+                    copy(jar, &opt.join("lib").join(jar.file_name().unwrap_or_default()))?;
+                }
+                copy_tree(&crate::maven::tools_dir(name), &opt.join("conf"))
+            }
+            Part::Java => {
+                let runtime = java_runtime(dir)?;
+                copy_tree(&runtime, &rootfs.join("opt/java"))?;
+                for file in elf_files(&runtime)? {
+                    add_libraries(rootfs, &file)?;
+                }
+                Ok(())
+            }
         }
+    }
+
+    /// What the part is made from, for [`Image::fingerprint`]: when it changes, the image is
+    /// made again.
+    fn hash_into(&self, hasher: &mut DefaultHasher) -> Result<(), ClusterError> {
+        match self {
+            Part::Built(name) => stamp(&bin::path(name)?, hasher),
+            Part::Workspace(name) => stamp(&crate::service::server::binary(name)?, hasher),
+            Part::File(path) | Part::Tree(path, _) => stamp(Path::new(path), hasher),
+            Part::Shell => stamp(Path::new(BUSYBOX_PROGRAM), hasher),
+            Part::Jars(name) => {
+                for file in files(&crate::maven::tools_dir(name))? {
+                    std::fs::read(&file).ok().hash(hasher);
+                }
+            }
+            Part::Java => stamp(&Path::new(JDK).join("release"), hasher),
+        }
+        Ok(())
+    }
+}
+
+/// A file's path, size and time of change, into `hasher`.
+fn stamp(path: &Path, hasher: &mut DefaultHasher) {
+    path.hash(hasher);
+    if let Ok(meta) = std::fs::metadata(path) {
+        meta.len().hash(hasher);
+        meta.modified().ok().hash(hasher);
     }
 }
 
@@ -52,24 +146,27 @@ impl Program {
 pub static PAUSE: Image = Image {
     name: "pause",
     reference: "lab.local/pause:3.10.1",
-    programs: &[Program::Built("pause")],
+    parts: &[Part::Built("pause")],
     add_on: true,
+    stores_only: false,
 };
 
 /// The cluster's DNS.
 pub static COREDNS: Image = Image {
     name: "coredns",
     reference: "lab.local/coredns:v1.14.7",
-    programs: &[Program::Built("coredns")],
+    parts: &[Part::Built("coredns")],
     add_on: true,
+    stores_only: false,
 };
 
 /// The resource metrics API (`kubectl top`, the HPA's CPU and memory).
 pub static METRICS_SERVER: Image = Image {
     name: "metrics-server",
     reference: "lab.local/metrics-server:v0.8.0",
-    programs: &[Program::Built("metrics-server")],
+    parts: &[Part::Built("metrics-server")],
     add_on: true,
+    stores_only: false,
 };
 
 /// A shell and small tools (`busybox sh`, `nc`, `httpd`, `nslookup`) for the lab's own probes
@@ -77,48 +174,88 @@ pub static METRICS_SERVER: Image = Image {
 pub static BUSYBOX: Image = Image {
     name: "busybox",
     reference: "lab.local/busybox:1.35",
-    programs: &[Program::File("/bin/busybox")],
+    parts: &[Part::File(BUSYBOX_PROGRAM)],
     add_on: true,
+    stores_only: false,
 };
 
 /// The service system's api.
 pub static API: Image = Image {
     name: "api",
     reference: "lab.local/api:dev",
-    programs: &[Program::Workspace("api")],
+    parts: &[Part::Workspace("api")],
     add_on: false,
+    stores_only: false,
 };
 
 /// The service system's worker.
 pub static WORKER: Image = Image {
     name: "worker",
     reference: "lab.local/worker:dev",
-    programs: &[Program::Workspace("worker")],
+    parts: &[Part::Workspace("worker")],
     add_on: false,
+    stores_only: false,
 };
 
 /// NGINX in front of the api.
 pub static NGINX: Image = Image {
     name: "nginx",
     reference: "lab.local/nginx:1.22",
-    programs: &[Program::File("/usr/sbin/nginx")],
+    parts: &[Part::File("/usr/sbin/nginx")],
     add_on: false,
+    stores_only: false,
 };
 
 /// etcd 3.6.16, as the chart's in-cluster store for discovery, election and live settings.
 pub static ETCD: Image = Image {
     name: "etcd",
     reference: "lab.local/etcd:v3.6.16",
-    programs: &[Program::Built("etcd")],
+    parts: &[Part::Built("etcd")],
     add_on: false,
+    stores_only: false,
 };
 
 /// The checker, to run workloads from inside the cluster.
 pub static CHECKER: Image = Image {
     name: "checker",
     reference: "lab.local/checker:dev",
-    programs: &[Program::Workspace("checker")],
+    parts: &[Part::Workspace("checker")],
     add_on: false,
+    stores_only: false,
+};
+
+/// PostgreSQL 15 from Debian's packages (programs, modules, data files, time zones) with
+/// busybox for its entry point, which makes a primary (ordinal 0) or a standby copied from it.
+pub static POSTGRES: Image = Image {
+    name: "postgres",
+    reference: "lab.local/postgres:15",
+    parts: &[
+        Part::Shell,
+        // Without the JIT (jit = off): its LLVM would triple the image.
+        Part::Tree("/usr/lib/postgresql/15", &["lib/llvmjit.so", "lib/llvmjit_types.bc", "lib/bitcode"]),
+        Part::Tree("/usr/share/postgresql/15", &[]),
+        Part::Tree("/usr/share/zoneinfo", &[]),
+    ],
+    add_on: false,
+    stores_only: true,
+};
+
+/// Cassandra 5.0 from Maven Central's jars on a Java runtime made from Debian's OpenJDK.
+pub static CASSANDRA: Image = Image {
+    name: "cassandra",
+    reference: "lab.local/cassandra:5.0.9",
+    parts: &[Part::Shell, Part::Java, Part::Jars("cassandra")],
+    add_on: false,
+    stores_only: true,
+};
+
+/// Kafka 4.4 (KRaft) from Maven Central's jars on the same Java runtime.
+pub static KAFKA: Image = Image {
+    name: "kafka",
+    reference: "lab.local/kafka:4.4.0",
+    parts: &[Part::Shell, Part::Java, Part::Jars("kafka")],
+    add_on: false,
+    stores_only: true,
 };
 
 /// Every image the lab makes.
@@ -131,6 +268,9 @@ pub static IMAGES: &[&Image] = &[
     &WORKER,
     &NGINX,
     &ETCD,
+    &POSTGRES,
+    &CASSANDRA,
+    &KAFKA,
     &CHECKER,
 ];
 
@@ -150,18 +290,49 @@ impl Image {
         containerfiles().join(self.name).join("Containerfile")
     }
 
-    /// Builds the image and saves it as `<dir>/<name>.tar`, returning the path. An add-on's
-    /// tarball, once made, is kept (its programs are pinned builds); the service's images are
-    /// made afresh each time, from the binaries as they are now.
+    /// The other files of its folder (entry points), which go to `/` of its root file system.
+    fn extra_files(&self) -> Result<Vec<PathBuf>, ClusterError> {
+        let folder = containerfiles().join(self.name);
+        Ok(files(&folder)?
+            .into_iter()
+            .filter(|f| f.file_name().is_some_and(|n| n != "Containerfile"))
+            .collect())
+    }
+
+    /// What the image is made from: its Containerfile and other files, and its parts. The
+    /// tarball is made again only when this changes.
+    fn fingerprint(&self) -> Result<String, ClusterError> {
+        let mut hasher = DefaultHasher::new();
+        self.reference.hash(&mut hasher);
+        for file in std::iter::once(self.containerfile()).chain(self.extra_files()?) {
+            file.hash(&mut hasher);
+            std::fs::read(&file).ok().hash(&mut hasher);
+        }
+        for part in self.parts {
+            part.hash_into(&mut hasher)?;
+        }
+        Ok(format!("{:016x}", hasher.finish()))
+    }
+
+    /// Builds the image and saves it as `<dir>/<name>.tar`, returning the path; a tarball made
+    /// from the same inputs ([`Image::fingerprint`]) is kept.
     pub fn archive(&self, dir: &Path) -> Result<PathBuf, ClusterError> {
         let archive = dir.join(format!("{}.tar", self.name));
-        if self.add_on && archive.is_file() {
+        let stamp = dir.join(format!("{}.fingerprint", self.name));
+        let fingerprint = self.fingerprint()?;
+        if archive.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&fingerprint) {
             return Ok(archive);
         }
         let context = dir.join(format!("{}.context", self.name));
         let _ = std::fs::remove_dir_all(&context);
         let rootfs = context.join("rootfs");
-        assemble(&rootfs, self.programs)?;
+        assemble(&rootfs)?;
+        for part in self.parts {
+            part.add(&rootfs, dir)?;
+        }
+        for file in self.extra_files()? {
+            copy(&file, &rootfs.join(file.file_name().unwrap_or_default()))?;
+        }
         let podman = |args: &[&str]| {
             let mut command = podman(dir);
             command.args(args);
@@ -188,6 +359,8 @@ impl Image {
         )?;
         std::fs::rename(&partial, &archive)
             .map_err(|e| ClusterError(format!("cannot write {}: {e}", archive.display())))?;
+        std::fs::write(&stamp, &fingerprint)
+            .map_err(|e| ClusterError(format!("cannot write {}: {e}", stamp.display())))?;
         // The tarball is what is kept: podman's own copy would grow its store with every build.
         run(&mut podman(&["rmi", "--force", self.reference]))?;
         let _ = std::fs::remove_dir_all(&context);
@@ -215,10 +388,9 @@ fn podman_run_root() -> PathBuf {
     std::env::temp_dir().join(format!("lab-podman-{}", unsafe { libc::geteuid() }))
 }
 
-/// The root file system of an image holding `programs`: each at `/<file name>`, the shared
-/// libraries they link at the paths the dynamic loader looks in, `/etc/passwd` and `/etc/group`
-/// with root, the images' user (65532) and the pause user (65535), and `/tmp`.
-fn assemble(rootfs: &Path, programs: &[Program]) -> Result<(), ClusterError> {
+/// The base of every image's root file system: `/etc/passwd` and `/etc/group` with root, the
+/// images' user (65532) and the pause user (65535), a resolver configuration, and `/tmp`.
+fn assemble(rootfs: &Path) -> Result<(), ClusterError> {
     let io = |what: &Path, e: std::io::Error| {
         ClusterError(format!("cannot write {}: {e}", what.display()))
     };
@@ -239,14 +411,95 @@ fn assemble(rootfs: &Path, programs: &[Program]) -> Result<(), ClusterError> {
     )
     .map_err(|e| io(rootfs, e))?;
     run(Command::new("chmod").arg("1777").arg(rootfs.join("tmp")))?;
-    for program in programs {
-        let source = program.path()?;
-        let name = source.file_name().unwrap_or_default();
-        copy(&source, &rootfs.join(name))?;
-        for library in libraries(&source)? {
-            let inside = rootfs.join(library.strip_prefix("/").unwrap_or(&library));
-            copy(&library, &inside)?;
+    Ok(())
+}
+
+/// Copies the shared libraries `program` links (and the dynamic loader) into `rootfs`, at the
+/// paths the loader looks in.
+fn add_libraries(rootfs: &Path, program: &Path) -> Result<(), ClusterError> {
+    for library in libraries(program)? {
+        let target = inside(rootfs, &library);
+        if !target.exists() {
+            copy(&library, &target)?;
         }
+    }
+    Ok(())
+}
+
+/// Where the absolute `path` of this machine is inside `rootfs`.
+fn inside(rootfs: &Path, path: &Path) -> PathBuf {
+    rootfs.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// A Java runtime made by `jlink` from [`JDK`]'s modules, kept in `dir` once made.
+fn java_runtime(dir: &Path) -> Result<PathBuf, ClusterError> {
+    let runtime = dir.join("java-17.runtime");
+    if runtime.join("bin/java").is_file() {
+        return Ok(runtime);
+    }
+    let jlink = Path::new(JDK).join("bin/jlink");
+    if !jlink.is_file() {
+        return Err(ClusterError(format!(
+            "{} is missing: the stores' Java images are made from Debian's OpenJDK 17 \
+             (`apt-get install openjdk-17-jdk-headless`, or run ./test.sh)",
+            jlink.display()
+        )));
+    }
+    let partial = dir.join("java-17.runtime.tmp");
+    let _ = std::fs::remove_dir_all(&partial);
+    run(Command::new(&jlink)
+        .args(["--add-modules", "ALL-MODULE-PATH", "--strip-debug", "--no-man-pages"])
+        .args(["--no-header-files", "--compress=2", "--output"])
+        .arg(&partial))?;
+    std::fs::rename(&partial, &runtime)
+        .map_err(|e| ClusterError(format!("cannot write {}: {e}", runtime.display())))?;
+    Ok(runtime)
+}
+
+/// The files under `dir`, recursively, sorted (links to files followed, links to folders not).
+fn files(dir: &Path) -> Result<Vec<PathBuf>, ClusterError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let entries = std::fs::read_dir(&folder)
+            .map_err(|e| ClusterError(format!("cannot read {}: {e}", folder.display())))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // A link to a folder is not followed: Debian's time zones link `posix/Europe` to
+            // `../Europe`, which would be copied twice.
+            let linked = entry.file_type().is_ok_and(|t| t.is_symlink());
+            if path.is_dir() && !linked {
+                pending.push(path);
+            } else if path.is_file() {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The ELF files (programs and shared objects) under `dir`.
+fn elf_files(dir: &Path) -> Result<Vec<PathBuf>, ClusterError> {
+    use std::io::Read;
+    Ok(files(dir)?
+        .into_iter()
+        .filter(|file| {
+            let mut magic = [0u8; 4];
+            std::fs::File::open(file)
+                .and_then(|mut f| f.read_exact(&mut magic))
+                .is_ok()
+                && magic == *b"\x7fELF"
+        })
+        .collect())
+}
+
+/// Copies the folder `from` to `to`, following symbolic links (Debian's packages link their
+/// configuration in from `/etc`) and keeping files' modes.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), ClusterError> {
+    for file in files(from)? {
+        let relative = file.strip_prefix(from).unwrap_or(&file);
+        copy(&file, &to.join(relative))?;
     }
     Ok(())
 }

@@ -7,6 +7,8 @@
 //!   kube-proxy in its own namespace, so a node is partitioned, paused or killed like any other
 //!   node of the lab; pods on a CNI bridge per node, routed between the nodes.
 //! - [`addons`]: CoreDNS and metrics-server, as pods, applied once the nodes are ready.
+//! - [`chart`]: the service system installed by its Helm chart; [`volumes`]: the local
+//!   volumes its stores claim.
 //! - [`image`]: images made without a registry; [`pki`]: certificates; [`bin`]: the components,
 //!   built by `tools/kube/build` from the Go module proxy.
 //!
@@ -20,9 +22,10 @@ pub mod control_plane;
 pub mod image;
 pub mod node;
 pub mod pki;
+pub mod volumes;
 
 use crate::service::client::{Endpoint, ServiceTarget};
-use crate::{kafka, running, OpenError, Opened, Setup, System, TargetKind};
+use crate::{running, OpenError, Opened, Setup, System, TargetKind};
 use cluster::{Cluster, ClusterError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -73,8 +76,7 @@ fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
     let data = setup.workload.data;
     let mut target = ServiceTarget::new(endpoints, data, consistency, setup.via, setup.op_timeout);
     if consistency == "async" {
-        let kafka = running(&kafka::server::Kafka, setup)?;
-        target = target.draining(kafka::server::bootstrap_servers(&kafka));
+        target = target.draining();
     }
     let description = format!(
         "the service system on Kubernetes ({} nodes, Helm release {} in {}), {consistency} requests through NGINX over {}",

@@ -59,8 +59,8 @@ pub struct ServiceTarget {
     via: Via,
     timeout: Duration,
     prefix: String,
-    /// The Kafka cluster whose queue [`Target::quiesce`] waits on (async writes).
-    queue: Option<String>,
+    /// Whether [`Target::quiesce`] waits until the queue drained (async writes).
+    drain: bool,
 }
 
 impl ServiceTarget {
@@ -83,14 +83,14 @@ impl ServiceTarget {
             via,
             timeout,
             prefix: format!("r{started}-"),
-            queue: None,
+            drain: false,
         }
     }
 
-    /// Waits, before the final reads, until the workers applied every write queued in the Kafka
-    /// cluster at `bootstrap` (for async requests).
-    pub fn draining(mut self, bootstrap: String) -> ServiceTarget {
-        self.queue = Some(bootstrap);
+    /// Waits, before the final reads, until the workers applied every queued write, as the api
+    /// replicas say (for async requests).
+    pub fn draining(mut self) -> ServiceTarget {
+        self.drain = true;
         self
     }
 
@@ -178,12 +178,12 @@ impl Target for ServiceTarget {
     }
 
     async fn quiesce(&self, limit: Duration) -> Result<(), TargetError> {
-        let Some(bootstrap) = self.queue.clone() else {
+        if !self.drain {
             return Ok(());
-        };
-        tokio::task::spawn_blocking(move || super::queue::drain(&bootstrap, limit))
+        }
+        let bases: Vec<String> = self.endpoints.iter().map(|e| e.http.clone()).collect();
+        super::queue::drain(&bases, limit)
             .await
-            .map_err(|e| TargetError::Setup(format!("waiting for the queue: {e}")))?
             .map_err(TargetError::Setup)
     }
 

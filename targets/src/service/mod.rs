@@ -158,8 +158,7 @@ fn open(setup: &Setup, consistency: &'static str) -> Result<Opened, OpenError> {
     let data = setup.workload.data;
     let mut target = ServiceTarget::new(endpoints, data, consistency, via, setup.op_timeout);
     if consistency == "async" {
-        let kafka = up(&kafka::server::Kafka)?;
-        target = target.draining(kafka::server::bootstrap_servers(&kafka));
+        target = target.draining();
     }
     Ok(Opened {
         target: Arc::new(target),

@@ -1,60 +1,47 @@
-//! Whether the service's queue has drained: for every partition of the async writes' topic, the
-//! workers' consumer group has committed (which a worker does only once the write is in Cassandra)
-//! up to the partition's end. The async target waits for it before its final reads, so that
-//! convergence is judged on what the system applied, not on how far the workers had got.
+//! Whether the service's queue has drained, as its api replicas say (`GET /queue`: for every
+//! partition of the async writes' topic, how far its end is past what the workers' group has
+//! committed, which a worker does only once the write is in Cassandra). The async target waits
+//! for it before its final reads, so that convergence is judged on what the system applied, not
+//! on how far the workers had got. Asking the api rather than Kafka works wherever the api is
+//! reached, on Kubernetes too, where the brokers are names only pods resolve.
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
-use system::names::{WORKER_GROUP, WRITES_TOPIC};
 
-/// Queued writes the workers have not applied yet, as the brokers at `bootstrap` see it now.
-/// Blocking: every call asks the brokers, each call bounded by `timeout`.
-pub fn pending(bootstrap: &str, timeout: Duration) -> Result<i64, String> {
-    let kafka = |e: rdkafka::error::KafkaError| format!("Kafka at {bootstrap}: {e}");
-    // Only reads the group's committed offsets: it never subscribes, so it never joins the group.
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", WORKER_GROUP)
-        .set("enable.auto.commit", "false")
-        .create()
-        .map_err(kafka)?;
-    let metadata = consumer
-        .fetch_metadata(Some(WRITES_TOPIC), timeout)
-        .map_err(kafka)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    let mut list = TopicPartitionList::new();
-    for &p in &partitions {
-        list.add_partition(WRITES_TOPIC, p);
-    }
-    let committed = consumer.committed_offsets(list, timeout).map_err(kafka)?;
-    let mut pending = 0;
-    for &p in &partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(WRITES_TOPIC, p, timeout)
-            .map_err(kafka)?;
-        let done = match committed
-            .find_partition(WRITES_TOPIC, p)
-            .map(|e| e.offset())
-        {
-            Some(Offset::Offset(at)) => at,
-            // Nothing committed yet: everything from the start is pending.
-            _ => low,
+/// Queued writes the workers have not applied yet, as the first of the api replicas at `bases`
+/// (`http://10.47.0.51:8080`) that answers says.
+pub async fn pending(http: &reqwest::Client, bases: &[String]) -> Result<i64, String> {
+    let mut errors = Vec::new();
+    for base in bases {
+        let url = format!("{base}/queue");
+        let answer = async {
+            let response = http.get(&url).send().await.map_err(|e| e.to_string())?;
+            if !response.status().is_success() {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                return Err(format!("{status}: {}", text.trim()));
+            }
+            let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+            body["pending"]
+                .as_i64()
+                .ok_or_else(|| format!("no `pending` count in {body}"))
         };
-        pending += (high - done).max(0);
+        match answer.await {
+            Ok(n) => return Ok(n),
+            Err(e) => errors.push(format!("{url}: {e}")),
+        }
     }
-    Ok(pending)
+    Err(errors.join("; "))
 }
 
 /// Polls [`pending`] until it is 0 or `limit` has passed; the error says how many were left.
-pub fn drain(bootstrap: &str, limit: Duration) -> Result<(), String> {
+pub async fn drain(bases: &[String], limit: Duration) -> Result<(), String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
     let started = Instant::now();
     loop {
-        let left = pending(bootstrap, Duration::from_secs(2));
+        let left = pending(&http, bases).await;
         if left == Ok(0) {
             return Ok(());
         }
@@ -64,6 +51,6 @@ pub fn drain(bootstrap: &str, limit: Duration) -> Result<(), String> {
                 Err(e) => format!("cannot tell whether the queue drained: {e}"),
             });
         }
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
