@@ -1,13 +1,16 @@
-//! The service system deployed on the lab's Kubernetes cluster by its Helm chart (`k8s/chart`),
-//! over the lab's own store clusters (etcd, PostgreSQL, Cassandra, Kafka on the lab's network).
-//! Needs root and what `cluster_kube.rs` needs; `test.sh` installs and builds it all.
+//! The whole service system deployed on the lab's Kubernetes cluster by its Helm chart
+//! (`k8s/chart`): the api, the workers and NGINX on the service nodes, PostgreSQL, Cassandra,
+//! Kafka and etcd as StatefulSets on the store node. Needs root and what `cluster_kube.rs` needs;
+//! `test.sh` installs and builds it all.
 //!
 //! What it shows, each as an assertion that can fail: `helm install --wait` leaves every
-//! Deployment ready; a request through NGINX's NodePort is answered by an api pod; the api's
-//! replicas are spread over nodes; a `register` run through NGINX is linearizable; the HPA
-//! scales the api up under a load and back down after it (replica counts and times printed);
-//! and a node whose kubelet stops has its pods replaced on the other nodes while a `register` run
-//! through the system stays valid (times printed).
+//! Deployment and StatefulSet ready; every store pod runs on the tainted store node, on a local
+//! volume; a request through NGINX's NodePort is answered by an api pod; the api's replicas are
+//! spread over nodes; a `register` run through NGINX is linearizable; a strong write survives
+//! its PostgreSQL primary's pod being replaced (time printed); async writes through Kafka and
+//! the workers converge in Cassandra; the HPA scales the api up under a load and back down after
+//! it (replica counts and times printed); and a node whose kubelet stops has its pods replaced on
+//! the other nodes while a `register` run through the system stays valid (times printed).
 
 mod servers;
 
@@ -36,17 +39,31 @@ fn api_pods(control: &Cluster) -> Vec<(String, String)> {
 }
 
 fn target(nodes: &Cluster, node: usize, timeout: Duration) -> Arc<ServiceTarget> {
+    Arc::new(target_with(nodes, node, "strong", timeout))
+}
+
+fn target_with(
+    nodes: &Cluster,
+    node: usize,
+    consistency: &'static str,
+    timeout: Duration,
+) -> ServiceTarget {
     let endpoints = vec![Endpoint {
         http: format!("http://{}", chart::http_address(nodes, node)),
         grpc: format!("http://{}", chart::grpc_address(nodes, node)),
     }];
-    Arc::new(ServiceTarget::new(
-        endpoints,
-        Data::Registers,
-        "strong",
-        Via::Rest,
-        timeout,
-    ))
+    ServiceTarget::new(endpoints, Data::Registers, consistency, Via::Rest, timeout)
+}
+
+/// What NGINX on node 0 answers to `method path` (with a JSON `body`), if it answers 2xx.
+fn through_nginx(nodes: &Cluster, method: &str, path: &str, body: &str) -> Option<String> {
+    cluster::probe::http(
+        chart::http_address(nodes, 0),
+        method,
+        path,
+        body,
+        Duration::from_secs(5),
+    )
 }
 
 /// Requests from `threads` threads through NGINX until `stop`; counts the answers.
@@ -98,11 +115,11 @@ fn replicas(control: &Cluster) -> u32 {
 #[test]
 fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
     let started = Instant::now();
-    let lab = SystemLab::up_all(&["etcd", "postgres", "cassandra", "kafka", "kube"]);
+    let lab = SystemLab::up_all(&["kube"]);
     let control = lab.cluster("kube-control-plane");
     let nodes = lab.cluster("kube-node");
     eprintln!(
-        "kube-system: stores and cluster up in {:.1} s",
+        "kube-system: cluster up in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     // What the schemas cannot check (admission, quotas), against the live cluster, before
@@ -136,7 +153,15 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
             workloads.push(name.to_string());
         }
     }
-    for name in ["lab-api", "lab-worker", "lab-nginx", "lab-etcd"] {
+    for name in [
+        "lab-api",
+        "lab-worker",
+        "lab-nginx",
+        "lab-etcd",
+        "lab-postgres",
+        "lab-cassandra",
+        "lab-kafka",
+    ] {
         assert!(
             workloads.iter().any(|w| w == name),
             "{name} missing: {workloads:?}"
@@ -151,21 +176,36 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
     );
     assert!(evicted.is_empty(), "pods were evicted: {evicted}");
 
-    // The stores in the cluster (etcd) run on the tainted store node only.
-    let etcd = jsonpath(
-        &control,
-        &["pods", "-l", "app.kubernetes.io/name=etcd"],
-        r#"{range .items[*]}{.spec.nodeName} {end}"#,
-    );
+    // The stores run on the tainted store node only, three members each, every member on a
+    // local volume of the lab's pool.
     let store_node = node::name(node::STORE_NODE);
-    assert_eq!(
-        etcd.split_whitespace().count(),
-        3,
-        "three etcd members: {etcd}"
+    for store in ["etcd", "postgres", "cassandra", "kafka"] {
+        let placed = jsonpath(
+            &control,
+            &["pods", "-l", &format!("app.kubernetes.io/name={store}")],
+            r#"{range .items[*]}{.spec.nodeName} {end}"#,
+        );
+        assert_eq!(
+            placed.split_whitespace().count(),
+            3,
+            "three {store} members: {placed}"
+        );
+        assert!(
+            placed.split_whitespace().all(|n| n == store_node),
+            "{store} pods on {store_node} only: {placed}"
+        );
+    }
+    let claims = jsonpath(
+        &control,
+        &["pvc"],
+        r#"{range .items[*]}{.metadata.name}={.status.phase}/{.spec.storageClassName} {end}"#,
     );
+    assert_eq!(claims.split_whitespace().count(), 12, "a claim per member: {claims}");
     assert!(
-        etcd.split_whitespace().all(|n| n == store_node),
-        "store pods on {store_node} only: {etcd}"
+        claims
+            .split_whitespace()
+            .all(|c| c.ends_with(&format!("=Bound/{}", kube::volumes::STORAGE_CLASS))),
+        "every claim bound to the lab's local volumes: {claims}"
     );
 
     // The Deployment starts with one replica and the HPA raises it to its minimum; the spread is
@@ -221,6 +261,64 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
     );
     eprintln!(
         "kube-system: register run, {} operations, valid",
+        history.len()
+    );
+
+    // A strong write survives its primary's pod being replaced: the claim keeps the data.
+    let key = format!("kube-durable-{}", std::process::id());
+    let written = through_nginx(
+        &nodes,
+        "PUT",
+        &format!("/kv/{key}?consistency=strong"),
+        r#"{"value": 41}"#,
+    );
+    assert!(
+        written.as_deref().is_some_and(|r| r.contains("applied")),
+        "PUT {key}: {written:?}"
+    );
+    let uid = || jsonpath(&control, &["pod", "lab-postgres-0"], "{.metadata.uid}");
+    let before = uid();
+    let replacing = Instant::now();
+    servers::kube::kubectl(
+        &control,
+        &["-n", chart::NAMESPACE, "delete", "pod", "lab-postgres-0", "--wait=true"],
+    );
+    let mut read = None;
+    wait_for(
+        "the replaced primary to serve the write",
+        Duration::from_secs(180),
+        || {
+            read = (uid() != before)
+                .then(|| through_nginx(&nodes, "GET", &format!("/kv/{key}?consistency=strong"), ""))
+                .flatten();
+            read.is_some()
+        },
+    );
+    let read: serde_json::Value =
+        serde_json::from_str(read.as_deref().unwrap_or_default()).expect("JSON");
+    assert_eq!(read["value"], 41, "{key} after the primary's pod was replaced: {read}");
+    eprintln!(
+        "kube-system: lab-postgres-0 replaced, {key} read back from its volume after {:.0} s",
+        replacing.elapsed().as_secs_f64()
+    );
+
+    // Async writes go through Kafka and the workers into Cassandra, all in the cluster: once the
+    // queue has drained (as the api says), every replica's final reads agree.
+    let (history, judgement) = run_and_judge(
+        Arc::new(target_with(&nodes, 1, "async", Duration::from_secs(5)).draining()),
+        "register",
+        8,
+        10,
+        50.0,
+    );
+    assert_eq!(
+        judgement.results["convergence"]["valid?"],
+        serde_json::Value::Bool(true),
+        "async writes converge: {:?}",
+        judgement.results["convergence"]
+    );
+    eprintln!(
+        "kube-system: async register run, {} operations, converged",
         history.len()
     );
 

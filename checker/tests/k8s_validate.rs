@@ -64,3 +64,61 @@ fn the_chart_passes_and_a_mistyped_copy_fails_naming_the_field() {
         "the error names the field:\n{text}"
     );
 }
+
+/// `helm template` of the chart with the given values files, as the lab's cluster would render it.
+fn render(values: &[&Path]) -> String {
+    let bin = Command::new(k8s().join("../tools/kube/build"))
+        .output()
+        .expect("tools/kube/build runs");
+    assert!(bin.status.success(), "tools/kube/build failed");
+    let bin = PathBuf::from(String::from_utf8_lossy(&bin.stdout).trim());
+    let mut helm = Command::new(bin.join("helm"));
+    helm.args(["template", "lab"])
+        .arg(k8s().join("chart"))
+        .args(["--namespace", "lab-system", "--kube-version", "1.34.4"]);
+    for file in values {
+        helm.arg("--values").arg(file);
+    }
+    let output = helm.output().expect("helm runs");
+    assert!(
+        output.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_stores_run_in_the_release_unless_the_lab_s_own_are_named() {
+    let local = render(&[]);
+    for store in ["etcd", "postgres", "cassandra", "kafka"] {
+        assert!(
+            local.contains(&format!("kind: StatefulSet\nmetadata:\n  name: lab-{store}\n")),
+            "the local values run {store} in the release"
+        );
+    }
+    assert!(local.contains("lab-cassandra-0.lab-cassandra:9042,lab-cassandra-1.lab-cassandra:9042"));
+
+    // `checker kube install --lab-stores`: no store in the release, the lab's clusters instead.
+    let nodes = cluster::Cluster::new(
+        &targets::kube::node::Node,
+        cluster::netns::Net::from_env().expect("the lab's network"),
+        &std::env::temp_dir().join("lab-k8s-validate-state"),
+    );
+    let file = std::env::temp_dir().join(format!("lab-stores-{}.json", std::process::id()));
+    std::fs::write(&file, targets::kube::chart::lab_store_values(&nodes).to_string())
+        .expect("write the values");
+    let outside = render(&[&file]);
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        !outside.contains("kind: StatefulSet"),
+        "no store in the release with the lab's own"
+    );
+    let stores = targets::service::server::Stores::beside(&nodes);
+    for address in [&stores.cassandra, &stores.kafka, &stores.etcd] {
+        assert!(
+            outside.contains(&format!("value: \"{address}\"")),
+            "the api and workers reach {address}"
+        );
+    }
+}

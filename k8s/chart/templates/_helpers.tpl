@@ -204,3 +204,11 @@ volumeClaimTemplates:
   {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* The pod annotation naming what the image was made from (image.builds), if known:
+     dict "root" . "name" "api". */}}
+{{- define "lab.imageBuild" -}}
+{{- with index .root.Values.image.builds .name -}}
+lab.consistency/image-build: {{ . | quote }}
+{{- end -}}
+{{- end -}}

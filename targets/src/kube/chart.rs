@@ -83,7 +83,16 @@ pub fn install(
     ));
     volumes::ensure(nodes)?;
     let shared = super::shared_dir(nodes);
-    let mut files = Vec::new();
+    // What each image was made from: pods whose image was made again are replaced.
+    let builds: serde_json::Map<String, serde_json::Value> = IMAGES
+        .iter()
+        .filter_map(|i| Some((i.name.to_string(), i.build(&images)?.into())))
+        .collect();
+    let mut files = vec![shared.join("values-builds.json")];
+    write(
+        &files[0],
+        &serde_json::json!({"image": {"builds": builds}}).to_string(),
+    )?;
     for (i, text) in values.iter().enumerate() {
         let file = shared.join(format!("values-{i}.yaml"));
         write(&file, text)?;

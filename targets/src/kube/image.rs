@@ -314,11 +314,21 @@ impl Image {
         Ok(format!("{:016x}", hasher.finish()))
     }
 
+    /// The fingerprint of the tarball in `dir` ([`Image::fingerprint`]: what it was made from),
+    /// once made.
+    pub fn build(&self, dir: &Path) -> Option<String> {
+        std::fs::read_to_string(self.stamp(dir)).ok()
+    }
+
+    fn stamp(&self, dir: &Path) -> PathBuf {
+        dir.join(format!("{}.fingerprint", self.name))
+    }
+
     /// Builds the image and saves it as `<dir>/<name>.tar`, returning the path; a tarball made
     /// from the same inputs ([`Image::fingerprint`]) is kept.
     pub fn archive(&self, dir: &Path) -> Result<PathBuf, ClusterError> {
         let archive = dir.join(format!("{}.tar", self.name));
-        let stamp = dir.join(format!("{}.fingerprint", self.name));
+        let stamp = self.stamp(dir);
         let fingerprint = self.fingerprint()?;
         if archive.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&fingerprint) {
             return Ok(archive);
