@@ -5,8 +5,9 @@
 //!
 //! What it shows, each as an assertion that can fail: `helm install --wait` leaves every
 //! Deployment and StatefulSet ready; every store pod runs on the tainted store node, on a local
-//! volume; a request through NGINX's NodePort is answered by an api pod; the api's replicas are
-//! spread over nodes; a `register` run through NGINX is linearizable; a strong write survives
+//! volume; the release's Prometheus scrapes every api pod with the lab's rules loaded (and sees
+//! the load later); a request through NGINX's NodePort is answered by an api pod; the api's
+//! replicas are spread over nodes; a `register` run through NGINX is linearizable; a strong write survives
 //! its PostgreSQL primary's pod being replaced (time printed); async writes through Kafka and
 //! the workers converge in Cassandra; the HPA scales the api up under a load and back down after
 //! it (replica counts and times printed); and a node whose kubelet stops has its pods replaced on
@@ -53,6 +54,31 @@ fn target_with(
         grpc: format!("http://{}", chart::grpc_address(nodes, node)),
     }];
     ServiceTarget::new(endpoints, Data::Registers, consistency, Via::Rest, timeout)
+}
+
+/// What the release's Prometheus (its NodePort on node 0) answers to `GET path`, as JSON.
+fn prometheus(nodes: &Cluster, path: &str) -> Option<serde_json::Value> {
+    let body = cluster::probe::http(
+        chart::prometheus_address(nodes, 0),
+        "GET",
+        path,
+        "",
+        Duration::from_secs(5),
+    )?;
+    serde_json::from_str(&body).ok()
+}
+
+/// The value of each series of an instant query's answer.
+fn samples(answer: &serde_json::Value) -> Vec<f64> {
+    answer["data"]["result"]
+        .as_array()
+        .map(|series| {
+            series
+                .iter()
+                .filter_map(|s| s["value"][1].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What NGINX on node 0 answers to `method path` (with a JSON `body`), if it answers 2xx.
@@ -245,6 +271,36 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         "anti-affinity spreads the api's replicas over nodes: {pods:?}"
     );
 
+    // The release's Prometheus scrapes every api pod, with the lab's rules loaded and the
+    // dashboards beside it.
+    let mut up = Vec::new();
+    wait_for(
+        "Prometheus to scrape every api pod",
+        Duration::from_secs(60),
+        || {
+            up = prometheus(&nodes, "/api/v1/query?query=up%7Bjob%3D%22api%22%7D")
+                .map(|a| samples(&a))
+                .unwrap_or_default();
+            up.len() == api_pods(&control).len() && up.iter().all(|&v| v == 1.0)
+        },
+    );
+    let rules = prometheus(&nodes, "/api/v1/rules").expect("Prometheus's rules");
+    let groups: BTreeSet<&str> = rules["data"]["groups"]
+        .as_array()
+        .expect("rule groups")
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    assert_eq!(
+        groups,
+        BTreeSet::from(["alerts", "golden-signals"]),
+        "the lab's rule groups: {rules}"
+    );
+    let dashboards = jsonpath(&control, &["configmap", "lab-dashboards"], "{.data}");
+    for (name, _) in targets::observability::dashboard::DASHBOARDS {
+        assert!(dashboards.contains(name), "{name} in the dashboards' ConfigMap");
+    }
+
     // Linearizable through NGINX, the api pods and PostgreSQL.
     let (history, judgement) = run_and_judge(
         target(&nodes, 0, Duration::from_secs(5)),
@@ -356,6 +412,17 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         thread.join().expect("a load thread");
     }
     let rate = answered.load(Ordering::Relaxed) as f64 / loading.elapsed().as_secs_f64();
+    // Prometheus saw the load: the api's traffic by its recording rule.
+    let seen = prometheus(
+        &nodes,
+        "/api/v1/query?query=job%3Aservice_requests%3Arate1m%7Bjob%3D%22api%22%7D",
+    )
+    .map(|a| samples(&a))
+    .unwrap_or_default();
+    assert!(
+        seen.first().is_some_and(|&r| r > 1.0),
+        "Prometheus's job:service_requests:rate1m for the api under the load: {seen:?}"
+    );
     let unloaded = Instant::now();
     wait_for(
         "the HPA to scale the api back down",

@@ -21,6 +21,8 @@ pub const NAMESPACE: &str = "lab-system";
 pub const HTTP_NODE_PORT: u16 = 30080;
 /// NGINX's gRPC NodePort.
 pub const GRPC_NODE_PORT: u16 = 30090;
+/// Prometheus's NodePort (`observability.prometheus.service.nodePort`).
+pub const PROMETHEUS_NODE_PORT: u16 = 30091;
 
 /// The images the chart runs.
 pub static IMAGES: &[&Image] = &[
@@ -31,6 +33,7 @@ pub static IMAGES: &[&Image] = &[
     &image::POSTGRES,
     &image::CASSANDRA,
     &image::KAFKA,
+    &image::PROMETHEUS,
 ];
 
 /// How long `helm install --wait` may take: the stores start one member after another, and a
@@ -61,6 +64,25 @@ pub fn lab_store_values(nodes: &Cluster) -> serde_json::Value {
     })
 }
 
+/// The values only the lab knows: what each image was made from (`builds`), and the rules and
+/// dashboards of `observability/` for the release's Prometheus (Helm cannot read files outside
+/// the chart).
+fn lab_values(builds: serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+    let files = |table: &[(&str, &str)]| -> serde_json::Map<String, serde_json::Value> {
+        table
+            .iter()
+            .map(|(name, text)| (name.to_string(), (*text).into()))
+            .collect()
+    };
+    serde_json::json!({
+        "image": {"builds": builds},
+        "observability": {
+            "rules": files(crate::observability::prometheus::RULES),
+            "dashboards": files(crate::observability::dashboard::DASHBOARDS),
+        },
+    })
+}
+
 /// Makes the chart's images, imports them into the nodes, makes the volume pool whole and
 /// installs (or upgrades) the release, waiting until every Deployment and StatefulSet is ready;
 /// `values` are extra values files' contents (JSON or YAML), applied after the chart's own.
@@ -82,17 +104,17 @@ pub fn install(
         started.elapsed().as_secs_f64()
     ));
     volumes::ensure(nodes)?;
+    if let Some(undone) = recover(nodes)? {
+        report(&undone);
+    }
     let shared = super::shared_dir(nodes);
     // What each image was made from: pods whose image was made again are replaced.
     let builds: serde_json::Map<String, serde_json::Value> = IMAGES
         .iter()
         .filter_map(|i| Some((i.name.to_string(), i.build(&images)?.into())))
         .collect();
-    let mut files = vec![shared.join("values-builds.json")];
-    write(
-        &files[0],
-        &serde_json::json!({"image": {"builds": builds}}).to_string(),
-    )?;
+    let mut files = vec![shared.join("values-lab.json")];
+    write(&files[0], &lab_values(builds).to_string())?;
     for (i, text) in values.iter().enumerate() {
         let file = shared.join(format!("values-{i}.yaml"));
         write(&file, text)?;
@@ -118,6 +140,40 @@ pub fn install(
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// The release's status as Helm records it (`deployed`, `failed`, `pending-upgrade`…), or none.
+fn status(nodes: &Cluster) -> Option<String> {
+    let status = cluster::command::run(helm(nodes).args([
+        "status",
+        RELEASE,
+        "--namespace",
+        NAMESPACE,
+        "-o",
+        "json",
+    ]))
+    .ok()?;
+    let json: serde_json::Value = serde_json::from_str(&status).ok()?;
+    json["info"]["status"].as_str().map(String::from)
+}
+
+/// Undoes what an interrupted install or upgrade left (a release `pending-…`, which Helm refuses
+/// to change again, "another operation is in progress"): a pending install is uninstalled, a
+/// pending upgrade or rollback rolled back to the revision before it. Says what it did.
+fn recover(nodes: &Cluster) -> Result<Option<String>, ClusterError> {
+    let Some(status) = status(nodes) else {
+        return Ok(None);
+    };
+    let what = match status.as_str() {
+        "pending-install" => "uninstall",
+        "pending-upgrade" | "pending-rollback" => "rollback",
+        _ => return Ok(None),
+    };
+    // Not waiting: the revision before may not be ready either; the upgrade after it waits.
+    cluster::command::run(helm(nodes).args([what, RELEASE, "--namespace", NAMESPACE]))?;
+    Ok(Some(format!(
+        "the release was left {status} by an interrupted run: {what} done"
+    )))
 }
 
 /// Uninstalls the release (waiting for its pods to go), deletes its namespace (and with it the
@@ -147,19 +203,7 @@ pub fn uninstall(nodes: &Cluster) -> Result<(), ClusterError> {
 
 /// Whether the release is deployed; the error says how to deploy it.
 pub fn deployed(nodes: &Cluster) -> Result<(), ClusterError> {
-    let status = cluster::command::run(helm(nodes).args([
-        "status",
-        RELEASE,
-        "--namespace",
-        NAMESPACE,
-        "-o",
-        "json",
-    ]));
-    let deployed = status
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .is_some_and(|json| json["info"]["status"] == "deployed");
-    if deployed {
+    if status(nodes).as_deref() == Some("deployed") {
         Ok(())
     } else {
         Err(ClusterError(String::from(
@@ -186,4 +230,9 @@ pub fn http_address(nodes: &Cluster, node: usize) -> SocketAddr {
 /// NGINX's gRPC NodePort on node `node`.
 pub fn grpc_address(nodes: &Cluster, node: usize) -> SocketAddr {
     SocketAddr::new(nodes.host(node).address.into(), GRPC_NODE_PORT)
+}
+
+/// Prometheus's NodePort on node `node`.
+pub fn prometheus_address(nodes: &Cluster, node: usize) -> SocketAddr {
+    SocketAddr::new(nodes.host(node).address.into(), PROMETHEUS_NODE_PORT)
 }

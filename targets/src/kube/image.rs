@@ -258,6 +258,15 @@ pub static KAFKA: Image = Image {
     stores_only: true,
 };
 
+/// Prometheus in the cluster, scraping the release's api and worker pods.
+pub static PROMETHEUS: Image = Image {
+    name: "prometheus",
+    reference: "lab.local/prometheus:2.42",
+    parts: &[Part::File("/usr/bin/prometheus")],
+    add_on: false,
+    stores_only: false,
+};
+
 /// Every image the lab makes.
 pub static IMAGES: &[&Image] = &[
     &PAUSE,
@@ -271,6 +280,7 @@ pub static IMAGES: &[&Image] = &[
     &POSTGRES,
     &CASSANDRA,
     &KAFKA,
+    &PROMETHEUS,
     &CHECKER,
 ];
 
