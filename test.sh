@@ -35,6 +35,7 @@ have() {
     curl) command -v curl >/dev/null ;;
     postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] ;;   # the PostgreSQL tests start private servers
     openjdk-17-jre-headless) command -v java >/dev/null ;;         # Kafka and Cassandra run from Maven Central's jars
+    openjdk-17-jdk-headless) [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/jlink ] ;;   # jlink and the jmods make the stores' Java images
     maven) command -v mvn >/dev/null ;;            # resolves those jars into ~/.m2 (tools/kafka, tools/cassandra)
     python3-venv) python3 -m venv --help >/dev/null 2>&1 ;;   # schemathesis, which fuzzes the service's REST API
   esac
@@ -63,7 +64,7 @@ fi
 tools/fresh-first-run "${later_packages[@]}"
 tools/check-layering   # the checking library builds without a runtime, driver or network crate
 
-install postgresql-15 openjdk-17-jre-headless maven python3-venv "${later_packages[@]}"
+install postgresql-15 openjdk-17-jre-headless openjdk-17-jdk-headless maven python3-venv "${later_packages[@]}"
 tools/schemathesis/run --install   # pinned, in a virtualenv under ~/.cache (outlives a clone)
 tools/locust/run --install         # Locust and grpcio, pinned, likewise
 tools/kube/build >/dev/null        # Kubernetes v1.34 from the Go module proxy, into ~/.cache (~8 min cold)
