@@ -451,9 +451,12 @@ fn inside(rootfs: &Path, path: &Path) -> PathBuf {
     rootfs.join(path.strip_prefix("/").unwrap_or(path))
 }
 
-/// A Java runtime made by `jlink` from [`JDK`]'s modules, kept in `dir` once made.
+/// A Java runtime made by `jlink` from [`JDK`]'s modules, kept in `dir` once made (one per
+/// release of the JDK, so that an upgraded JDK makes a new one).
 fn java_runtime(dir: &Path) -> Result<PathBuf, ClusterError> {
-    let runtime = dir.join("java-17.runtime");
+    let mut hasher = DefaultHasher::new();
+    stamp(&Path::new(JDK).join("release"), &mut hasher);
+    let runtime = dir.join(format!("java-17-{:08x}.runtime", hasher.finish() as u32));
     if runtime.join("bin/java").is_file() {
         return Ok(runtime);
     }
@@ -465,7 +468,7 @@ fn java_runtime(dir: &Path) -> Result<PathBuf, ClusterError> {
             jlink.display()
         )));
     }
-    let partial = dir.join("java-17.runtime.tmp");
+    let partial = runtime.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&partial);
     run(Command::new(&jlink)
         .args(["--add-modules", "ALL-MODULE-PATH", "--strip-debug", "--no-man-pages"])
