@@ -28,7 +28,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Action {
-    /// Make the images, import them into every node, install or upgrade the release and wait.
+    /// Make the images, import them into the nodes, offer the stores' volumes, install or upgrade
+    /// the release and wait until every Deployment and StatefulSet is ready.
     Install {
         /// Extra values files, applied after the lab's (repeatable).
         #[arg(long = "values", short = 'f')]
