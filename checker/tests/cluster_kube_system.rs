@@ -226,7 +226,11 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         &["pvc"],
         r#"{range .items[*]}{.metadata.name}={.status.phase}/{.spec.storageClassName} {end}"#,
     );
-    assert_eq!(claims.split_whitespace().count(), 12, "a claim per member: {claims}");
+    assert_eq!(
+        claims.split_whitespace().count(),
+        12,
+        "a claim per member: {claims}"
+    );
     assert!(
         claims
             .split_whitespace()
@@ -298,7 +302,10 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
     );
     let dashboards = jsonpath(&control, &["configmap", "lab-dashboards"], "{.data}");
     for (name, _) in targets::observability::dashboard::DASHBOARDS {
-        assert!(dashboards.contains(name), "{name} in the dashboards' ConfigMap");
+        assert!(
+            dashboards.contains(name),
+            "{name} in the dashboards' ConfigMap"
+        );
     }
 
     // Linearizable through NGINX, the api pods and PostgreSQL.
@@ -337,7 +344,14 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
     let replacing = Instant::now();
     servers::kube::kubectl(
         &control,
-        &["-n", chart::NAMESPACE, "delete", "pod", "lab-postgres-0", "--wait=true"],
+        &[
+            "-n",
+            chart::NAMESPACE,
+            "delete",
+            "pod",
+            "lab-postgres-0",
+            "--wait=true",
+        ],
     );
     let mut read = None;
     wait_for(
@@ -352,7 +366,10 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
     );
     let read: serde_json::Value =
         serde_json::from_str(read.as_deref().unwrap_or_default()).expect("JSON");
-    assert_eq!(read["value"], 41, "{key} after the primary's pod was replaced: {read}");
+    assert_eq!(
+        read["value"], 41,
+        "{key} after the primary's pod was replaced: {read}"
+    );
     eprintln!(
         "kube-system: lab-postgres-0 replaced, {key} read back from its volume after {:.0} s",
         replacing.elapsed().as_secs_f64()

@@ -456,7 +456,10 @@ fn drain(api: &cluster::Cluster) {
         .collect();
     tokio::runtime::Runtime::new()
         .expect("a runtime")
-        .block_on(targets::service::queue::drain(&bases, Duration::from_secs(60)))
+        .block_on(targets::service::queue::drain(
+            &bases,
+            Duration::from_secs(60),
+        ))
         .expect("the queue drains");
 }
 

@@ -93,7 +93,9 @@ fn the_stores_run_in_the_release_unless_the_lab_s_own_are_named() {
     let local = render(&[]);
     for store in ["etcd", "postgres", "cassandra", "kafka"] {
         assert!(
-            local.contains(&format!("kind: StatefulSet\nmetadata:\n  name: lab-{store}\n")),
+            local.contains(&format!(
+                "kind: StatefulSet\nmetadata:\n  name: lab-{store}\n"
+            )),
             "the local values run {store} in the release"
         );
     }
@@ -106,8 +108,11 @@ fn the_stores_run_in_the_release_unless_the_lab_s_own_are_named() {
         &std::env::temp_dir().join("lab-k8s-validate-state"),
     );
     let file = std::env::temp_dir().join(format!("lab-stores-{}.json", std::process::id()));
-    std::fs::write(&file, targets::kube::chart::lab_store_values(&nodes).to_string())
-        .expect("write the values");
+    std::fs::write(
+        &file,
+        targets::kube::chart::lab_store_values(&nodes).to_string(),
+    )
+    .expect("write the values");
     let outside = render(&[&file]);
     let _ = std::fs::remove_file(&file);
     assert!(

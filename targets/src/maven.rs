@@ -89,7 +89,10 @@ mod tests {
     fn a_missing_pom_is_named() {
         let file = std::env::temp_dir().join("lab-maven-test-none.classpath");
         let error = classpath("no-such-server", &file).unwrap_err();
-        assert!(error.0.contains("no-such-server/pom.xml is missing"), "{error}");
+        assert!(
+            error.0.contains("no-such-server/pom.xml is missing"),
+            "{error}"
+        );
     }
 
     #[test]

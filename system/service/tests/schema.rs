@@ -4,9 +4,9 @@
 
 mod servers;
 
+use servers::Postgres;
 use service::metrics::Metrics;
 use service::strong::Strong;
-use servers::Postgres;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -96,10 +96,14 @@ impl Part {
                     .map_err(|e| ClusterError(format!("cannot link /bin/sh in an image: {e}")))
             }
             Part::Jars(name) => {
-                let classpath = crate::maven::classpath(name, &dir.join(format!("{name}.classpath")))?;
+                let classpath =
+                    crate::maven::classpath(name, &dir.join(format!("{name}.classpath")))?;
                 let opt = rootfs.join("opt").join(name);
                 for jar in crate::maven::jars(&classpath) {
-                    copy(jar, &opt.join("lib").join(jar.file_name().unwrap_or_default()))?;
+                    copy(
+                        jar,
+                        &opt.join("lib").join(jar.file_name().unwrap_or_default()),
+                    )?;
                 }
                 copy_tree(&crate::maven::tools_dir(name), &opt.join("conf"))
             }
@@ -232,7 +236,10 @@ pub static POSTGRES: Image = Image {
     parts: &[
         Part::Shell,
         // Without the JIT (jit = off): its LLVM would triple the image.
-        Part::Tree("/usr/lib/postgresql/15", &["lib/llvmjit.so", "lib/llvmjit_types.bc", "lib/bitcode"]),
+        Part::Tree(
+            "/usr/lib/postgresql/15",
+            &["lib/llvmjit.so", "lib/llvmjit_types.bc", "lib/bitcode"],
+        ),
         Part::Tree("/usr/share/postgresql/15", &[]),
         Part::Tree("/usr/share/zoneinfo", &[]),
     ],
@@ -340,7 +347,9 @@ impl Image {
         let archive = dir.join(format!("{}.tar", self.name));
         let stamp = self.stamp(dir);
         let fingerprint = self.fingerprint()?;
-        if archive.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&fingerprint) {
+        if archive.is_file()
+            && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&fingerprint)
+        {
             return Ok(archive);
         }
         let context = dir.join(format!("{}.context", self.name));
@@ -471,7 +480,12 @@ fn java_runtime(dir: &Path) -> Result<PathBuf, ClusterError> {
     let partial = runtime.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&partial);
     run(Command::new(&jlink)
-        .args(["--add-modules", "ALL-MODULE-PATH", "--strip-debug", "--no-man-pages"])
+        .args([
+            "--add-modules",
+            "ALL-MODULE-PATH",
+            "--strip-debug",
+            "--no-man-pages",
+        ])
         .args(["--no-header-files", "--compress=2", "--output"])
         .arg(&partial))?;
     std::fs::rename(&partial, &runtime)

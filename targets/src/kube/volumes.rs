@@ -24,7 +24,9 @@ const OWNER: &str = "65532:65532";
 
 /// The folder of volume `i` on the store node.
 pub fn folder(nodes: &Cluster, i: usize) -> PathBuf {
-    node::runtime_dir(nodes, STORE_NODE).join("volumes").join(name(i))
+    node::runtime_dir(nodes, STORE_NODE)
+        .join("volumes")
+        .join(name(i))
 }
 
 fn name(i: usize) -> String {
