@@ -96,8 +96,7 @@ impl Part {
                     .map_err(|e| ClusterError(format!("cannot link /bin/sh in an image: {e}")))
             }
             Part::Jars(name) => {
-                let classpath =
-                    crate::maven::classpath(name, &dir.join(format!("{name}.classpath")))?;
+                let classpath = crate::maven::classpath(name, &classpath_file(dir, name)?)?;
                 let opt = rootfs.join("opt").join(name);
                 for jar in crate::maven::jars(&classpath) {
                     copy(
@@ -124,7 +123,13 @@ impl Part {
         match self {
             Part::Built(name) => stamp(&bin::path(name)?, hasher),
             Part::Workspace(name) => stamp(&crate::service::server::binary(name)?, hasher),
-            Part::File(path) | Part::Tree(path, _) => stamp(Path::new(path), hasher),
+            Part::File(path) => stamp(Path::new(path), hasher),
+            // Every file: a package upgrade replaces files without touching the folder itself.
+            Part::Tree(path, _) => {
+                for file in files(Path::new(path))? {
+                    stamp(&file, hasher);
+                }
+            }
             Part::Shell => stamp(Path::new(BUSYBOX_PROGRAM), hasher),
             Part::Jars(name) => {
                 for file in files(&crate::maven::tools_dir(name))? {
@@ -135,6 +140,17 @@ impl Part {
         }
         Ok(())
     }
+}
+
+/// Where the classpath of `tools/<name>/pom.xml` is kept in `dir`: one file per content of the
+/// POM, so that a changed POM is resolved again (a kept classpath is never asked of Maven).
+fn classpath_file(dir: &Path, name: &str) -> Result<PathBuf, ClusterError> {
+    let pom = crate::maven::tools_dir(name).join("pom.xml");
+    let text = std::fs::read(&pom)
+        .map_err(|e| ClusterError(format!("cannot read {}: {e}", pom.display())))?;
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    Ok(dir.join(format!("{name}-{:08x}.classpath", hasher.finish() as u32)))
 }
 
 /// A file's path, size and time of change, into `hasher`.
