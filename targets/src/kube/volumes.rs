@@ -53,15 +53,7 @@ pub fn ensure(nodes: &Cluster) -> Result<(), ClusterError> {
 /// Deletes the volumes no claim holds any more (`Released`), and their folders' data.
 pub fn recycle(nodes: &Cluster) -> Result<(), ClusterError> {
     let control = beside(nodes, &super::control_plane::ControlPlane);
-    let listed = kubectl_run(
-        &control,
-        &[
-            "get",
-            "pv",
-            "-o",
-            r#"jsonpath={range .items[?(@.spec.storageClassName=="lab-local")]}{.metadata.name} {.status.phase}{"\n"}{end}"#,
-        ],
-    )?;
+    let listed = kubectl_run(&control, &["get", "pv", "-o", &phases_query()])?;
     for (i, volume) in (0..POOL).map(|i| (i, name(i))) {
         let released = listed.lines().any(|line| {
             line.split_once(' ')
@@ -75,6 +67,13 @@ pub fn recycle(nodes: &Cluster) -> Result<(), ClusterError> {
         }
     }
     Ok(())
+}
+
+/// kubectl's output format listing each volume of the class with its phase, a line each.
+fn phases_query() -> String {
+    format!(
+        r#"jsonpath={{range .items[?(@.spec.storageClassName=="{STORAGE_CLASS}")]}}{{.metadata.name}} {{.status.phase}}{{"\n"}}{{end}}"#
+    )
 }
 
 /// The storage class and the pool's volumes, each pinned to the store node.
@@ -97,4 +96,17 @@ fn manifests(nodes: &Cluster) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_phases_are_asked_of_the_pool_s_class_only() {
+        assert_eq!(
+            phases_query(),
+            r#"jsonpath={range .items[?(@.spec.storageClassName=="lab-local")]}{.metadata.name} {.status.phase}{"\n"}{end}"#
+        );
+    }
 }
