@@ -9,8 +9,9 @@
 //! the load later); a request through NGINX's NodePort is answered by an api pod; the api's
 //! replicas are spread over nodes; a `register` run through NGINX is linearizable; a strong write survives
 //! its PostgreSQL primary's pod being replaced (time printed); async writes through Kafka and
-//! the workers converge in Cassandra; the HPA scales the api up under a load and back down after
-//! it (replica counts and times printed); and a node whose kubelet stops has its pods replaced on
+//! the workers converge in Cassandra; the HPA scales the api up on requests per second per pod
+//! (a custom metric, from the release's prometheus-adapter) under a load too light for its CPU
+//! target, and under a heavy load, and back down after each (replica counts and times printed); and a node whose kubelet stops has its pods replaced on
 //! the other nodes while a `register` run through the system stays valid (times printed).
 
 mod servers;
@@ -18,7 +19,7 @@ mod servers;
 use cluster::Cluster;
 use consistency::Verdict;
 use servers::{run_and_judge, wait_for, SystemLab};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -92,10 +93,12 @@ fn through_nginx(nodes: &Cluster, method: &str, path: &str, body: &str) -> Optio
     )
 }
 
-/// Requests from `threads` threads through NGINX until `stop`; counts the answers.
+/// Requests from `threads` threads through NGINX until `stop`, each thread starting one every
+/// `period` at most (none: as fast as answered); counts the answers.
 fn load(
     nodes: &Cluster,
     threads: usize,
+    period: Option<Duration>,
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicU64>,
 ) -> Vec<std::thread::JoinHandle<()>> {
@@ -105,14 +108,81 @@ fn load(
             let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
+                    let next = Instant::now() + period.unwrap_or_default();
                     if cluster::probe::http(addr, "GET", "/kv/load", "", Duration::from_secs(2))
                         .is_some()
                     {
                         answered.fetch_add(1, Ordering::Relaxed);
                     }
+                    // Pacing, not waiting for anything: the load's rate is what is tested.
+                    if let Some(rest) = next.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(rest);
+                    }
                 }
             })
         })
+        .collect()
+}
+
+/// Each api pod's requests per second, as the custom-metrics API serves them to the HPA.
+fn requests_per_second(control: &Cluster) -> Vec<(String, f64)> {
+    let path = format!(
+        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/{}/pods/*/service_requests_per_second?labelSelector=app.kubernetes.io%2Fname%3Dapi",
+        chart::NAMESPACE
+    );
+    let Ok(text) = kube::kubectl_run(control, &["get", "--raw", &path]) else {
+        return Vec::new();
+    };
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    answer["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    let pod = item["describedObject"]["name"].as_str()?.to_string();
+                    Some((pod, quantity(item["value"].as_str()?)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A Kubernetes quantity as the metrics APIs write it ("75", "75133m", "2k").
+fn quantity(text: &str) -> Option<f64> {
+    let (number, scale) = match text.as_bytes().last()? {
+        b'm' => (&text[..text.len() - 1], 1e-3),
+        b'k' => (&text[..text.len() - 1], 1e3),
+        _ => (text, 1.0),
+    };
+    Some(number.parse::<f64>().ok()? * scale)
+}
+
+/// The api HPA's rescale events: each message ("New size: 3; reason: pods metric … above
+/// target") with how many times it was given.
+fn rescales(control: &Cluster) -> BTreeMap<String, u64> {
+    jsonpath(
+        control,
+        &[
+            "events",
+            "--field-selector=involvedObject.kind=HorizontalPodAutoscaler,involvedObject.name=lab-api,reason=SuccessfulRescale",
+        ],
+        r#"{range .items[*]}{.count} {.message}{"\n"}{end}"#,
+    )
+    .lines()
+    .filter_map(|line| {
+        let (count, message) = line.split_once(' ')?;
+        Some((message.to_string(), count.parse().ok()?))
+    })
+    .collect()
+}
+
+/// The rescales since `before`.
+fn rescales_since(control: &Cluster, before: &BTreeMap<String, u64>) -> Vec<String> {
+    rescales(control)
+        .into_iter()
+        .filter(|(message, count)| before.get(message).is_none_or(|b| count > b))
+        .map(|(message, _)| message)
         .collect()
 }
 
@@ -395,22 +465,99 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         history.len()
     );
 
-    // The HPA scales the api up under a load and down after it. First it settles at its
-    // minimum (the register run may have scaled it).
+    // The HPA scales the api on its requests per second per pod, a custom metric the release's
+    // metrics adapter serves from Prometheus, under a load too light for its CPU target. First
+    // it settles at its minimum (the register run may have scaled it).
     let minimum: u32 = jsonpath(&control, &["hpa", "lab-api"], "{.spec.minReplicas}")
         .parse()
         .expect("the HPA's minReplicas");
-    wait_for(
-        "the HPA to settle at its minimum",
-        Duration::from_secs(300),
-        || replicas(&control) == minimum,
-    );
+    let settle = || {
+        wait_for(
+            "the HPA to settle at its minimum",
+            Duration::from_secs(300),
+            || replicas(&control) == minimum,
+        )
+    };
+    settle();
+    let per_pod: f64 = jsonpath(
+        &control,
+        &["hpa", "lab-api"],
+        r#"{.spec.metrics[?(@.type=="Pods")].pods.target.averageValue}"#,
+    )
+    .parse()
+    .expect("the HPA's requests per second per pod");
+    // Three pods' worth of requests for two pods: the HPA wants a third.
+    let paced = 3.0 * per_pod;
     let (stop, answered) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(0)),
     );
+    let before = rescales(&control);
     let loading = Instant::now();
-    let threads = load(&nodes, 24, Arc::clone(&stop), Arc::clone(&answered));
+    let threads = load(
+        &nodes,
+        6,
+        Some(Duration::from_secs_f64(6.0 / paced)),
+        Arc::clone(&stop),
+        Arc::clone(&answered),
+    );
+    let mut served = Vec::new();
+    wait_for(
+        "the custom-metrics API to serve every api pod's requests per second",
+        Duration::from_secs(180),
+        || {
+            served = requests_per_second(&control);
+            let pods: BTreeSet<String> = api_pods(&control).into_iter().map(|(p, _)| p).collect();
+            let rated: BTreeSet<String> = served
+                .iter()
+                .filter(|(_, r)| *r > 1.0)
+                .map(|(p, _)| p.clone())
+                .collect();
+            !pods.is_empty() && pods.is_subset(&rated)
+        },
+    );
+    eprintln!(
+        "kube-system: custom metric {:.0} s into {paced:.0} requests/s: {served:?}",
+        loading.elapsed().as_secs_f64()
+    );
+    wait_for(
+        "the HPA to scale the api up on requests per second",
+        Duration::from_secs(240),
+        || replicas(&control) > minimum,
+    );
+    let up_after = loading.elapsed();
+    let decided = rescales_since(&control, &before);
+    let cpu = jsonpath(
+        &control,
+        &["hpa", "lab-api"],
+        r#"{.status.currentMetrics[?(@.resource.name=="cpu")].resource.current.averageUtilization}"#,
+    );
+    stop.store(true, Ordering::Relaxed);
+    for thread in threads {
+        thread.join().expect("a load thread");
+    }
+    let rate = answered.load(Ordering::Relaxed) as f64 / loading.elapsed().as_secs_f64();
+    assert!(
+        decided
+            .iter()
+            .any(|d| d.contains("reason: pods metric service_requests_per_second above target")),
+        "the HPA scaled on something else than requests per second: {decided:?} (CPU {cpu} %)"
+    );
+    eprintln!(
+        "kube-system: HPA {minimum} -> {} replicas on requests per second {:.0} s into {rate:.0} requests/s (target {per_pod} per pod, CPU at {cpu} %)",
+        replicas(&control),
+        up_after.as_secs_f64()
+    );
+    settle();
+
+    // And on CPU (and requests per second) under a load as heavy as the api can answer.
+    let (stop, answered) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let before = rescales(&control);
+    let loading = Instant::now();
+    let threads = load(&nodes, 24, None, Arc::clone(&stop), Arc::clone(&answered));
     wait_for(
         "the HPA to scale the api up",
         Duration::from_secs(240),
@@ -424,6 +571,7 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         peak = peak.max(replicas(&control));
         std::thread::sleep(Duration::from_secs(1));
     }
+    let decided = rescales_since(&control, &before);
     stop.store(true, Ordering::Relaxed);
     for thread in threads {
         thread.join().expect("a load thread");
@@ -447,7 +595,7 @@ fn the_service_system_on_kubernetes_serves_scales_and_survives_a_lost_node() {
         || replicas(&control) == minimum,
     );
     eprintln!(
-        "kube-system: HPA {minimum} -> {} replicas {:.0} s into a load of {rate:.0} requests/s, up to {peak} within 30 s more, back to {minimum} {:.0} s after it",
+        "kube-system: HPA {minimum} -> {} replicas {:.0} s into a load of {rate:.0} requests/s, up to {peak} within 30 s more ({decided:?}), back to {minimum} {:.0} s after it",
         minimum + 1,
         up_after.as_secs_f64(),
         unloaded.elapsed().as_secs_f64()

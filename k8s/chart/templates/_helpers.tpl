@@ -61,6 +61,10 @@ capabilities: {drop: [ALL]}
 - name: SERVICE_ADVERTISE
   valueFrom:
     fieldRef: {fieldPath: status.podIP}
+# Every series names its pod, which Prometheus's DNS discovery cannot (the metrics adapter maps
+# series to pods by these labels).
+- name: SERVICE_METRICS_LABELS
+  value: "namespace={{ .root.Release.Namespace }},pod=$(SERVICE_NAME)"
 {{- end -}}
 
 {{/* Where store pods run: the store nodes only (their label, their taint tolerated), one per

@@ -58,7 +58,8 @@ impl Readiness {
 impl App {
     /// An instance of `role` (`api`) with `settings`; nothing connects yet.
     pub fn new(role: &'static str, settings: Settings) -> Result<Arc<App>, ServiceError> {
-        let metrics = Metrics::new().map_err(|e| ServiceError::Invalid(format!("metrics: {e}")))?;
+        let metrics = Metrics::new(&settings.metrics_labels)
+            .map_err(|e| ServiceError::Invalid(format!("metrics: {e}")))?;
         let deadline = settings.deadline();
         let strong = Strong::new(
             &settings.postgres,

@@ -17,6 +17,9 @@
 //! | `service_etcd_watch_alive` | | 1 while the watch of the live settings is open |
 //! | `service_config_revision` | | the etcd revision of the live settings applied |
 //! | `process_*` | | CPU, memory, file descriptors (the `prometheus` crate's process collector, its CPU made exact: [`ProcessMetrics`]) |
+//!
+//! Every series also carries the instance's `--metrics-label`s (in Kubernetes, its `namespace`
+//! and `pod`).
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -64,6 +67,16 @@ pub fn cpu_seconds() -> Option<f64> {
     (per_second > 0).then(|| ticks as f64 / per_second as f64)
 }
 
+/// Whether Prometheus takes `name` as a label's name (names starting `__` are its own).
+pub fn label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
 /// The metrics of one instance.
 #[derive(Clone)]
 pub struct Metrics {
@@ -99,9 +112,19 @@ const BUCKETS: &[f64] = &[
 ];
 
 impl Metrics {
-    /// A registry with every metric of the table above.
-    pub fn new() -> Result<Metrics, prometheus::Error> {
-        let registry = Registry::new();
+    /// A registry with every metric of the table above, each series also labelled with
+    /// `labels` (`name`, `value`).
+    pub fn new(labels: &[(String, String)]) -> Result<Metrics, prometheus::Error> {
+        if let Some((name, _)) = labels.iter().find(|(name, _)| !label_name(name)) {
+            return Err(prometheus::Error::Msg(format!(
+                "`{name}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)"
+            )));
+        }
+        let registry = if labels.is_empty() {
+            Registry::new()
+        } else {
+            Registry::new_custom(None, Some(labels.iter().cloned().collect()))?
+        };
         let requests = IntCounterVec::new(
             Opts::new("service_requests_total", "Requests served"),
             &["protocol", "method", "status"],
@@ -258,7 +281,7 @@ mod tests {
     /// A third of a second on a CPU shows as about that: whole seconds would show 0 (or 1).
     #[test]
     fn process_cpu_is_exported_to_the_tick() {
-        let metrics = Metrics::new().expect("metrics");
+        let metrics = Metrics::new(&[]).expect("metrics");
         let before = cpu_in(&metrics.render());
         let started = std::time::Instant::now();
         let mut x = 0u64;
@@ -270,5 +293,37 @@ mod tests {
             (0.2..0.9).contains(&spent),
             "a third of a second or so of CPU, not {spent}"
         );
+    }
+
+    /// Labels given to the registry are on every series, process metrics included; a name
+    /// Prometheus would refuse is refused at start.
+    #[test]
+    fn instance_labels_are_on_every_series() {
+        let labels = [
+            ("namespace".to_string(), "lab".to_string()),
+            ("pod".to_string(), "lab-api-7d9".to_string()),
+        ];
+        let metrics = Metrics::new(&labels).expect("metrics");
+        metrics.request("rest", "get", "200", std::time::Instant::now());
+        let text = metrics.render();
+        let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(series
+            .iter()
+            .any(|l| l.starts_with("service_requests_total{")));
+        assert!(series
+            .iter()
+            .any(|l| l.starts_with("process_cpu_seconds_total{")));
+        for line in series {
+            assert!(
+                line.contains(r#"namespace="lab""#) && line.contains(r#"pod="lab-api-7d9""#),
+                "a series without the instance's labels: {line}"
+            );
+        }
+        for bad in ["a-b", "1a", "__name", ""] {
+            assert!(
+                Metrics::new(&[(bad.to_string(), "x".to_string())]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

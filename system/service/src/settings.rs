@@ -85,6 +85,24 @@ pub struct Settings {
     /// it, so that a pause of the leader lands inside a batch.
     #[arg(long, env = "SERVICE_RELAY_HOLD_MS", default_value_t = 0)]
     pub relay_hold_ms: u64,
+    /// Labels added to every series of `/metrics`, as `name=value`, comma-separated: in
+    /// Kubernetes, the pod and its namespace, so that Prometheus's series name the pod even where
+    /// its discovery cannot (DNS), as a custom-metrics adapter needs them.
+    #[arg(long = "metrics-label", env = "SERVICE_METRICS_LABELS", value_delimiter = ',', value_parser = metrics_label)]
+    pub metrics_labels: Vec<(String, String)>,
+}
+
+/// A `name=value` of `--metrics-label`.
+fn metrics_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if crate::metrics::label_name(name.trim()) => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
+        Some((name, _)) => Err(format!(
+            "`{name}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)"
+        )),
+        None => Err(format!("`{text}` is not name=value")),
+    }
 }
 
 impl Settings {

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread")]
 async fn replicas_creating_the_schema_together_each_succeed_at_once() {
     let pg = Postgres::start("schema");
-    let metrics = Metrics::new().expect("metrics");
+    let metrics = Metrics::new(&[]).expect("metrics");
     let replicas: Vec<_> = (0..6)
         .map(|_| {
             Arc::new(

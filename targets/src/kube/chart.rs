@@ -34,6 +34,7 @@ pub static IMAGES: &[&Image] = &[
     &image::CASSANDRA,
     &image::KAFKA,
     &image::PROMETHEUS,
+    &image::PROMETHEUS_ADAPTER,
 ];
 
 /// How long `helm install --wait` may take: the stores start one member after another, and a

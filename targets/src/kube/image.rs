@@ -290,6 +290,16 @@ pub static PROMETHEUS: Image = Image {
     stores_only: false,
 };
 
+/// The custom-metrics API of the release (kubernetes-sigs' prometheus-adapter): requests per
+/// second per api pod, from the release's Prometheus, for the api's HPA.
+pub static PROMETHEUS_ADAPTER: Image = Image {
+    name: "prometheus-adapter",
+    reference: "lab.local/prometheus-adapter:v0.12.0",
+    parts: &[Part::Built("prometheus-adapter")],
+    add_on: false,
+    stores_only: false,
+};
+
 /// Every image the lab makes.
 pub static IMAGES: &[&Image] = &[
     &PAUSE,
@@ -304,6 +314,7 @@ pub static IMAGES: &[&Image] = &[
     &CASSANDRA,
     &KAFKA,
     &PROMETHEUS,
+    &PROMETHEUS_ADAPTER,
     &CHECKER,
 ];
 
