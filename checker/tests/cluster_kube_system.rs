@@ -11,8 +11,9 @@
 //! its PostgreSQL primary's pod being replaced (time printed); async writes through Kafka and
 //! the workers converge in Cassandra; the HPA scales the api up on requests per second per pod
 //! (a custom metric, from the release's prometheus-adapter) under a load too light for its CPU
-//! target, and under a heavy load, and back down after each (replica counts and times printed); and a node whose kubelet stops has its pods replaced on
-//! the other nodes while a `register` run through the system stays valid (times printed).
+//! target, and under a heavy load, and back down after each (replica counts and times printed);
+//! and a node whose kubelet stops has its pods replaced on the other nodes while a `register`
+//! run through the system stays valid (times printed).
 
 mod servers;
 

@@ -67,14 +67,21 @@ pub fn cpu_seconds() -> Option<f64> {
     (per_second > 0).then(|| ticks as f64 / per_second as f64)
 }
 
-/// Whether Prometheus takes `name` as a label's name (names starting `__` are its own).
-pub fn label_name(name: &str) -> bool {
+/// `name`, if Prometheus takes it as a label's name (names starting `__` are its own); else why not.
+pub fn label_name(name: &str) -> Result<&str, String> {
     let mut chars = name.chars();
-    chars
+    let valid = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
+        && !name.starts_with("__");
+    if valid {
+        Ok(name)
+    } else {
+        Err(format!(
+            "`{name}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)"
+        ))
+    }
 }
 
 /// The metrics of one instance.
@@ -115,10 +122,8 @@ impl Metrics {
     /// A registry with every metric of the table above, each series also labelled with
     /// `labels` (`name`, `value`).
     pub fn new(labels: &[(String, String)]) -> Result<Metrics, prometheus::Error> {
-        if let Some((name, _)) = labels.iter().find(|(name, _)| !label_name(name)) {
-            return Err(prometheus::Error::Msg(format!(
-                "`{name}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)"
-            )));
+        for (name, _) in labels {
+            label_name(name).map_err(prometheus::Error::Msg)?;
         }
         let registry = if labels.is_empty() {
             Registry::new()

@@ -94,15 +94,11 @@ pub struct Settings {
 
 /// A `name=value` of `--metrics-label`.
 fn metrics_label(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if crate::metrics::label_name(name.trim()) => {
-            Ok((name.trim().to_string(), value.trim().to_string()))
-        }
-        Some((name, _)) => Err(format!(
-            "`{name}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)"
-        )),
-        None => Err(format!("`{text}` is not name=value")),
-    }
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not name=value"))?;
+    let name = crate::metrics::label_name(name.trim())?;
+    Ok((name.to_string(), value.trim().to_string()))
 }
 
 impl Settings {
